@@ -1,0 +1,130 @@
+"""`modelkb restore`: deblur photos with MSSNet."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from modelkb.errors import ModelkbError
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+VARIANT_NAMES = ("mssnet-small", "mssnet", "mssnet-large")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the restore command's arguments."""
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="blurred photo(s)")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT",
+        help="output file for one input, output folder (created) for several",
+    )
+    parser.add_argument("--weights", metavar="FILE", help="MSSNet weights (.pt or .safetensors)")
+    parser.add_argument(
+        "--variant", metavar="NAME",
+        help=f"network variant ({', '.join(VARIANT_NAMES)}); inferred from the weights if omitted",
+    )
+    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="default: auto")
+    parser.add_argument(
+        "--tile", type=str, default=None, metavar="PIXELS",
+        help="tile side (multiple of 16, >= 64); 0 = whole image; default: whole image up to "
+        "about 1.2 MP, 512-pixel tiles above",
+    )
+    parser.add_argument(
+        "--bit-depth", type=str, default=None, metavar="8|16",
+        help="bits per channel of the output (default: as the input)",
+    )
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA only)")
+
+
+def _parse_int(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ModelkbError(f"{option} must be a whole number, not {value!r}") from None
+
+
+def _plan_outputs(inputs: list[Path], output: Path) -> list[Path]:
+    """Where each input's result goes; raises on file/folder confusion."""
+    if len(inputs) == 1:
+        if output.is_dir() or str(output).endswith(("/", "\\")):
+            return [output / (inputs[0].stem + ".png")]
+        if not output.suffix:
+            raise ModelkbError(
+                f"output {output} has no file extension: give a file name such as "
+                f"{output}.png, or an existing folder"
+            )
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise ModelkbError(
+            f"{len(inputs)} inputs need an output folder, but {output} is a file; "
+            "give a folder name with -o"
+        )
+    if output.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
+        raise ModelkbError(
+            f"{len(inputs)} inputs need an output folder, but {output} looks like an image "
+            "file name; give a folder name with -o"
+        )
+    stems = [p.stem for p in inputs]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ModelkbError(
+            f"several inputs are named {duplicates[0]!r}; their outputs would overwrite each other"
+        )
+    return [output / (p.stem + ".png") for p in inputs]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Restore every input and write the results; returns the exit code."""
+    tile = _parse_int(args.tile, "--tile")
+    bit_depth = _parse_int(args.bit_depth, "--bit-depth")
+    if bit_depth not in (None, 8, 16):
+        raise ModelkbError(f"--bit-depth must be 8 or 16, not {bit_depth}")
+    if args.variant is not None and args.variant not in VARIANT_NAMES:
+        raise ModelkbError(
+            f"unknown variant {args.variant!r}: choose one of {', '.join(VARIANT_NAMES)}"
+        )
+    if args.device not in ("auto", "cpu", "cuda", "mps"):
+        raise ModelkbError(f"unknown device {args.device!r}: choose auto, cpu or cuda")
+    inputs = [Path(p) for p in args.inputs]
+    for path in inputs:
+        if not path.is_file():
+            raise ModelkbError(f"input {path} does not exist or is not a file")
+    outputs = _plan_outputs(inputs, Path(args.output))
+
+    # Importing torch takes a while: only after the cheap checks.
+    from modelkb.imageio import read_image, write_image
+    from modelkb.models.tiling import check_tiling, restore_array, select_device
+    from modelkb.models.weights import load_weights, resolve_weights
+
+    check_tiling(tile, 64)
+    weights_path = resolve_weights(args.weights)
+    device = select_device(args.device)
+    if args.bf16 and device.type != "cuda":
+        raise ModelkbError("--bf16 needs --device cuda (or auto with a CUDA GPU)")
+    loaded = load_weights(weights_path, args.variant)
+    model = loaded.model.to(device)
+    log.info("restoring %d image(s) with %s on %s", len(inputs), loaded.variant, device)
+
+    progress = None
+    if len(inputs) > 1:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(inputs), unit="image", desc="restore")
+        outputs[0].parent.mkdir(parents=True, exist_ok=True)
+    for source, target in zip(inputs, outputs):
+        picture = read_image(source)
+        depth = bit_depth or picture.bit_depth
+        rgb = restore_array(model, picture.rgb, device=device, tile=tile,
+                            bf16=args.bf16, channels_last=device.type == "cuda")
+        if not target.parent.is_dir():
+            raise ModelkbError(f"folder {target.parent} for {target.name} does not exist")
+        write_image(target, rgb, picture.alpha, picture.grayscale, depth, picture.icc_profile)
+        if progress is not None:
+            progress.update(1)
+    if progress is not None:
+        progress.close()
+    return 0

@@ -1,0 +1,300 @@
+"""Reading and writing photos for restoration: any mode, any bit depth, EXIF orientation applied.
+
+Policy (documented for users of ``modelkb restore`` and the gallery):
+
+- EXIF orientation is applied on reading (``PIL.ImageOps.exif_transpose``); outputs are
+  written upright, without an orientation tag.
+- Palette, CMYK, 1-bit and other modes are converted to RGB. Grayscale inputs are fed to the
+  network as three equal channels and written back as grayscale (mean of the three restored
+  channels), so a grayscale photo stays grayscale.
+- An alpha channel is carried through untouched (rescaled only when the output bit depth
+  differs from the input's: x257 or /257 rounded).
+- 16-bit PNGs (grayscale, RGB, RGBA) and 16-bit TIFFs are read at full precision.
+- Rounding as in the original MSSNet test script: ``clamp(x + 0.5/255, 0, 1)`` then truncation
+  to 8 bits; for 16-bit output the same with 65535.
+
+This module must not import torch (it is used by build-time code that may never run a model).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from modelkb.errors import ModelkbError
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
+
+
+@dataclass
+class Picture:
+    """A decoded photo: RGB in [0, 1] (float32, HxWx3) plus what must be carried through."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None  # HxW, uint8 or uint16, untouched
+    grayscale: bool = False
+    bit_depth: int = 8
+    icc_profile: bytes | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) like PIL."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _as_unit(array: np.ndarray, maximum: float) -> np.ndarray:
+    return array.astype(np.float32) / np.float32(maximum)
+
+
+def picture_from_pil(image: Image.Image, bit_depth_hint: int | None = None) -> Picture:
+    """Decode a PIL image (EXIF orientation applied) into a Picture."""
+    image = ImageOps.exif_transpose(image) or image
+    icc = image.info.get("icc_profile")
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        gray = _as_unit(np.asarray(image, dtype=np.uint16), 65535)
+        return Picture(np.repeat(gray[..., None], 3, axis=2), None, True, 16, icc)
+    if mode == "I":
+        data = np.asarray(image, dtype=np.int64)
+        depth = bit_depth_hint or (16 if data.max(initial=0) > 255 else 8)
+        maximum = 65535 if depth == 16 else 255
+        gray = _as_unit(np.clip(data, 0, maximum), maximum)
+        return Picture(np.repeat(gray[..., None], 3, axis=2), None, True, depth, icc)
+    if mode == "F":
+        gray = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return Picture(np.repeat(gray[..., None], 3, axis=2), None, True, 16, icc)
+    if mode in ("L", "LA", "1", "La"):
+        alpha = np.asarray(image.getchannel("A")).copy() if mode in ("LA", "La") else None
+        gray = _as_unit(np.asarray(image.convert("L")), 255)
+        return Picture(np.repeat(gray[..., None], 3, axis=2), alpha, True, 8, icc)
+    alpha = None
+    if "A" in image.getbands() or mode == "RGBa":
+        alpha = np.asarray(image.getchannel("A")).copy()
+    rgb = _as_unit(np.asarray(image.convert("RGB")), 255)
+    return Picture(rgb, alpha, False, 8, icc)
+
+
+def _png_header(data: bytes) -> tuple[int, int, int, int, int] | None:
+    """(width, height, bit depth, colour type, interlace) of a PNG, or None."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    return width, height, depth, colour, interlace
+
+
+def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
+    """Undo PNG scanline filters (all five types) into a height x stride uint8 array."""
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(height):
+        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
+        if kind == 0:
+            cur = line
+        elif kind == 1:  # Sub: running sum per byte lane
+            lanes = line.reshape(-1, bpp)
+            cur = (np.cumsum(lanes, axis=0) % 256).reshape(-1)
+        elif kind == 2:
+            cur = (line + prev) % 256
+        else:
+            cur = line.copy()
+            for x in range(stride):
+                left = cur[x - bpp] if x >= bpp else 0
+                up = prev[x]
+                if kind == 3:
+                    cur[x] = (cur[x] + (left + up) // 2) % 256
+                else:
+                    ul = prev[x - bpp] if x >= bpp else 0
+                    p = left + up - ul
+                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - ul)
+                    pred = left if pa <= pb and pa <= pc else (up if pb <= pc else ul)
+                    cur[x] = (cur[x] + pred) % 256
+        out[y] = cur
+        prev = cur.astype(np.int32)
+    return out
+
+
+def read_png16(data: bytes) -> np.ndarray:
+    """Decode a non-interlaced 16-bit gray/GA/RGB/RGBA PNG into an HxWxC uint16 array."""
+    header = _png_header(data)
+    if header is None:
+        raise ValueError("not a PNG file")
+    width, height, depth, colour, interlace = header
+    channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(colour)
+    if depth != 16 or channels is None or interlace:
+        raise ValueError("only non-interlaced 16-bit PNGs are decoded here")
+    idat, pos = bytearray(), 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            idat += data[pos + 8 : pos + 8 + length]
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    bpp = 2 * channels
+    raw = _unfilter(zlib.decompress(bytes(idat)), height, width * bpp, bpp)
+    return raw.view(">u2").astype(np.uint16).reshape(height, width, channels)
+
+
+def orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an HxWxC array, as exif_transpose does."""
+    if orientation == 2:
+        array = array[:, ::-1]
+    elif orientation == 4:
+        array = array[::-1]
+    elif orientation in (5, 7):
+        array = array.swapaxes(0, 1)
+        orientation = 1 if orientation == 5 else 3
+    turns = {3: 2, 6: -1, 8: 1}.get(orientation, 0)
+    return np.ascontiguousarray(np.rot90(array, k=turns))
+
+
+def _picture_from_png16(data: bytes, orientation: int = 1) -> Picture:
+    array = orient(read_png16(data), orientation)
+    channels = array.shape[2]
+    color = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=2)
+    alpha = array[..., -1].copy() if channels in (2, 4) else None
+    return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, None)
+
+
+def read_image(path: str | Path) -> Picture:
+    """Read a photo file into a Picture, with a clear ModelkbError when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelkbError(f"input {path} does not exist or is not a file")
+    try:
+        head = path.open("rb").read(32)
+    except OSError as exc:
+        raise ModelkbError(f"cannot read {path}: {exc.strerror}") from exc
+    header = _png_header(head)
+    try:
+        if header is not None and header[2] == 16 and header[3] in (2, 4, 6) and not header[4]:
+            image = Image.open(path)
+            orientation = image.getexif().get(0x0112, 1)
+            return _picture_from_png16(path.read_bytes(), orientation)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            picture = _read_tiff16(path)
+            if picture is not None:
+                return picture
+        with Image.open(path) as image:
+            image.load()
+            hint = 16 if header is not None and header[2] == 16 else None
+            return picture_from_pil(image, bit_depth_hint=hint)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ModelkbError(
+            f"cannot read {path} as an image ({exc}); give a PNG, JPEG, TIFF or WebP photo"
+        ) from exc
+
+
+def _read_tiff16(path: Path) -> Picture | None:
+    """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for other TIFFs."""
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    array = tifffile.imread(path)
+    if array.dtype != np.uint16 or array.ndim not in (2, 3):
+        return None
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    color = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=2)
+    alpha = array[..., -1].copy() if channels in (2, 4) else None
+    return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, None)
+
+
+def quantize(values: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """Round like the original test script: clamp(x + 0.5/max, 0, 1) * max, truncated."""
+    maximum = 65535 if bit_depth == 16 else 255
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    scaled = np.clip(values + np.float32(0.5 / maximum), 0.0, 1.0) * np.float32(maximum)
+    return scaled.astype(dtype)
+
+
+def convert_alpha(alpha: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Alpha at the output bit depth (unchanged when it already matches)."""
+    if bit_depth == 16 and alpha.dtype == np.uint8:
+        return alpha.astype(np.uint16) * 257
+    if bit_depth == 8 and alpha.dtype == np.uint16:
+        return ((alpha.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return alpha
+
+
+def output_channels(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool,
+                    bit_depth: int) -> np.ndarray:
+    """The HxWxC integer array to write: gray or RGB, plus alpha if any."""
+    color = rgb.mean(axis=2, keepdims=True) if grayscale else rgb
+    planes = [quantize(color, bit_depth)]
+    if alpha is not None:
+        planes.append(convert_alpha(alpha, bit_depth)[..., None])
+    return np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0]
+
+
+def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> Image.Image:
+    """An 8-bit PIL image (L, LA, RGB or RGBA) from float RGB in [0, 1]."""
+    array = output_channels(rgb, alpha, grayscale, 8)
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
+    return Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
+
+
+def write_png16(path: str | Path, array: np.ndarray) -> None:
+    """Write an HxWxC (C = 1..4) uint16 array as a 16-bit PNG."""
+    if array.ndim == 2:
+        array = array[..., None]
+    height, width, channels = array.shape
+    colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    rows = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0)
+    data = PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6))
+    Path(path).write_bytes(data + chunk(b"IEND", b""))
+
+
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+                grayscale: bool = False, bit_depth: int = 8,
+                icc_profile: bytes | None = None) -> None:
+    """Write restored float RGB (plus alpha) to ``path`` at 8 or 16 bits per channel."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if bit_depth == 16 and suffix not in SIXTEEN_BIT_SUFFIXES:
+        raise ModelkbError(f"cannot write 16 bits per channel to {path.name}: use .png or .tif")
+    if alpha is not None and suffix in (".jpg", ".jpeg"):
+        raise ModelkbError(
+            f"{path.name}: JPEG cannot store the input's alpha channel; write a .png instead"
+        )
+    try:
+        if bit_depth == 16:
+            array = output_channels(rgb, alpha, grayscale, 16)
+            if suffix == ".png":
+                write_png16(path, array)
+            else:
+                import tifffile
+
+                tifffile.imwrite(path, array[..., 0] if array.shape[2] == 1 else array)
+            return
+        image = to_pil(rgb, alpha, grayscale)
+        options = {"icc_profile": icc_profile} if icc_profile else {}
+        if suffix in (".jpg", ".jpeg"):
+            options["quality"] = 95
+        image.save(path, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelkbError(f"cannot write {path}: {exc}") from exc

@@ -1,0 +1,196 @@
+"""Running MSSNet on real photos: any size, bounded memory, device selection.
+
+Sizes that are not multiples of 16 are reflect-padded and cropped back. Large images are cut
+into overlapping tiles whose outputs are blended with raised-cosine weights over the overlap
+(weights of two neighbouring tiles sum to one), so memory depends on the tile size, not on
+the photo. Tiling changes the result slightly near tile seams because the network sees less
+context there; BENCHMARKS.md gives the measured difference.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from modelkb.errors import ModelkbError
+from modelkb.imageio import Picture, picture_from_pil, to_pil
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+MULTIPLE = 16
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 64
+# Whole-image inference up to this many pixels when no tile size is given (about 1.2 MP).
+AUTO_WHOLE_PIXELS = 1280 * 960
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """'auto' (cuda, then mps, then cpu), 'cuda' or 'cpu'; cpu uses every core."""
+    if name not in ("auto", "cuda", "cpu", "mps"):
+        raise ModelkbError(f"unknown device {name!r}: choose auto, cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ModelkbError("--device cuda was asked but no CUDA GPU is available; use cpu or auto")
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
+    if name == "mps" and not mps_ok:
+        raise ModelkbError("--device mps was asked but MPS is not available; use cpu or auto")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
+    if name == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device(name)
+
+
+def prepare_model(
+    model: torch.nn.Module, device: torch.device, channels_last: bool = False
+) -> torch.nn.Module:
+    """The model in eval mode on ``device`` (optionally channels_last on CUDA)."""
+    model = model.eval().to(device)
+    if channels_last and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _reflect_pad(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
+    """Reflect-pad bottom/right, repeating the reflection when the image is smaller than the pad."""
+    while bottom > 0 or right > 0:
+        b = min(bottom, x.shape[-2] - 1)
+        r = min(right, x.shape[-1] - 1)
+        if (b == 0 and bottom > 0) or (r == 0 and right > 0):  # 1-pixel side: replicate
+            return F.pad(x, (0, right, 0, bottom), mode="replicate")
+        x = F.pad(x, (0, r, 0, b), mode="reflect")
+        bottom, right = bottom - b, right - r
+    return x
+
+
+def run_padded(
+    model: torch.nn.Module, x: torch.Tensor, device: torch.device, bf16: bool = False,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Restore a 1x3xHxW tensor of any size (padded to a multiple of 16, cropped back), on CPU."""
+    h, w = x.shape[-2:]
+    padded = _reflect_pad(x, -h % MULTIPLE, -w % MULTIPLE).to(device)
+    if channels_last and device.type == "cuda":
+        padded = padded.contiguous(memory_format=torch.channels_last)
+    autocast = (
+        torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+    )
+    with torch.inference_mode(), autocast:
+        restore = getattr(model, "restore", model)
+        out = restore(padded)
+    return out[..., :h, :w].float().cpu()
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile start offsets along one axis: stride tile - overlap, the last one flush with the end."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    count = math.ceil((length - tile) / stride) + 1
+    starts = [min(i * stride, length - tile) for i in range(count)]
+    return sorted(set(starts))
+
+
+def _ramp(size: int, overlap: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+    """1-D blending weights: raised cosine over ``overlap`` pixels at inner edges, 1 elsewhere."""
+    weights = np.ones(size, dtype=np.float32)
+    n = min(overlap, size // 2)
+    if n > 0:
+        rise = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n, dtype=np.float32) + 0.5) / n)
+        if fade_start:
+            weights[:n] = rise
+        if fade_end:
+            weights[size - n :] = rise[::-1]
+    return weights
+
+
+def check_tiling(tile: int | None, overlap: int) -> None:
+    """Raise a ModelkbError for an unusable tile size or overlap."""
+    if tile is None or tile == 0:
+        return
+    if tile < 64 or tile % MULTIPLE:
+        raise ModelkbError(f"tile size {tile} must be 0 (whole image) or a multiple of 16, >= 64")
+    if overlap < 0 or overlap * 2 >= tile:
+        raise ModelkbError(f"tile overlap {overlap} must be >= 0 and less than half the tile")
+
+
+def restore_array(
+    model: torch.nn.Module,
+    rgb: np.ndarray,
+    device: torch.device | str = "cpu",
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    bf16: bool = False,
+    channels_last: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Restore float32 HxWx3 RGB in [0, 1]; returns float32 HxWx3, unclamped.
+
+    ``tile`` None picks whole-image inference up to about 1.2 MP and 512-pixel tiles above;
+    0 forces the whole image; another value is the tile side in pixels (multiple of 16).
+    """
+    if isinstance(device, str):
+        device = select_device(device)
+    height, width = rgb.shape[:2]
+    if tile is None:
+        tile = 0 if height * width <= AUTO_WHOLE_PIXELS else DEFAULT_TILE
+    check_tiling(tile, overlap)
+
+    def run(crop: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None]
+        return run_padded(model, x, device, bf16, channels_last)[0].numpy().transpose(1, 2, 0)
+
+    if tile == 0 or (height <= tile and width <= tile):
+        if progress:
+            progress(1, 1)
+        return np.ascontiguousarray(run(rgb))
+
+    out = np.zeros((height, width, 3), dtype=np.float32)
+    total = np.zeros((height, width, 1), dtype=np.float32)
+    ys, xs = _starts(height, tile, overlap), _starts(width, tile, overlap)
+    done, count = 0, len(ys) * len(xs)
+    for y in ys:
+        th = min(tile, height - y)
+        wy = _ramp(th, overlap, y > 0, y + th < height)
+        for x in xs:
+            tw = min(tile, width - x)
+            wx = _ramp(tw, overlap, x > 0, x + tw < width)
+            weight = (wy[:, None] * wx[None, :])[..., None]
+            out[y : y + th, x : x + tw] += run(rgb[y : y + th, x : x + tw]) * weight
+            total[y : y + th, x : x + tw] += weight
+            done += 1
+            if progress:
+                progress(done, count)
+    out /= total
+    return out
+
+
+def restore_picture(model: torch.nn.Module, picture: Picture, **options: object) -> np.ndarray:
+    """Restore a decoded Picture's RGB (options as for restore_array)."""
+    return restore_array(model, picture.rgb, **options)  # type: ignore[arg-type]
+
+
+def restore_image(
+    model: torch.nn.Module,
+    image: Image.Image,
+    device: torch.device | str = "auto",
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    bf16: bool = False,
+    channels_last: bool = False,
+) -> Image.Image:
+    """Restore a PIL image; returns an upright 8-bit PIL image (gray stays gray, alpha kept)."""
+    picture = picture_from_pil(image)
+    rgb = restore_array(
+        model, picture.rgb, device=device, tile=tile, overlap=overlap, bf16=bf16,
+        channels_last=channels_last,
+    )
+    return to_pil(rgb, picture.alpha, picture.grayscale)

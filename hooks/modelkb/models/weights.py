@@ -1,0 +1,181 @@
+"""MSSNet weights: safe loading (released .pt, bare state_dict, .safetensors) and saving."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from modelkb.errors import ModelkbError
+from modelkb.models.mssnet import VARIANTS, MSSNet
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+SAFETENSORS_SUFFIX = ".safetensors"
+
+
+@dataclass
+class LoadedWeights:
+    """A network with its weights loaded, and where they came from."""
+
+    model: MSSNet
+    variant: str
+    sha256: str
+    path: Path
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_weights(path_or_none: str | Path | None) -> Path:
+    """The weights file to use; today a path must be given (no default weights are shipped)."""
+    if path_or_none is None:
+        raise ModelkbError(
+            "no weights given: pass --weights FILE with an MSSNet checkpoint "
+            "(the released model_*.pt, a state_dict .pt, or a .safetensors file); "
+            "modelkb does not ship default weights yet"
+        )
+    path = Path(path_or_none).expanduser()
+    if not path.is_file():
+        raise ModelkbError(f"weights file {path} does not exist; check the --weights path")
+    return path
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The raw state_dict of a weights file, never executing code from it."""
+    if path.suffix.lower() == SAFETENSORS_SUFFIX:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelkbError(
+                f"cannot read {path.name} as safetensors ({exc}); is the file complete?"
+            ) from exc
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelkbError(
+            f"refused to load {path.name}: it contains Python objects or code that a "
+            "weights-only load does not allow, and loading it could run code; use a checkpoint "
+            "holding only tensors (or convert it to .safetensors from a trusted source)"
+        ) from exc
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise ModelkbError(
+            f"cannot read {path.name} as a PyTorch checkpoint ({exc}); is the file complete?"
+        ) from exc
+    if isinstance(data, dict) and isinstance(data.get("model_state_dict"), dict):
+        data = data["model_state_dict"]
+    elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ModelkbError(
+            f"{path.name} holds no state_dict: expected a dict of tensors or a dict with "
+            "'model_state_dict' (the released MSSNet format)"
+        )
+    if data and all(k.startswith("module.") for k in data):
+        data = {k[len("module.") :]: v for k, v in data.items()}
+    return data
+
+
+def infer_variant(state_dict: dict[str, torch.Tensor]) -> str | None:
+    """The variant whose channel widths match the state_dict's shapes, or None."""
+    try:
+        wf = state_dict["shallow_feat1.0.weight"].shape[0]
+        c2 = state_dict["E1_1.down12.down.1.weight"].shape[0]
+        c3 = state_dict["E1_1.down23.down.1.weight"].shape[0]
+    except (KeyError, IndexError):
+        return None
+    for name, (w, s, v) in VARIANTS.items():
+        if (w, w + s, w + s + v) == (wf, c2, c3):
+            return name
+    return None
+
+
+def _list(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def check_state_dict(model: MSSNet, state_dict: dict[str, torch.Tensor], name: str) -> None:
+    """Raise a ModelkbError naming missing, unexpected and mis-shaped keys, if any."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state_dict[k].shape)} instead of {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    if not (missing or unexpected or mismatched):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys ({_list(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys ({_list(unexpected)})")
+    if mismatched:
+        parts.append(f"{len(mismatched)} shape mismatches ({_list(mismatched, 3)})")
+    variant = model.variant or "custom"
+    raise ModelkbError(
+        f"weights in {name} do not fit {variant}: " + "; ".join(parts)
+        + "; use the MSSNet checkpoint of this variant (or pass the matching --variant)"
+    )
+
+
+def load_weights(path: str | Path, variant: str | None = None) -> LoadedWeights:
+    """Load a weights file strictly into a new MSSNet in eval mode; infer the variant if None."""
+    path = resolve_weights(path)
+    if variant is not None and variant not in VARIANTS:
+        raise ModelkbError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    state_dict = _read_state_dict(path)
+    found = infer_variant(state_dict)
+    if variant is None:
+        if found is None:
+            raise ModelkbError(
+                f"cannot tell which MSSNet variant {path.name} holds (its key names or shapes "
+                f"match none of {', '.join(VARIANTS)}); is it an MSSNet checkpoint?"
+            )
+        variant = found
+    elif found is not None and found != variant:
+        raise ModelkbError(
+            f"weights in {path.name} are for {found}, not {variant}: "
+            f"pass --variant {found} or the weights of {variant}"
+        )
+    model = MSSNet.from_variant(variant)
+    check_state_dict(model, state_dict, path.name)
+    model.load_state_dict(state_dict, strict=True)
+    model.eval()
+    digest = sha256_of(path)
+    log.info("loaded %s weights from %s (sha256 %s)", variant, path, digest[:12])
+    return LoadedWeights(model, variant, digest, path)
+
+
+def save_checkpoint(model: MSSNet, path: str | Path, all_step: int = 0) -> Path:
+    """Save in the released format: {'model_state_dict': ..., 'all_step': ...}."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model_state_dict": model.state_dict(), "all_step": int(all_step)}, path)
+    return path
+
+
+def save_safetensors(model: MSSNet, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Save every state_dict key (shared PReLU copied per key) as .safetensors, fp16 by default."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to(dtype).clone().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(path), metadata={"variant": model.variant or "custom"})
+    return path

@@ -1,0 +1,80 @@
+"""`modelkb train`: MSSNet's released recipe on paired data or on-the-fly synthetic blur."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from modelkb.errors import ModelkbError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of `modelkb train`."""
+    parser.add_argument(
+        "data",
+        help="a folder of sharp photos (blurred on the fly) or a text file of "
+        "'SHARP BLURRED' path pairs relative to it (GoPro/RealBlur layout)",
+    )
+    parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR",
+                        help="folder for latest.pt and log.jsonl")
+    parser.add_argument("--variant", default="mssnet-small",
+                        choices=["mssnet-small", "mssnet", "mssnet-large"])
+    parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--crop", type=int, default=128, help="square crop, multiple of 16")
+    parser.add_argument("--lr", type=float, default=2e-4, help="peak learning rate (Adam)")
+    parser.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda trains under bf16 autocast")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (leave cores to other work)")
+    parser.add_argument("--save-every", type=int, default=100, metavar="N",
+                        help="write CHECKPOINT_DIR/latest.pt atomically every N steps")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="CHECKPOINT",
+                        help="continue from a checkpoint (default: CHECKPOINT_DIR/latest.pt)")
+    parser.add_argument("--val", default=None, metavar="HELD_OUT",
+                        help="held-out sharp photos (folder; degraded with fixed seeds) "
+                        "or a pair list")
+    parser.add_argument("--val-every", type=int, default=0, metavar="N",
+                        help="report held-out PSNR/SSIM every N steps (0: never)")
+    parser.add_argument("--val-size", type=int, default=256,
+                        help="centre-crop held-out images to at most this size")
+    parser.add_argument("--blur-length", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                        help="camera-shake path length range in pixels for synthetic blur")
+    parser.add_argument("--export", default=None, metavar="SAFETENSORS",
+                        help="after training, write the weights as fp16 safetensors here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, print a one-line summary, optionally export fp16 safetensors."""
+    from modelkb.train.recipe import TrainOptions, export_safetensors, load_checkpoint, train
+
+    degrade: dict[str, object] = {}
+    if args.blur_length is not None:
+        lo, hi = args.blur_length
+        if not 0 <= lo <= hi:
+            raise ModelkbError(f"--blur-length: need 0 <= MIN <= MAX, got {lo} {hi}")
+        degrade["length"] = [lo, hi]
+    opts = TrainOptions(
+        data=args.data, out=args.out, variant=args.variant, steps=args.steps, batch=args.batch,
+        crop=args.crop, lr=args.lr, warmup=args.warmup, seed=args.seed, device=args.device,
+        threads=args.threads, save_every=args.save_every, resume=args.resume, val=args.val,
+        val_every=args.val_every, val_size=args.val_size, degrade=degrade,
+    )
+    summary = train(opts, progress=not args.quiet)
+    line = f"trained {opts.variant} to step {summary['step']}, loss {summary['loss']:.4f}"
+    if summary["metrics"]:
+        m = summary["metrics"]["mean"]
+        line += (f"; held-out PSNR {m['input_psnr']:.2f} -> {m['output_psnr']:.2f} dB, "
+                 f"SSIM {m['input_ssim']:.4f} -> {m['output_ssim']:.4f}")
+    print(line + f"; checkpoint {summary['checkpoint']}")
+    if args.export:
+        ckpt = load_checkpoint(Path(summary["checkpoint"]))
+        meta = {"variant": opts.variant, "all_step": str(ckpt["all_step"]),
+                "recipe": json.dumps(ckpt.get("options", {}))}
+        export_safetensors(ckpt["model_state_dict"], Path(args.export), meta)
+        print(f"exported fp16 weights to {args.export}")
+    return 0

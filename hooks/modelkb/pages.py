@@ -1,0 +1,229 @@
+"""Virtual pages made from the catalog: answers, models, papers, tools, tasks, reference."""
+
+from __future__ import annotations
+
+import html
+import json
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Callable
+
+from modelkb.answers import (
+    SHORTCODE_RE,
+    outside_code,
+    plain,
+    reference_links,
+    render_answer,
+    render_links,
+    safe_markdown,
+)
+from modelkb.catalog import SECTIONS, Catalog, Entry
+
+KIND_DIRS = {"models": "models", "papers": "papers", "tools": "tools", "tasks": "tasks"}
+KIND_LABELS = {"models": "Model", "papers": "Paper", "tools": "Tool", "tasks": "Task"}
+WorkflowRenderer = Callable[[object], str]
+
+
+def answer_uri(slug: str) -> str:
+    """Source path of an answer page (published at /answers/<slug>/)."""
+    return f"answers/{slug}.md"
+
+
+def entry_uri(kind: str, entry_id: str) -> str:
+    """Source path of a model, paper, tool or task page."""
+    return f"{KIND_DIRS[kind]}/{entry_id}.md"
+
+
+def front_matter(title: str, description: str = "") -> list[str]:
+    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped."""
+    lines = ["---", f"title: {json.dumps(html.escape(' '.join(title.split())))}"]
+    if description:
+        text = " ".join(description.split())[:200]
+        lines.append(f"description: {json.dumps(html.escape(text))}")
+    return lines + ["---", ""]
+
+
+class CitedBy:
+    """Which answers cite each model, paper and tool: built once, linear in the catalog."""
+
+    def __init__(self, catalog: Catalog):
+        self.by_id: dict[str, list[str]] = defaultdict(list)
+        self.by_task: dict[str, list[str]] = defaultdict(list)
+        for q in catalog.published_questions():
+            for ref in dict.fromkeys([*q.models, *q.papers, *q.tools]):
+                self.by_id[ref].append(q.slug)
+            self.by_task[q.task].append(q.slug)
+
+
+def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
+                extra_md: Callable[[str, str], str] | None = None) -> dict[str, str]:
+    """Every generated page as {src_uri: markdown}."""
+    cited = CitedBy(catalog)
+    pages: dict[str, str] = {}
+    for q in catalog.questions.values():
+        pages[answer_uri(q.slug)] = render_answer(q, catalog, workflow_md(q) if workflow_md else "")
+    pages["answers/index.md"] = _answers_index(catalog)
+    for kind in ("models", "papers", "tools"):
+        entries = getattr(catalog, kind)
+        for entry_id, entry in entries.items():
+            extra = extra_md(kind, entry_id) if extra_md else ""
+            pages[entry_uri(kind, entry_id)] = _entry_page(kind, entry, catalog, cited, extra)
+        pages[f"{KIND_DIRS[kind]}/index.md"] = _kind_index(kind, catalog)
+    for task_id, task in catalog.tasks.items():
+        pages[entry_uri("tasks", task_id)] = _task_page(task, catalog, cited)
+    pages["tasks/index.md"] = _tasks_index(catalog, cited)
+    pages["reference/catalog.md"] = catalog_reference()
+    return pages
+
+
+def answers_list(catalog: Catalog) -> str:
+    """Markdown list of published answers (home page, answers index)."""
+    items = [f"- [{plain(q.question)}](/{answer_uri(q.slug)}) — {plain(q.answer.summary)}"
+             for q in catalog.published_questions()]
+    return "\n".join(items) if items else "*No answers published yet.*"
+
+
+def _answers_index(catalog: Catalog) -> str:
+    lines = front_matter("Answers") + ["# Answers", "", answers_list(catalog), ""]
+    drafts = [q for q in catalog.questions.values() if q.draft]
+    if drafts:
+        lines += ["## Drafts", "", *(f"- [{plain(q.question)}](/{answer_uri(q.slug)})"
+                                     for q in drafts), ""]
+    return "\n".join(lines)
+
+
+def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str) -> str:
+    title = getattr(entry, "name", None) or entry.title
+    lines = front_matter(title, getattr(entry, "summary", "")) + [f"# {plain(title)}", ""]
+    facts: list[str] = []
+    if kind == "models":
+        facts.append(f"**Task:** [[{entry.task}]]")
+        if entry.variant:
+            facts.append(f"**Variant:** `{entry.variant}`")
+    links = reference_links(kind, entry)
+    if links:
+        facts.append(f"**Links:** {render_links(links)}")
+    lines += [f"{fact}  " for fact in facts] + [""]
+    if entry.summary:
+        lines += [safe_markdown(entry.summary).strip(), ""]
+    if kind == "models" and entry.weights:
+        lines += ["## Weights", ""]
+        for w in entry.weights:
+            url = f" — [download]({w.url})" if w.url else ""
+            sha = f" — sha256 `{w.sha256}`" if w.sha256 else ""
+            official = " (official)" if w.official else ""
+            lines.append(f"- **{plain(w.name)}**{official}: {plain(w.provenance)}{url}{sha}")
+        lines.append("")
+    if extra:
+        lines += [extra.strip(), ""]
+    lines += ["## Cited by", ""]
+    slugs = cited.by_id.get(entry.id, [])
+    lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})" for s in slugs] \
+        or ["*No published answer cites it yet.*"]
+    return "\n".join(lines) + "\n"
+
+
+def _kind_index(kind: str, catalog: Catalog) -> str:
+    label = {"models": "Models", "papers": "Papers", "tools": "Tools"}[kind]
+    lines = front_matter(label) + [f"# {label}", ""]
+    entries = getattr(catalog, kind)
+    lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(e.summary))}" if e.summary else "")
+              for eid, e in entries.items()] or [f"*No {kind} in the catalog yet.*"]
+    return "\n".join(lines) + "\n"
+
+
+def _task_page(task, catalog: Catalog, cited: CitedBy) -> str:
+    lines = front_matter(task.name, task.summary) + [f"# {plain(task.name)}", ""]
+    if task.summary:
+        lines += [safe_markdown(task.summary).strip(), ""]
+    models = [m for m in catalog.models.values() if m.task == task.id]
+    lines += ["## Models", ""] + ([f"- [[{m.id}]]" for m in models] or ["*None yet.*"]) + [""]
+    lines += ["## Answers", ""]
+    lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
+              for s in cited.by_task.get(task.id, [])] or ["*None yet.*"]
+    return "\n".join(lines) + "\n"
+
+
+def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
+    lines = front_matter("Answers by task") + ["# Answers by task", ""]
+    for task in catalog.tasks.values():
+        lines += [f"## {plain(task.name)}", "", f"[[{task.id}]]", ""]
+        lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
+                  for s in cited.by_task.get(task.id, [])] or ["*No answers yet.*"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    m = re.match(r"(.{20,200}?[.!?])(\s|$)", text)
+    return m.group(1) if m else text[:200]
+
+
+def catalog_reference() -> str:
+    """The "Catalog reference" page, generated from the schema's own field descriptions."""
+    from modelkb.catalog import Answer, Crop, ResizeStep, RestoreStep, WeightsSource
+
+    lines = front_matter("Catalog reference") + [
+        "# Catalog reference", "",
+        ("`catalog.yml` is the single source of truth of this site. It is a YAML mapping "
+         "with the sections below, each a list of entries. Unknown keys are errors; every "
+         "problem is reported with its line (`catalog.yml:LINE:COL: what (hint)`). Text "
+         "fields marked *Markdown* accept Markdown but never raw HTML; links in answers may "
+         "point only at catalog entries (`[[id]]`) and at the URLs the catalog lists."), "",
+        "Run `modelkb check` to validate the file without building the site.", "",
+    ]
+    parts: list[tuple[str, type[Entry]]] = [(name, model) for name, model in SECTIONS.items()]
+    parts += [("answer (in questions)", Answer), ("weights (in models)", WeightsSource),
+              ("step `op: restore` (in workflows)", RestoreStep),
+              ("step `op: resize` (in workflows)", ResizeStep), ("crops (in gallery)", Crop)]
+    for name, model in parts:
+        lines += [f"## `{name}`" if " " not in name else f"## {name}", "",
+                  plain((model.__doc__ or "").strip()), "",
+                  "| key | required | type | meaning |", "|---|---|---|---|"]
+        for field_name, info in model.model_fields.items():
+            required = "yes" if info.is_required() else "no"
+            kind = _type_name(info.annotation)
+            lines.append(f"| `{field_name}` | {required} | {kind} | "
+                         f"{plain(info.description or '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _type_name(annotation) -> str:
+    text = str(annotation)
+    text = re.sub(r"typing\.|modelkb\.catalog\.|<class '|'>", "", text)
+    text = re.sub(r"Annotated\[(\w+),[^\]]*\]", r"\1", text)
+    text = re.sub(r"Annotated\[Union\[[^\]]*\][^\]]*\]", "step", text)
+    text = text.replace("NoneType", "none")
+    return plain(text)
+
+
+def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
+                       on_unknown: Callable[[str], None]) -> str:
+    """Replace ``[[id]]`` with a link to that entry's page, relative to ``page_uri``."""
+    page_dir = posixpath.dirname(page_uri)
+
+    def link(m: re.Match) -> str:
+        found = catalog.entry(m.group(1))
+        if found is None:
+            on_unknown(m.group(1))
+            return m.group(0)
+        kind, entry = found
+        title = getattr(entry, "name", None) or entry.title
+        target = posixpath.relpath(entry_uri(kind, m.group(1)), page_dir or ".")
+        return f"[{plain(title)}]({target})"
+
+    return outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
+
+
+def absolute_links_to_relative(markdown: str, page_uri: str) -> str:
+    """Rewrite our generated ``(/answers/x.md)`` links relative to the page (MkDocs needs it)."""
+    page_dir = posixpath.dirname(page_uri) or "."
+
+    def fix(m: re.Match) -> str:
+        return "](" + posixpath.relpath(m.group(1), page_dir) + ")"
+
+    return re.sub(r"\]\(/((?:answers|models|papers|tools|tasks|reference)/[^)\s]+\.md)\)",
+                  fix, markdown)

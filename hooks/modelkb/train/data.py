@@ -1,0 +1,194 @@
+"""Training and validation data: paired lists (GoPro/RealBlur layout) or sharp folders.
+
+Samples are drawn with a ``numpy.random.Generator`` seeded from ``(seed, step)``, so a run
+is reproducible and a resumed run sees exactly the batches the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from modelkb.errors import ModelkbError
+from modelkb.train.degrade import DegradeConfig, degrade, degrade_pair, jitter_saturation
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """An image file as an HxWx3 uint8 array (grey replicated, alpha dropped)."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except FileNotFoundError:
+        raise ModelkbError(f"{path}: no such image file") from None
+    except OSError as exc:
+        raise ModelkbError(f"{path}: cannot read image ({exc})") from None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside `folder`, sorted by name."""
+    if not folder.is_dir():
+        raise ModelkbError(f"{folder}: not a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ModelkbError(f"{folder}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def read_pair_list(list_file: Path) -> list[tuple[Path, Path]]:
+    """Parse a text file of 'sharp blurred' path pairs, relative to the list file."""
+    if not list_file.is_file():
+        raise ModelkbError(f"{list_file}: no such pair list")
+    pairs: list[tuple[Path, Path]] = []
+    base = list_file.parent
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.split()
+        if len(parts) != 2:
+            raise ModelkbError(
+                f"{list_file}:{number}: expected 'SHARP BLURRED' (two paths), got {text!r}"
+            )
+        pairs.append((base / parts[0], base / parts[1]))
+    if not pairs:
+        raise ModelkbError(f"{list_file}: no pairs listed")
+    return pairs
+
+
+def augment(
+    arrays: list[np.ndarray], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Apply one random flip/rot90 (of the 8 dihedral transforms) to every array alike."""
+    k = int(rng.integers(4))
+    flip = bool(rng.integers(2))
+    out = []
+    for a in arrays:
+        b = np.rot90(a, k, axes=(0, 1))
+        if flip:
+            b = b[:, ::-1]
+        out.append(np.ascontiguousarray(b))
+    return out
+
+
+def _crop_at(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    """A size x size crop, reflect-padding images that are too small."""
+    h, w = image.shape[:2]
+    if h < size or w < size:
+        ph, pw = max(0, size - h), max(0, size - w)
+        image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    return image[top : top + size, left : left + size]
+
+
+class SyntheticSource:
+    """Sharp photos degraded on the fly with :mod:`modelkb.train.degrade`."""
+
+    def __init__(self, folder: Path, config: DegradeConfig | None = None) -> None:
+        self.files = list_images(folder)
+        self.images = [load_rgb(p) for p in self.files]
+        self.config = config or DegradeConfig()
+        areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
+        self.weights = areas / areas.sum()  # bigger photos hold more distinct crops
+
+    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        """One (sharp, blurred) float32 crop pair of size crop x crop."""
+        image = self.images[int(rng.choice(len(self.images), p=self.weights))]
+        margin = 16  # degrade a larger window so borders see real neighbours
+        size = crop + 2 * margin
+        h, w = image.shape[:2]
+        top = int(rng.integers(0, max(h - size, 0) + 1))
+        left = int(rng.integers(0, max(w - size, 0) + 1))
+        window = _crop_at(image, top, left, size)
+        (window,) = augment([window], rng)
+        sharp, blurred, _ = degrade_pair(window, rng, self.config)
+        inner = slice(margin, margin + crop)
+        return sharp[inner, inner], blurred[inner, inner]
+
+
+class PairedSource:
+    """Real (sharp, blurred) pairs from a list file; images are read when sampled."""
+
+    def __init__(self, list_file: Path, saturation: tuple[float, float] = (0.8, 1.2)) -> None:
+        self.pairs = read_pair_list(list_file)
+        self.saturation = saturation
+
+    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        """One (sharp, blurred) float32 crop pair of size crop x crop."""
+        sharp_path, blurred_path = self.pairs[int(rng.integers(len(self.pairs)))]
+        sharp, blurred = load_rgb(sharp_path), load_rgb(blurred_path)
+        if sharp.shape != blurred.shape:
+            raise ModelkbError(
+                f"{blurred_path}: size {blurred.shape[1]}x{blurred.shape[0]} differs from "
+                f"its sharp image {sharp_path} ({sharp.shape[1]}x{sharp.shape[0]})"
+            )
+        h, w = sharp.shape[:2]
+        top = int(rng.integers(0, max(h - crop, 0) + 1))
+        left = int(rng.integers(0, max(w - crop, 0) + 1))
+        sharp, blurred = (_crop_at(a, top, left, crop) for a in (sharp, blurred))
+        sharp, blurred = augment([sharp, blurred], rng)
+        factor = float(rng.uniform(*self.saturation))
+        sharp = jitter_saturation(sharp.astype(np.float32) / 255.0, factor)
+        blurred = jitter_saturation(blurred.astype(np.float32) / 255.0, factor)
+        return sharp, blurred
+
+
+def open_source(path: Path, config: DegradeConfig | None = None) -> SyntheticSource | PairedSource:
+    """A folder of sharp photos -> synthetic pairs; a text file -> listed real pairs."""
+    if path.is_dir():
+        return SyntheticSource(path, config)
+    if path.is_file():
+        return PairedSource(path)
+    raise ModelkbError(f"{path}: no such folder of sharp photos or pair list")
+
+
+def batch(
+    source: SyntheticSource | PairedSource, seed: int, step: int, size: int, crop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The deterministic batch for `step`: arrays (N, 3, crop, crop) sharp and blurred."""
+    rng = np.random.default_rng([seed, step])
+    pairs = [source.sample(rng, crop) for _ in range(size)]
+    sharp = np.stack([p[0] for p in pairs]).transpose(0, 3, 1, 2)
+    blurred = np.stack([p[1] for p in pairs]).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(sharp), np.ascontiguousarray(blurred)
+
+
+@dataclass
+class ValidationPair:
+    """A held-out (sharp, blurred) pair of float32 HxWx3 arrays and its name."""
+
+    name: str
+    sharp: np.ndarray
+    blurred: np.ndarray
+
+
+def _centre(image: np.ndarray, size: int | None) -> np.ndarray:
+    """A centred crop at most size x size, trimmed to a multiple of 16."""
+    h, w = image.shape[:2]
+    th, tw = (min(h, size), min(w, size)) if size else (h, w)
+    th, tw = th - th % 16, tw - tw % 16
+    top, left = (h - th) // 2, (w - tw) // 2
+    return image[top : top + th, left : left + tw]
+
+
+def validation_pairs(
+    path: Path, seed: int = 1234, size: int | None = 256, config: DegradeConfig | None = None
+) -> list[ValidationPair]:
+    """Held-out pairs: a folder of sharp photos (degraded with fixed seeds) or a pair list."""
+    out: list[ValidationPair] = []
+    if path.is_dir():
+        for index, file in enumerate(list_images(path)):
+            sharp = _centre(load_rgb(file), size).astype(np.float32) / 255.0
+            blurred, _ = degrade(sharp, np.random.default_rng([seed, index]), config)
+            out.append(ValidationPair(file.stem, sharp, blurred))
+    elif path.is_file():
+        for sharp_path, blurred_path in read_pair_list(path):
+            sharp = _centre(load_rgb(sharp_path), size).astype(np.float32) / 255.0
+            blurred = _centre(load_rgb(blurred_path), size).astype(np.float32) / 255.0
+            out.append(ValidationPair(sharp_path.stem, sharp, blurred))
+    else:
+        raise ModelkbError(f"{path}: no such folder of held-out photos or pair list")
+    return out

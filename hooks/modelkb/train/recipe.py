@@ -1,0 +1,306 @@
+"""MSSNet's released training recipe: six outputs, multi-scale L1 + 0.1 FFT-L1, Adam, cosine.
+
+torch is imported inside functions so that ``import modelkb.train.recipe`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelkb.errors import ModelkbError
+from modelkb.train.data import ValidationPair, batch, open_source, validation_pairs
+from modelkb.train.degrade import DegradeConfig, config_dict
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+FFT_WEIGHT = 0.1
+MIN_LR = 1e-6
+BETAS = (0.9, 0.999)
+
+
+@dataclass
+class TrainOptions:
+    """Everything one training run depends on (stored in every checkpoint)."""
+
+    data: str
+    out: str
+    variant: str = "mssnet-small"
+    steps: int = 1000
+    batch: int = 4
+    crop: int = 128
+    lr: float = 2e-4
+    warmup: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    save_every: int = 100
+    resume: str | None = None
+    val: str | None = None
+    val_every: int = 0
+    val_size: int = 256
+    degrade: dict[str, Any] = field(default_factory=dict)
+
+
+def lr_factor(step: int, total: int, warmup: int, base_lr: float, min_lr: float = MIN_LR) -> float:
+    """Multiplier of the base lr at `step`: linear warm-up, then cosine down to `min_lr`."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    span = max(total - warmup, 1)
+    progress = min(max(step - warmup, 0) / span, 1.0)
+    floor = min_lr / base_lr
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def multiscale_targets(sharp: torch.Tensor) -> list[torch.Tensor]:
+    """Targets for the six outputs: x0.5 (bilinear, align_corners=True) then five full-size."""
+    import torch.nn.functional as F
+
+    half = F.interpolate(sharp, scale_factor=0.5, mode="bilinear", align_corners=True)
+    return [half] + [sharp] * 5
+
+
+def recipe_loss(outputs: list[torch.Tensor], sharp: torch.Tensor) -> torch.Tensor:
+    """Sum over outputs of L1 + 0.1 x L1 between 2-D FFTs (real and imaginary parts)."""
+    import torch
+    import torch.nn.functional as F
+
+    total = sharp.new_zeros(())
+    for out, target in zip(outputs, multiscale_targets(sharp)):
+        out = out.float()
+        total = total + F.l1_loss(out, target)
+        diff = torch.view_as_real(torch.fft.fft2(out)) - torch.view_as_real(torch.fft.fft2(target))
+        total = total + FFT_WEIGHT * diff.abs().mean()
+    return total
+
+
+def build_model(variant: str) -> nn.Module:
+    """A freshly initialised MSSNet of `variant` (a user error for unknown names)."""
+    from modelkb.models import mssnet
+
+    if variant not in mssnet.VARIANTS:
+        raise ModelkbError(
+            f"unknown variant {variant!r}; choose one of {', '.join(mssnet.VARIANTS)}"
+        )
+    return mssnet.build(variant)
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then os.replace it into place."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint as saved by :func:`train` (a user error if unreadable)."""
+    import torch
+
+    if not path.is_file():
+        raise ModelkbError(f"{path}: no such checkpoint to resume from")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise ModelkbError(f"{path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
+        raise ModelkbError(f"{path}: not an MSSNet checkpoint (no model_state_dict)")
+    return ckpt
+
+
+def pad16(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """Reflect-pad an NCHW tensor to multiples of 16; returns it and the original size."""
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % 16, (-w) % 16
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, h, w
+
+
+def restore_array(model: nn.Module, blurred: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Run the network on one HxWx3 float image; returns the clamped HxWx3 float32 result."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(blurred.transpose(2, 0, 1)))[None].to(device)
+    x, h, w = pad16(x)
+    with torch.no_grad():
+        y = model.restore(x) if hasattr(model, "restore") else model(x)
+    y = y[..., :h, :w].clamp(0, 1)[0].float().cpu().numpy().transpose(1, 2, 0)
+    return np.round(y * 255.0) / 255.0  # as written to an 8-bit PNG
+
+
+def psnr_ssim(reference: np.ndarray, image: np.ndarray) -> tuple[float, float]:
+    """PSNR (dB) and SSIM (channel-wise, data range 1) of `image` against `reference`."""
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    psnr = peak_signal_noise_ratio(reference, image, data_range=1.0)
+    ssim = structural_similarity(reference, image, data_range=1.0, channel_axis=2)
+    return float(psnr), float(ssim)
+
+
+def evaluate(
+    model: nn.Module, pairs: list[ValidationPair], device: str = "cpu"
+) -> dict[str, Any]:
+    """Mean PSNR/SSIM of the blurred inputs and of the restored outputs, plus per image."""
+    was_training = model.training
+    model.eval()
+    rows = []
+    for pair in pairs:
+        restored = restore_array(model, pair.blurred, device)
+        in_psnr, in_ssim = psnr_ssim(pair.sharp, pair.blurred)
+        out_psnr, out_ssim = psnr_ssim(pair.sharp, restored)
+        rows.append(
+            {"name": pair.name, "input_psnr": in_psnr, "input_ssim": in_ssim,
+             "output_psnr": out_psnr, "output_ssim": out_ssim}
+        )
+    model.train(was_training)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "name"}
+    mean["psnr_gain"] = mean["output_psnr"] - mean["input_psnr"]
+    return {"mean": mean, "images": rows}
+
+
+def export_safetensors(state_dict: dict[str, Any], path: Path, metadata: dict[str, str]) -> None:
+    """Write a state dict as fp16 safetensors (shared tensors copied), atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {
+        k: v.detach().to(torch.float16).clone().contiguous()
+        if v.is_floating_point() else v.detach().clone().contiguous()
+        for k, v in state_dict.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _log(out_dir: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line to OUT/log.jsonl."""
+    with open(out_dir / "log.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def train(opts: TrainOptions, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume) the recipe; returns a summary with the final step, loss and metrics."""
+    import torch
+    from tqdm import tqdm
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    device = opts.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelkbError("--device cuda: no CUDA device is available; use --device cpu")
+    for name in ("steps", "batch", "crop"):
+        if getattr(opts, name) <= 0:
+            raise ModelkbError(f"--{name} must be positive, got {getattr(opts, name)}")
+    if opts.crop % 16:
+        raise ModelkbError(f"--crop must be a multiple of 16 (MSSNet's input rule), got {opts.crop}")
+
+    out_dir = Path(opts.out)
+    latest = out_dir / "latest.pt"
+    resume_path: Path | None = None
+    if opts.resume:
+        resume_path = latest if opts.resume == "auto" else Path(opts.resume)
+
+    degrade_cfg = DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in opts.degrade.items()})
+    source = open_source(Path(opts.data), degrade_cfg)
+    val_pairs = validation_pairs(Path(opts.val), size=opts.val_size) if opts.val else []
+
+    torch.manual_seed(opts.seed)
+    torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
+    model = build_model(opts.variant).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=BETAS, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, opts.steps, opts.warmup, opts.lr)
+    )
+    step = 0
+    if resume_path is not None:
+        ckpt = load_checkpoint(resume_path)
+        model.load_state_dict(ckpt["model_state_dict"])
+        if "optimizer_state_dict" in ckpt:
+            optimizer.load_state_dict(ckpt["optimizer_state_dict"])
+        if "scheduler_state_dict" in ckpt:
+            scheduler.load_state_dict(ckpt["scheduler_state_dict"])
+        step = int(ckpt.get("all_step", 0))
+
+    def checkpoint() -> dict[str, Any]:
+        return {
+            "model_state_dict": model.state_dict(),
+            "all_step": step,
+            "optimizer_state_dict": optimizer.state_dict(),
+            "scheduler_state_dict": scheduler.state_dict(),
+            "variant": opts.variant,
+            "options": asdict(opts),
+            "degrade_config": config_dict(degrade_cfg),
+        }
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.train()
+    loss_value = float("nan")
+    metrics: dict[str, Any] | None = None
+    bar = tqdm(total=opts.steps, initial=step, disable=not progress, unit="step",
+               dynamic_ncols=True)
+    started = time.perf_counter()
+    while step < opts.steps:
+        t0 = time.perf_counter()
+        sharp_np, blurred_np = batch(source, opts.seed, step, opts.batch, opts.crop)
+        sharp = torch.from_numpy(sharp_np).to(device)
+        blurred = torch.from_numpy(blurred_np).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        if device == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                outputs = model(blurred)
+        else:
+            outputs = model(blurred)
+        loss = recipe_loss(outputs, sharp)
+        if not torch.isfinite(loss):
+            raise ModelkbError(f"step {step}: loss is {loss.item()}; try a lower --lr")
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        loss_value = float(loss.item())
+        rate = opts.batch / max(time.perf_counter() - t0, 1e-9)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.1f}")
+        record: dict[str, Any] = {"step": step, "loss": loss_value,
+                                  "lr": optimizer.param_groups[0]["lr"], "img_s": rate}
+        if val_pairs and opts.val_every and (step % opts.val_every == 0 or step == opts.steps):
+            metrics = evaluate(model, val_pairs, device)
+            record["val"] = metrics["mean"]
+            bar.write(
+                f"step {step}: held-out PSNR {metrics['mean']['input_psnr']:.2f} -> "
+                f"{metrics['mean']['output_psnr']:.2f} dB, SSIM "
+                f"{metrics['mean']['input_ssim']:.4f} -> {metrics['mean']['output_ssim']:.4f}"
+            )
+        _log(out_dir, record)
+        if step % max(opts.save_every, 1) == 0 or step == opts.steps:
+            save_atomic(checkpoint(), latest)
+    bar.close()
+    if step == opts.steps and not latest.exists():
+        save_atomic(checkpoint(), latest)
+    return {"step": step, "loss": loss_value, "metrics": metrics,
+            "seconds": time.perf_counter() - started, "checkpoint": str(latest)}

@@ -30,17 +30,17 @@ from scipy.signal import fftconvolve, lfilter
 
 __all__ = [
     "DegradeConfig",
-    "motion_kernel",
-    "defocus_kernel",
-    "sample_kernel",
-    "blur",
     "add_sensor_noise",
-    "jpeg",
-    "jitter_saturation",
+    "blur",
+    "defocus_kernel",
     "degrade",
     "degrade_pair",
-    "srgb_to_linear",
+    "jitter_saturation",
+    "jpeg",
     "linear_to_srgb",
+    "motion_kernel",
+    "sample_kernel",
+    "srgb_to_linear",
 ]
 
 
@@ -141,7 +141,7 @@ def motion_kernel(
     centre = (path * dwell[:, None]).sum(axis=0)
     path -= centre
     radius = float(np.abs(path).max()) if len(path) else 0.0
-    half = int(math.ceil(radius)) + 1
+    half = math.ceil(radius) + 1
     size = 2 * half + 1
     kernel = _splat(path + half, dwell, size)
     kernel /= kernel.sum()
@@ -151,7 +151,7 @@ def motion_kernel(
 def defocus_kernel(radius: float, supersample: int = 8) -> np.ndarray:
     """An antialiased disk (out-of-focus blur) of `radius` pixels that sums to 1."""
     radius = max(float(radius), 0.25)
-    half = int(math.ceil(radius))
+    half = math.ceil(radius)
     size = 2 * half + 1
     fine = (np.arange(size * supersample) + 0.5) / supersample - half - 0.5
     yy, xx = np.meshgrid(fine, fine, indexing="ij")

@@ -1,0 +1,1 @@
+"""Training: blur synthesis, data, and MSSNet's released recipe."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from modelkb.models.mssnet import VARIANTS, MSSNet
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 SAFETENSORS_SUFFIX = ".safetensors"
+USER_PROVENANCE = "user-supplied"
 
 
 @dataclass
@@ -26,6 +28,7 @@ class LoadedWeights:
     variant: str
     sha256: str
     path: Path
+    provenance: str = USER_PROVENANCE
 
 
 def sha256_of(path: str | Path) -> str:
@@ -37,18 +40,56 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_weights(path_or_none: str | Path | None) -> Path:
-    """The weights file to use; today a path must be given (no default weights are shipped)."""
-    if path_or_none is None:
-        raise ModelkbError(
-            "no weights given: pass --weights FILE with an MSSNet checkpoint "
-            "(the released model_*.pt, a state_dict .pt, or a .safetensors file); "
-            "modelkb does not ship default weights yet"
-        )
-    path = Path(path_or_none).expanduser()
+SHIPPED_WEIGHTS = (
+    Path(__file__).resolve().parent.parent / "weights" / "mssnet-small-modelkb.safetensors"
+)
+SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
+WEIGHTS_ENV = "MODELKB_WEIGHTS"
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weights file chosen by :func:`resolve_weights` and where it came from."""
+
+    path: Path
+    provenance: str
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def _local_or_download(source: str | os.PathLike[str], origin: str) -> ResolvedWeights:
+    """A local path (checked) or a 'URL#sha256=HEX' fetched into the cache."""
+    from modelkb.models.download import fetch_url, is_url
+
+    if isinstance(source, ResolvedWeights):
+        return source
+    if isinstance(source, str) and is_url(source):
+        return ResolvedWeights(fetch_url(source), f"{USER_PROVENANCE} ({source.split('#')[0]})")
+    path = Path(source).expanduser()
     if not path.is_file():
-        raise ModelkbError(f"weights file {path} does not exist; check the --weights path")
-    return path
+        raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
+    return ResolvedWeights(path, USER_PROVENANCE)
+
+
+def resolve_weights(path_or_url: str | os.PathLike[str] | None = None) -> ResolvedWeights:
+    """Pick the weights: explicit path/URL, else $MODELKB_WEIGHTS, else the shipped file.
+
+    A URL must carry its SHA-256 as 'https://host/file.pt#sha256=HEX'; it is downloaded once
+    into the user cache and verified (see modelkb.models.download).
+    """
+    if path_or_url is not None and str(path_or_url) != "":
+        return _local_or_download(path_or_url, "--weights")
+    env = os.environ.get(WEIGHTS_ENV, "").strip()
+    if env:
+        return _local_or_download(env, f"${WEIGHTS_ENV}")
+    if SHIPPED_WEIGHTS.is_file():
+        return ResolvedWeights(SHIPPED_WEIGHTS, SHIPPED_PROVENANCE)
+    raise ModelkbError(
+        "no weights given: pass --weights FILE with an MSSNet checkpoint "
+        "(the released model_*.pt, a state_dict .pt, or a .safetensors file) or set "
+        f"${WEIGHTS_ENV}; the shipped default {SHIPPED_WEIGHTS.name} is missing from this install"
+    )
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -134,9 +175,10 @@ def check_state_dict(model: MSSNet, state_dict: dict[str, torch.Tensor], name: s
     )
 
 
-def load_weights(path: str | Path, variant: str | None = None) -> LoadedWeights:
+def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedWeights:
     """Load a weights file strictly into a new MSSNet in eval mode; infer the variant if None."""
-    path = resolve_weights(path)
+    resolved = resolve_weights(path)
+    path = resolved.path
     if variant is not None and variant not in VARIANTS:
         raise ModelkbError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
     state_dict = _read_state_dict(path)
@@ -159,7 +201,7 @@ def load_weights(path: str | Path, variant: str | None = None) -> LoadedWeights:
     model.eval()
     digest = sha256_of(path)
     log.info("loaded %s weights from %s (sha256 %s)", variant, path, digest[:12])
-    return LoadedWeights(model, variant, digest, path)
+    return LoadedWeights(model, variant, digest, path, resolved.provenance)
 
 
 def save_checkpoint(model: MSSNet, path: str | Path, all_step: int = 0) -> Path:

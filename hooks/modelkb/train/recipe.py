@@ -205,10 +205,21 @@ def _log(out_dir: Path, record: dict[str, Any]) -> None:
 def train(opts: TrainOptions, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the recipe; returns a summary with the final step, loss and metrics."""
     import torch
-    from tqdm import tqdm
 
+    threads = torch.get_num_threads()
     if opts.threads:
         torch.set_num_threads(opts.threads)
+    try:
+        return _train(opts, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
+    """The body of :func:`train` (threads already set)."""
+    import torch
+    from tqdm import tqdm
+
     device = opts.device
     if device == "cuda" and not torch.cuda.is_available():
         raise ModelkbError("--device cuda: no CUDA device is available; use --device cpu")

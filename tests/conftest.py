@@ -1,0 +1,62 @@
+"""Shared fixtures: real MkDocs builds of a project copied into a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@dataclass
+class Build:
+    """The outcome of one `mkdocs build`: exit code, output and the site folder."""
+
+    returncode: int
+    output: str
+    site: Path
+    project: Path
+
+    def page(self, url_path: str) -> str:
+        """The HTML of a built page, e.g. page('answers/x/')."""
+        return (self.site / url_path / "index.html").read_text(encoding="utf-8")
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    """Run `modelkb ARGS` in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "modelkb.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})},
+                          timeout=600)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the shipped project (config, docs, catalog, gallery) in a temp folder."""
+    dest = tmp_path / "project"
+    dest.mkdir()
+    shutil.copy(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+    shutil.copy(ROOT / "catalog.yml", dest / "catalog.yml")
+    shutil.copytree(ROOT / "docs", dest / "docs")
+    shutil.copytree(ROOT / "gallery_src", dest / "gallery_src")
+    (dest / "hooks").mkdir()
+    shutil.copy(ROOT / "hooks" / "modelkb_hooks.py", dest / "hooks" / "modelkb_hooks.py")
+    return dest
+
+
+def mkdocs_build(project: Path, *, strict: bool = True, env: dict | None = None) -> Build:
+    """Run a real `mkdocs build` of ``project`` and return what it produced."""
+    site = project / "site"
+    cmd = [sys.executable, "-m", "mkdocs", "build", "-d", str(site)]
+    if strict:
+        cmd.append("--strict")
+    proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})})
+    return Build(proc.returncode, proc.stdout + proc.stderr, site, project)

@@ -1,0 +1,216 @@
+"""Real MkDocs builds of the shipped project: answer pages, entry pages, grounding, escaping."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, mkdocs_build
+
+from modelkb.catalog import load_catalog
+
+SEED_SLUG = "real-image-super-resolution-everyday-noise"
+
+
+class Links(HTMLParser):
+    """Collects hrefs and ids of one HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+        if attrs.get("id"):
+            self.ids.append(attrs["id"])
+
+
+class Markup(HTMLParser):
+    """Collects what a browser would execute: on* attributes, script bodies, image sources."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handlers: list[tuple[str, str]] = []
+        self.scripts: list[str] = []
+        self.img_srcs: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.handlers += [(tag, k) for k, _ in attrs if k.startswith("on")]
+        self._in_script = tag == "script"
+        if tag == "img":
+            self.img_srcs.append(dict(attrs).get("src") or "")
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+
+def article(html: str) -> str:
+    """The page's main content (what the catalog produced), without the theme's chrome."""
+    start = html.index('<article class="md-content__inner md-typeset">')
+    return html[start:html.index("</article>", start)]
+
+
+@pytest.fixture(scope="module")
+def seed_build(tmp_path_factory) -> object:
+    from conftest import project as _project  # noqa: F401  (fixture function, called below)
+    import shutil
+
+    dest = tmp_path_factory.mktemp("seed") / "project"
+    dest.mkdir()
+    for name in ("mkdocs.yml", "catalog.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("docs", "gallery_src"):
+        shutil.copytree(ROOT / name, dest / name)
+    (dest / "hooks").mkdir()
+    shutil.copy(ROOT / "hooks" / "modelkb_hooks.py", dest / "hooks")
+    build = mkdocs_build(dest)
+    assert build.returncode == 0, build.output
+    return build
+
+
+def test_strict_build_has_no_warnings(seed_build):
+    assert "WARNING" not in seed_build.output, seed_build.output
+
+
+def test_answer_page_has_the_three_anchored_sections_in_order(seed_build):
+    html = article(seed_build.page(f"answers/{SEED_SLUG}"))
+    parser = Links()
+    parser.feed(html)
+    headings = re.findall(r'<h2 id="([^"]+)">([^<]+)', html)
+    assert [h[0] for h in headings] == ["task", "workflow", "references"]
+    assert headings[0][1].startswith("1. What you are trying to do")
+    assert headings[1][1].startswith("2. How the model works")
+    assert headings[2][1].startswith("3. Papers and tools")
+
+
+def test_section_three_links_every_recommended_model_and_paper(seed_build):
+    catalog = load_catalog(ROOT / "catalog.yml")
+    q = catalog.questions[SEED_SLUG]
+    refs = article(seed_build.page(f"answers/{SEED_SLUG}")).split('id="references"', 1)[1]
+    parser = Links()
+    parser.feed(refs)
+    for model_id in q.models:
+        model = catalog.models[model_id]
+        assert f"../../models/{model_id}/" in parser.hrefs
+        assert model.paper in parser.hrefs and model.code in parser.hrefs
+    for paper_id in q.papers:
+        assert f"../../papers/{paper_id}/" in parser.hrefs
+        assert catalog.papers[paper_id].link in parser.hrefs
+    assert "https://github.com/kky7/MSSNet" in parser.hrefs
+    assert "Not directly relevant because" in refs
+
+
+def test_answer_links_nothing_outside_the_catalog(seed_build):
+    catalog = load_catalog(ROOT / "catalog.yml")
+    parser = Links()
+    parser.feed(article(seed_build.page(f"answers/{SEED_SLUG}")))
+    outside = [h for h in parser.hrefs if re.match(r"^[a-z]+:", h)]
+    assert outside, "section 3 should have outside links"
+    assert set(outside) <= catalog.urls()
+
+
+def test_model_and_paper_pages_list_the_citing_answer(seed_build):
+    for path in ("models/deblur-mssnet-realblurj", "papers/2502.03656", "papers/2401.00261"):
+        parser = Links()
+        parser.feed(article(seed_build.page(path)))
+        assert f"../../answers/{SEED_SLUG}/" in parser.hrefs, path
+
+
+def test_home_and_task_index_list_the_answer(seed_build):
+    assert f'href="answers/{SEED_SLUG}/"' in article(seed_build.page(""))
+    tasks = article(seed_build.page("tasks"))
+    assert "Real-image super-resolution" in tasks and f"../answers/{SEED_SLUG}/" in tasks
+
+
+def test_catalog_reference_is_generated_from_the_schema(seed_build):
+    from modelkb.catalog import SECTIONS
+
+    html = article(seed_build.page("reference/catalog"))
+    for section, model in SECTIONS.items():
+        assert f"<code>{section}</code>" in html
+        for field_name in model.model_fields:
+            assert f"<code>{field_name}</code>" in html
+
+
+def test_generated_pages_are_not_written_into_docs(seed_build):
+    assert sorted(p.name for p in (seed_build.project / "docs").iterdir()) == sorted(
+        p.name for p in (ROOT / "docs").iterdir())
+
+
+def _edit_catalog(project: Path, old: str, new: str) -> None:
+    path = project / "catalog.yml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_build_fails_listing_every_catalog_problem_with_its_line(project):
+    _edit_catalog(project, "    variant: mssnet\n", "    variant: mssnet\n    colour: red\n")
+    _edit_catalog(project, "code: https://github.com/kky7/MSSNet", "code: javascript:alert(1)")
+    _edit_catalog(project, "models: [deblur-mssnet-realblurj]", "models: [ghost-model]")
+    build = mkdocs_build(project)
+    assert build.returncode == 1
+    assert "Traceback" not in build.output
+    lines = build.output
+    assert re.search(r"catalog\.yml:\d+:\d+: unknown key 'colour'", lines)
+    assert re.search(r"catalog\.yml:\d+:\d+: 'code' must be an absolute http", lines)
+    assert re.search(r"catalog\.yml:\d+:\d+: unknown model 'ghost-model'", lines)
+    assert not (project / "site" / "index.html").exists()
+
+
+def test_answer_linking_an_outside_url_fails_with_its_line(project):
+    text = (project / "catalog.yml").read_text(encoding="utf-8")
+    line = text.splitlines().index("        1. **Input**: the casual snapshot (RGB, 8-bit, "
+                                   "JPEG-compressed, noisy, possibly") + 1
+    _edit_catalog(project, "1. **Input**: the casual snapshot",
+                  "1. **Input**: [a shop](https://example.com/buy) the casual snapshot")
+    build = mkdocs_build(project)
+    assert build.returncode == 1
+    assert f"catalog.yml:{line}:" in build.output
+    assert "link to 'https://example.com/buy', which the catalog does not list" in build.output
+
+
+def test_html_in_catalog_text_is_shown_as_text(project):
+    _edit_catalog(project, "name: Deblur-MSSNet-RealBlurJ",
+                  'name: "<script>alert(1)</script>MSSNet {: onclick=x}"')
+    _edit_catalog(project, "question: >-\n      I doubled",
+                  "question: >-\n      <img src=x onerror=alert(2)> I doubled")
+    _edit_catalog(project, "task: |\n        You took",
+                  'task: |\n        <b onclick="alert(3)">bold</b> {: onclick="alert(4)"} You took')
+    build = mkdocs_build(project)
+    assert build.returncode == 0, build.output
+    for html_file in build.site.rglob("*.html"):
+        markup = Markup()
+        markup.feed(html_file.read_text(encoding="utf-8"))
+        assert not markup.handlers, (html_file, markup.handlers)
+        assert not [s for s in markup.scripts if "alert" in s], html_file
+        assert "x" not in markup.img_srcs, html_file
+    page = article(build.page(f"answers/{SEED_SLUG}"))
+    assert "&lt;img src=x onerror=alert(2)&gt; I doubled" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;MSSNet" in page
+
+
+def test_unknown_setting_stops_the_build_with_a_clear_message(project):
+    cfg = project / "mkdocs.yml"
+    cfg.write_text(cfg.read_text().replace("    device: auto", "    device: auto\n    devise: gpu"))
+    build = mkdocs_build(project)
+    assert build.returncode == 1
+    assert "unknown setting 'extra.modelkb.devise'" in build.output
+    assert "Traceback" not in build.output
+
+
+def test_shortcode_to_unknown_id_in_docs_fails_strict_build(project):
+    (project / "docs" / "about.md").write_text("# About\n\nSee [[no-such-model]].\n")
+    build = mkdocs_build(project)
+    assert build.returncode == 1
+    assert "docs/about.md: [[no-such-model]] names no model" in build.output

@@ -165,7 +165,7 @@ class ValidationPair:
     blurred: np.ndarray
 
 
-def _centre(image: np.ndarray, size: int | None) -> np.ndarray:
+def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     """A centred crop at most size x size, trimmed to a multiple of 16."""
     h, w = image.shape[:2]
     th, tw = (min(h, size), min(w, size)) if size else (h, w)
@@ -181,13 +181,13 @@ def validation_pairs(
     out: list[ValidationPair] = []
     if path.is_dir():
         for index, file in enumerate(list_images(path)):
-            sharp = _centre(load_rgb(file), size).astype(np.float32) / 255.0
+            sharp = centre_crop(load_rgb(file), size).astype(np.float32) / 255.0
             blurred, _ = degrade(sharp, np.random.default_rng([seed, index]), config)
             out.append(ValidationPair(file.stem, sharp, blurred))
     elif path.is_file():
         for sharp_path, blurred_path in read_pair_list(path):
-            sharp = _centre(load_rgb(sharp_path), size).astype(np.float32) / 255.0
-            blurred = _centre(load_rgb(blurred_path), size).astype(np.float32) / 255.0
+            sharp = centre_crop(load_rgb(sharp_path), size).astype(np.float32) / 255.0
+            blurred = centre_crop(load_rgb(blurred_path), size).astype(np.float32) / 255.0
             out.append(ValidationPair(sharp_path.stem, sharp, blurred))
     else:
         raise ModelkbError(f"{path}: no such folder of held-out photos or pair list")

@@ -214,3 +214,20 @@ def test_shortcode_to_unknown_id_in_docs_fails_strict_build(project):
     build = mkdocs_build(project)
     assert build.returncode == 1
     assert "docs/about.md: [[no-such-model]] names no model" in build.output
+
+
+def test_draft_answer_has_banner_and_stays_out_of_home_and_search(project):
+    _edit_catalog(project, "    task: real-image-super-resolution\n    models",
+                  "    task: real-image-super-resolution\n    draft: true\n    models")
+    build = mkdocs_build(project)
+    assert build.returncode == 0, build.output
+    page = article(build.page(f"answers/{SEED_SLUG}"))
+    assert "admonition warning" in page and "This answer is a draft" in page
+    assert SEED_SLUG not in article(build.page(""))
+    assert "Drafts" in article(build.page("answers"))
+    search = (build.site / "search" / "search_index.json").read_text(encoding="utf-8")
+    assert f"answers/{SEED_SLUG}/" not in search
+    cfg = project / "mkdocs.yml"
+    cfg.write_text(cfg.read_text().replace("    device: auto", "    device: auto\n    drafts: error"))
+    failed = mkdocs_build(project)
+    assert failed.returncode == 1 and f"draft answers present: {SEED_SLUG}" in failed.output

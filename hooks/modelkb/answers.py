@@ -118,7 +118,7 @@ def render_answer(q: Question, catalog: Catalog, workflow_md: str = "") -> str:
     """The Markdown of an answer page: question, then exactly the three anchored sections."""
     from modelkb.pages import front_matter
 
-    lines = front_matter(q.question, q.answer.summary)
+    lines = front_matter(q.question, q.answer.summary, hidden=q.draft)
     if q.draft:
         lines += ['!!! warning "Draft"',
                   ("    This answer is a draft: it is not listed on the home page, in search or "

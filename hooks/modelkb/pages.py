@@ -35,12 +35,17 @@ def entry_uri(kind: str, entry_id: str) -> str:
     return f"{KIND_DIRS[kind]}/{entry_id}.md"
 
 
-def front_matter(title: str, description: str = "") -> list[str]:
-    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped."""
+def front_matter(title: str, description: str = "", *, hidden: bool = False) -> list[str]:
+    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped.
+
+    ``hidden`` keeps the page out of the search index (drafts).
+    """
     lines = ["---", f"title: {json.dumps(html.escape(' '.join(title.split())))}"]
     if description:
         text = " ".join(description.split())[:200]
         lines.append(f"description: {json.dumps(html.escape(text))}")
+    if hidden:
+        lines += ["search:", "  exclude: true"]
     return lines + ["---", ""]
 
 

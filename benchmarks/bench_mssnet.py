@@ -17,18 +17,18 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-
 from modelkb.models.mssnet import VARIANTS, build
 from modelkb.models.tiling import restore_array, select_device
+from torch import nn
 
 
 def cpu_name() -> str:
     """The CPU model name from /proc/cpuinfo (or platform.processor())."""
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or "unknown CPU"

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from modelkb.errors import ModelkbError
 from modelkb.models.mssnet import PARAMETER_COUNTS, VARIANTS, MSSNet, build, count_parameters
 from modelkb.models.tiling import _reflect_pad, restore_array, select_device
@@ -165,7 +164,11 @@ def test_plain_pickle_and_garbage_refused(tmp_path: Path) -> None:
         load_weights(junk)
 
 
-def test_resolve_weights_messages(tmp_path: Path) -> None:
+def test_resolve_weights_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelkb.models import weights
+
+    monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
+    monkeypatch.setattr(weights, "SHIPPED_WEIGHTS", tmp_path / "absent.safetensors", raising=False)
     with pytest.raises(ModelkbError, match="--weights FILE"):
         resolve_weights(None)
     with pytest.raises(ModelkbError, match="does not exist"):

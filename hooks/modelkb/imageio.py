@@ -176,14 +176,15 @@ def read_image(path: str | Path) -> Picture:
     if not path.is_file():
         raise ModelkbError(f"input {path} does not exist or is not a file")
     try:
-        head = path.open("rb").read(32)
+        with path.open("rb") as handle:
+            head = handle.read(32)
     except OSError as exc:
         raise ModelkbError(f"cannot read {path}: {exc.strerror}") from exc
     header = _png_header(head)
     try:
         if header is not None and header[2] == 16 and header[3] in (2, 4, 6) and not header[4]:
-            image = Image.open(path)
-            orientation = image.getexif().get(0x0112, 1)
+            with Image.open(path) as image:
+                orientation = image.getexif().get(0x0112, 1)
             return _picture_from_png16(path.read_bytes(), orientation)
         if path.suffix.lower() in (".tif", ".tiff"):
             picture = _read_tiff16(path)

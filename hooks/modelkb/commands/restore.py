@@ -57,6 +57,8 @@ def _plan_outputs(inputs: list[Path], output: Path) -> list[Path]:
                 f"output {output} has no file extension: give a file name such as "
                 f"{output}.png, or an existing folder"
             )
+        if not output.parent.is_dir():
+            raise ModelkbError(f"folder {output.parent} for the output {output.name} does not exist")
         return [output]
     if output.exists() and not output.is_dir():
         raise ModelkbError(
@@ -96,11 +98,19 @@ def run(args: argparse.Namespace) -> int:
     outputs = _plan_outputs(inputs, Path(args.output))
 
     # Importing torch takes a while: only after the cheap checks.
-    from modelkb.imageio import read_image, write_image
-    from modelkb.models.tiling import check_tiling, restore_array, select_device
+    from modelkb.imageio import SIXTEEN_BIT_SUFFIXES, read_image, write_image
+    from modelkb.models.tiling import (
+        DEFAULT_OVERLAP,
+        check_tiling,
+        restore_array,
+        select_device,
+    )
     from modelkb.models.weights import load_weights, resolve_weights
 
-    check_tiling(tile, 64)
+    overlap = min(DEFAULT_OVERLAP, tile // 4) if tile else DEFAULT_OVERLAP
+    check_tiling(tile, overlap)
+    if bit_depth == 16 and any(t.suffix.lower() not in SIXTEEN_BIT_SUFFIXES for t in outputs):
+        raise ModelkbError("--bit-depth 16 needs .png or .tif outputs")
     weights_path = resolve_weights(args.weights)
     device = select_device(args.device)
     if args.bf16 and device.type != "cuda":
@@ -118,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
     for source, target in zip(inputs, outputs):
         picture = read_image(source)
         depth = bit_depth or picture.bit_depth
-        rgb = restore_array(model, picture.rgb, device=device, tile=tile,
+        if target.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:
+            depth = 8  # e.g. a 16-bit input written as JPEG
+        rgb = restore_array(model, picture.rgb, device=device, tile=tile, overlap=overlap,
                             bf16=args.bf16, channels_last=device.type == "cuda")
-        if not target.parent.is_dir():
-            raise ModelkbError(f"folder {target.parent} for {target.name} does not exist")
         write_image(target, rgb, picture.alpha, picture.grayscale, depth, picture.icc_profile)
         if progress is not None:
             progress.update(1)

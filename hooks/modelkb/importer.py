@@ -210,7 +210,8 @@ def parse_prompt(text: str, name: str) -> Prompt:
         last_key = key
     finish()
     if not seen_models_heading:
-        raise _fail(name, len(lines), "expected a '### Recommended AI Models:' section "
+        last = max(1, len(lines) - (lines[-1] == ""))
+        raise _fail(name, last, "expected a '### Recommended AI Models:' section "
                     "of 'Model:', 'Paper:' and 'GitHub:' lines")
     return Prompt(name, question, question_line, tuple(models), tuple(papers))
 
@@ -356,7 +357,7 @@ def _words_match(a: str, b: str) -> bool:
 
 
 def infer_model_task(name: str, tasks: list[dict[str, Any]]) -> str | None:
-    """The first task whose id or name shares a word stem with the model's name, or None."""
+    """The first task whose id or name shares a word stem with ``name``, or None."""
     model_words = [w for w in re.findall(r"[a-z0-9]+", " ".join(_ascii_words(name)))
                    if w not in GENERIC_TASK_WORDS]
     for task in tasks:
@@ -480,7 +481,8 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
             continue
         slugs = {str(q.get("slug")) for q in _entries(data, "questions")}
         slug = _unique(question_slug(prompt.question), slugs, MAX_SLUG)
-        task = infer_question_task(prompt.question, _entries(data, "tasks"))
+        task = infer_question_task(prompt.question, _entries(data, "tasks")) or \
+            infer_model_task(prompt.question, _entries(data, "tasks"))
         if task is None:
             model_tasks = [str(m.get("task")) for m in _entries(data, "models")
                            if m.get("id") in model_ids]

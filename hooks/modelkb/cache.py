@@ -1,0 +1,194 @@
+"""Content-addressed result cache: one folder per key, written atomically, shared safely.
+
+Layout of a cache folder (kept outside docs/)::
+
+    <cache>/<key>/...            a complete entry (immutable once in place)
+    <cache>/<key>/manifest.json  the entry's files and sizes, written last
+    <cache>/.tmp-<key>-<pid>-<n> an entry being written (ignored; cleaned when orphaned)
+    <cache>/.lock                fcntl.flock lock taken while an entry is written or pruned
+
+An entry is written into a temporary folder inside the cache folder, every file fsynced, then
+moved into place with ``os.rename`` (atomic on one file system), so a reader sees either no
+entry or a complete one; a process killed mid-write leaves only a ``.tmp-`` folder, which
+lookups ignore and the next writer removes. Two builds sharing a cache serialise their writes
+on the lock; the second finds the entry already there and uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+MANIFEST = "manifest.json"
+TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+LOCK_NAME = ".lock"
+_counter = itertools.count()
+
+try:  # POSIX; elsewhere writes are still atomic but not serialised between processes
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def hash_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_json(value: object) -> str:
+    """JSON with sorted keys and no spaces: the same value always gives the same text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def make_key(**parts: object) -> str:
+    """A cache key: SHA-256 of the canonical JSON of the named parts."""
+    return hash_bytes(canonical_json(parts).encode("ascii"))
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # some file systems refuse to open folders
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            with (Path(folder) / name).open("rb+") as handle:
+                os.fsync(handle.fileno())
+        _fsync_dir(Path(folder))
+
+
+class Cache:
+    """A folder of immutable entries addressed by key (a hex digest)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """Where the entry for ``key`` lives (whether or not it exists)."""
+        if not key or "/" in key or key.startswith("."):
+            raise ValueError(f"invalid cache key {key!r}")
+        return self.root / key
+
+    def get(self, key: str) -> Path | None:
+        """The complete entry folder for ``key``, or None (missing or incomplete)."""
+        folder = self.path(key)
+        manifest = folder / MANIFEST
+        try:
+            files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        for name, size in files.items():
+            try:
+                if (folder / name).stat().st_size != size:
+                    return None
+            except OSError:
+                return None
+        return folder
+
+    def keys(self) -> list[str]:
+        """Keys of the entries present (temporary folders excluded)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith("."))
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the cache's exclusive lock (blocks while another process holds it)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / LOCK_NAME).open("a+") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def clean_temporary(self) -> int:
+        """Remove leftovers of interrupted writes; call with the lock held. Returns the count."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for path in self.root.iterdir():
+            if path.name.startswith((TMP_PREFIX, TRASH_PREFIX)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        if removed:
+            log.debug("cache %s: removed %d leftover temporary folder(s)", self.root, removed)
+        return removed
+
+    def put(self, key: str, write: Callable[[Path], None]) -> Path:
+        """Create the entry for ``key`` by calling ``write(folder)``; returns the entry folder.
+
+        ``write`` fills an empty temporary folder; if it raises, nothing enters the cache. If
+        another process created the entry meanwhile, that entry is kept and returned.
+        """
+        final = self.path(key)
+        with self.lock():
+            existing = self.get(key)
+            if existing is not None:
+                return existing
+            self.clean_temporary()
+            tmp = self.root / f"{TMP_PREFIX}{key[:16]}-{os.getpid()}-{next(_counter)}"
+            tmp.mkdir()
+            try:
+                write(tmp)
+                files = {
+                    str(p.relative_to(tmp)): p.stat().st_size
+                    for p in sorted(tmp.rglob("*")) if p.is_file()
+                }
+                (tmp / MANIFEST).write_text(canonical_json({"key": key, "files": files}),
+                                            encoding="utf-8")
+                _fsync_tree(tmp)
+                if final.exists():  # an incomplete entry (e.g. copied by hand): replace it
+                    trash = self.root / f"{TRASH_PREFIX}{key[:16]}-{os.getpid()}"
+                    os.rename(final, trash)
+                    shutil.rmtree(trash, ignore_errors=True)
+                os.rename(tmp, final)
+                _fsync_dir(self.root)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        return final
+
+    def prune(self, keep_keys: Iterable[str]) -> list[str]:
+        """Delete every entry whose key is not in ``keep_keys``; returns the deleted keys."""
+        keep = set(keep_keys)
+        deleted: list[str] = []
+        if not self.root.is_dir():
+            return deleted
+        with self.lock():
+            self.clean_temporary()
+            for key in self.keys():
+                if key in keep:
+                    continue
+                trash = self.root / f"{TRASH_PREFIX}{key[:16]}-{os.getpid()}"
+                os.rename(self.root / key, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+                deleted.append(key)
+        return deleted

@@ -1,0 +1,97 @@
+"""`modelkb gallery`: run the gallery workflows into the cache, outside MkDocs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelkb.errors import ModelkbError
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """A safe loader that reads unknown tags (``!!python/name:...``, ``!ENV``) as None."""
+
+
+def _ignore_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
+    return None
+
+
+_TolerantLoader.add_multi_constructor("!", _ignore_tag)
+_TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag)
+
+
+def read_extra_modelkb(config_file: Path) -> Any:
+    """The raw ``extra.modelkb`` mapping of an mkdocs.yml (other keys and tags ignored)."""
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ModelkbError(f"cannot read {config_file}: {exc.strerror or exc}; "
+                           "pass the site's mkdocs.yml with --config") from None
+    try:
+        data = yaml.load(text, Loader=_TolerantLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ModelkbError(f"{config_file} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelkbError(f"{config_file} must be a mapping of MkDocs settings")
+    extra = data.get("extra") or {}
+    return extra.get("modelkb") if isinstance(extra, dict) else None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `modelkb gallery`."""
+    parser.add_argument("--config", "-f", default="mkdocs.yml", type=Path, metavar="FILE",
+                        help="the site's mkdocs.yml (default: mkdocs.yml)")
+    parser.add_argument("--device", default=None, metavar="auto|cpu|cuda",
+                        help="where models run (default: extra.modelkb.device)")
+    parser.add_argument("--weights", default=None, metavar="FILE|URL",
+                        help="MSSNet weights (default: extra.modelkb.weights, "
+                             "$MODELKB_WEIGHTS, then the shipped file)")
+    parser.add_argument("--prune", action="store_true",
+                        help="delete cache entries no gallery entry uses any more")
+
+
+def main_config(config_file: str | Path, device: str | None = None,
+                weights: str | None = None, prune: bool = False):  # -> GalleryReport
+    """Run the gallery of the site configured in ``config_file``; returns the report."""
+    from modelkb.catalog import load_catalog
+    from modelkb.gallery import prune_cache, run_gallery
+    from modelkb.settings import parse_settings, resolve
+
+    config_file = Path(config_file)
+    settings = parse_settings(read_extra_modelkb(config_file), config_file.name)
+    root = config_file.resolve().parent
+    catalog = load_catalog(resolve(root, settings.catalog), display=settings.catalog)
+    device = device or settings.device
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise ModelkbError(f"unknown device {device!r}: choose auto, cpu or cuda")
+    cache_dir = resolve(root, settings.cache)
+    report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
+                         weights=weights or settings.weights)
+    if prune:
+        deleted = prune_cache(cache_dir, report)
+        log.info("gallery: pruned %d unused cache entr%s", len(deleted),
+                 "y" if len(deleted) == 1 else "ies")
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the gallery; exit 1 listing the inputs that failed."""
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    report = main_config(args.config, args.device, args.weights, args.prune)
+    if report.failures:
+        print(f"modelkb gallery: {len(report.failures)} input(s) failed:", file=sys.stderr)
+        for failure in report.failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,400 @@
+"""The build-time gallery: every catalog gallery entry run through its workflow, cached.
+
+Two cache levels under the configured cache folder (both :class:`modelkb.cache.Cache`):
+
+- ``results/<key>``: what the workflow computed -- ``output.png`` (full resolution),
+  ``restored.png`` (the restore step's output, at the input's size) and ``run.json``
+  (per-step times, device, variant, weights SHA-256 and provenance, metrics). The key is the
+  SHA-256 of the input's bytes hash, the reference's bytes hash, the weights' SHA-256, the
+  workflow's canonical JSON and :data:`CODE_VERSION`.
+- ``renders/<key>``: the files published from it (web-sized WebP images, thumbnails, the
+  resize-only baseline, zoomed crops, ``metrics.json``). Its key adds the crops and
+  :data:`RENDER_VERSION`, so editing a crop re-renders in a second without rerunning a model.
+
+A fully cached gallery never imports torch. Faulty inputs (missing, unreadable, truncated,
+not an image, reference of another size) are collected in the report by entry, never raised
+mid-way; the caller decides whether they fail the build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from modelkb.cache import Cache, hash_file, make_key
+from modelkb.catalog import Catalog, Crop, GalleryEntry, Workflow
+from modelkb.errors import ModelkbError
+from modelkb.workflows import WeightsRef, needs_model, weights_ref, workflow_json
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+CODE_VERSION = 1  # bump when the computed outputs change (workflow code, rounding, tiling)
+RENDER_VERSION = 1  # bump when the published files change (sizes, crops, formats)
+WEB_SIDE = 1600
+THUMB_SIDE = 320
+CROP_MIN_SIDE = 256  # crops are zoomed (nearest neighbour) until their long side reaches this
+CROP_GAP = 8
+WEBP_QUALITY = 85
+
+
+@dataclass
+class Failure:
+    """A gallery entry that could not be produced, with the file and the reason."""
+
+    entry: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.path}: {self.reason}"
+
+
+@dataclass
+class EntryResult:
+    """One entry's published files (name -> file in the cache) and its metrics.json data."""
+
+    id: str
+    status: str  # "computed" (the workflow ran) or "cached"
+    seconds: float
+    files: dict[str, Path]
+    info: dict[str, Any]
+    keys: tuple[str, str]  # (results key, renders key)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """PSNR/SSIM/ΔE00 figures (see modelkb.metrics.image_metrics)."""
+        return self.info.get("metrics", {})
+
+
+@dataclass
+class GalleryReport:
+    """What a gallery run produced: results by entry id, failures, counts."""
+
+    results: dict[str, EntryResult] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def computed(self) -> int:
+        """Entries whose workflow ran in this run."""
+        return sum(r.status == "computed" for r in self.results.values())
+
+    @property
+    def cached(self) -> int:
+        """Entries whose workflow output came from the cache."""
+        return sum(r.status == "cached" for r in self.results.values())
+
+    def summary(self) -> str:
+        """'gallery: C computed, N cached' (plus failures, if any)."""
+        text = f"gallery: {self.computed} computed, {self.cached} cached"
+        return text + (f", {len(self.failures)} failed" if self.failures else "")
+
+
+def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[str, Path]]:
+    """(site path, cache file) pairs to publish: ``gallery/<id>/<name>`` for every file."""
+    return [(f"{prefix}/{entry_id}/{name}", path)
+            for entry_id, result in report.results.items()
+            for name, path in result.files.items()]
+
+
+# -- images -----------------------------------------------------------------------------------
+
+def _to_pil(rgb: np.ndarray) -> Image.Image:
+    from modelkb.imageio import to_pil
+
+    return to_pil(rgb)
+
+
+def _fit(image: Image.Image, side: int) -> Image.Image:
+    """The image scaled down (Lanczos) so its long side is at most ``side``."""
+    if max(image.size) <= side:
+        return image
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _save_webp(image: Image.Image, path: Path) -> None:
+    image.save(path, format="WEBP", quality=WEBP_QUALITY, method=4)
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    """Float RGB in [0, 1] of a PNG this module wrote."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
+
+
+def _u8(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(_to_pil(rgb).convert("RGB"))
+
+
+def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of the square where the model changed the image most (box-filtered |diff|)."""
+    from scipy.ndimage import uniform_filter
+
+    height, width = input_rgb.shape[:2]
+    side = max(8, min(128, min(height, width) // 4))
+    side = min(side, height, width)
+    diff = np.abs(restored.astype(np.float32) - input_rgb.astype(np.float32)).mean(axis=2)
+    box = uniform_filter(diff, size=side, mode="constant")
+    half = side // 2
+    valid = box[half : height - side + half + 1, half : width - side + half + 1]
+    y, x = np.unravel_index(int(np.argmax(valid)), valid.shape)
+    return int(x), int(y), side, side
+
+
+def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int, int, int, int]:
+    x, y = min(crop.x, width - 1), min(crop.y, height - 1)
+    w, h = min(crop.width, width - x), min(crop.height, height - y)
+    if (x, y, w, h) != (crop.x, crop.y, crop.width, crop.height):
+        log.warning("gallery: %s: crop %d,%d %dx%d reaches outside the %dx%d input; "
+                    "clipped to %d,%d %dx%d", entry_id, crop.x, crop.y, crop.width, crop.height,
+                    width, height, x, y, w, h)
+    return x, y, w, h
+
+
+def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale: float,
+                 images: dict[str, np.ndarray]) -> dict[str, str]:
+    """Crop input/baseline/output at ``box`` (input pixels), zoomed alike; one file each + side."""
+    x, y, w, h = box
+    ow, oh = max(1, round(w * scale)), max(1, round(h * scale))
+    zoom = max(1, math.ceil(CROP_MIN_SIDE / max(ow, oh)))
+    size = (ow * zoom, oh * zoom)
+    tiles: dict[str, Image.Image] = {}
+    for role, array in images.items():
+        factor = 1.0 if role == "input" else scale
+        x0, y0 = round(x * factor), round(y * factor)
+        x1 = x0 + (w if role == "input" else ow)
+        y1 = y0 + (h if role == "input" else oh)
+        piece = Image.fromarray(array[y0:y1, x0:x1])
+        tiles[role] = piece.resize(size, Image.Resampling.NEAREST)
+    files = {}
+    for role, tile in tiles.items():
+        files[role] = f"{name}-{role}.png"
+        tile.save(folder / files[role])
+    side = Image.new("RGB", (size[0] * len(tiles) + CROP_GAP * (len(tiles) - 1), size[1]),
+                     (255, 255, 255))
+    for i, tile in enumerate(tiles.values()):
+        side.paste(tile, (i * (size[0] + CROP_GAP), 0))
+    files["side"] = f"{name}.png"
+    side.save(folder / files["side"])
+    return files
+
+
+# -- one entry --------------------------------------------------------------------------------
+
+class _EntryFault(Exception):
+    """An entry-level problem: (path, reason)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+def _hash_input(path: Path, display: str) -> str:
+    if not path.is_file():
+        raise _EntryFault(display, "file not found")
+    try:
+        return hash_file(path)
+    except OSError as exc:
+        raise _EntryFault(display, f"cannot read it ({exc.strerror or exc})") from None
+
+
+def _decode(path: Path, display: str) -> np.ndarray:
+    from modelkb.imageio import read_image
+
+    try:
+        picture = read_image(path)
+    except ModelkbError as exc:
+        reason = str(exc)
+        if path.stat().st_size == 0:
+            reason = "the file is empty (0 bytes)"
+        raise _EntryFault(display, reason) from None
+    return picture.rgb
+
+
+class _Runner:
+    def __init__(self, catalog: Catalog, gallery_dir: Path, cache_dir: Path, device: str,
+                 weights: str | None):
+        self.catalog = catalog
+        self.gallery_dir = gallery_dir
+        self.results = Cache(cache_dir / "results")
+        self.renders = Cache(cache_dir / "renders")
+        self.device = device
+        self.weights_setting = weights
+        self._weights: WeightsRef | ModelkbError | None = None
+
+    def weights(self) -> WeightsRef:
+        if self._weights is None:
+            try:
+                self._weights = weights_ref(self.weights_setting)
+            except ModelkbError as exc:
+                self._weights = exc
+        if isinstance(self._weights, ModelkbError):
+            raise _EntryFault(str(self.weights_setting or "weights"), str(self._weights))
+        return self._weights
+
+    def display(self, relpath: str) -> str:
+        return f"{self.gallery_dir.name}/{relpath}"
+
+    def run(self, entry: GalleryEntry) -> EntryResult:
+        start = time.perf_counter()
+        workflow = self.catalog.workflows.get(entry.workflow)
+        if workflow is None:
+            raise _EntryFault(entry.workflow, "unknown workflow")
+        input_path = self.gallery_dir / entry.input
+        input_hash = _hash_input(input_path, self.display(entry.input))
+        ref_path = self.gallery_dir / entry.reference if entry.reference else None
+        ref_hash = _hash_input(ref_path, self.display(entry.reference)) if ref_path else None
+        weights = self.weights() if needs_model(workflow) else None
+        key = make_key(input=input_hash, reference=ref_hash,
+                       weights=weights.sha256 if weights else None,
+                       workflow=json.loads(workflow_json(workflow)), code=CODE_VERSION)
+        crops = [c.model_dump(mode="json") for c in entry.crops]
+        render_key = make_key(result=key, crops=crops, render=RENDER_VERSION)
+
+        result_dir = self.results.get(key)
+        status = "cached"
+        if result_dir is None:
+            status = "computed"
+            result_dir = self.results.put(
+                key, lambda folder: self.compute(folder, entry, workflow, input_path, ref_path,
+                                                 weights))
+        render_dir = self.renders.get(render_key)
+        if render_dir is None:
+            render_dir = self.renders.put(
+                render_key, lambda folder: self.render(folder, entry, workflow, input_path,
+                                                       result_dir, key))
+        info = json.loads((render_dir / "metrics.json").read_text(encoding="utf-8"))
+        files = {"output.png": result_dir / "output.png"}
+        files.update({p.name: p for p in sorted(render_dir.iterdir())
+                      if p.is_file() and p.name != "manifest.json"})
+        return EntryResult(entry.id, status, time.perf_counter() - start, files, info,
+                           (key, render_key))
+
+    def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
+                ref_path: Path | None, weights: WeightsRef | None) -> None:
+        from modelkb.metrics import image_metrics
+        from modelkb.workflows import run_workflow
+
+        rgb = _decode(input_path, self.display(entry.input))
+        reference = _decode(ref_path, self.display(entry.reference)) if ref_path else None
+        if reference is not None and reference.shape != rgb.shape:
+            raise _EntryFault(self.display(entry.reference or ""),
+                              f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
+                              f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
+        result = run_workflow(workflow, rgb, weights, self.device)
+        _to_pil(result.output).save(folder / "output.png")
+        # Metrics on the 8-bit images as published, so readers can reproduce them.
+        restored = None
+        if result.restored is not None:
+            _to_pil(result.restored).save(folder / "restored.png")
+            restored = _read_rgb(folder / "restored.png")
+        quantised_in = _u8(rgb).astype(np.float32) / 255
+        quantised_ref = _u8(reference).astype(np.float32) / 255 if reference is not None else None
+        metrics = (image_metrics(quantised_in, restored, quantised_ref)
+                   if restored is not None else None)
+        summary = result.summary()
+        restore_steps = [s for s in summary["steps"] if s["op"] == "restore"]
+        run = {
+            "workflow": workflow.id,
+            "input": {"width": rgb.shape[1], "height": rgb.shape[0]},
+            "output": {"width": result.output.shape[1], "height": result.output.shape[0]},
+            **summary,
+            "device": restore_steps[-1]["device"] if restore_steps else "cpu",
+            "variant": restore_steps[-1]["variant"] if restore_steps else None,
+            "weights": ({"sha256": weights.sha256, "provenance": weights.provenance}
+                        if weights else None),
+            "metrics": metrics,
+            "code_version": CODE_VERSION,
+        }
+        (folder / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
+
+    def render(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
+               result_dir: Path, key: str) -> None:
+        from modelkb.workflows import run_workflow, total_scale
+
+        run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
+        rgb = _decode(input_path, self.display(entry.input))
+        output = _read_rgb(result_dir / "output.png")
+        restored = (_read_rgb(result_dir / "restored.png")
+                    if (result_dir / "restored.png").is_file() else None)
+        baseline = run_workflow(workflow, rgb, only_resize=True).output
+        scale = total_scale(workflow)
+        height, width = rgb.shape[:2]
+
+        input_img, output_img, baseline_img = _to_pil(rgb), _to_pil(output), _to_pil(baseline)
+        _save_webp(_fit(output_img, WEB_SIDE), folder / "output.webp")
+        _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp")
+        _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp")
+        _save_webp(_fit(input_img, THUMB_SIDE), folder / "thumb-input.webp")
+        _save_webp(_fit(output_img, THUMB_SIDE), folder / "thumb-output.webp")
+
+        arrays = {"input": np.asarray(input_img.convert("RGB")),
+                  "baseline": np.asarray(baseline_img.convert("RGB")),
+                  "output": np.asarray(output_img.convert("RGB"))}
+        crops = []
+        boxes: list[tuple[str, tuple[int, int, int, int], str | None, bool]] = [
+            (f"crop-{i}", _clamp_crop(c, width, height, entry.id), c.label, False)
+            for i, c in enumerate(entry.crops, start=1)]
+        if restored is not None:
+            boxes.append(("crop-auto", auto_crop(rgb, restored),
+                          "where the model changed the photo most", True))
+        for name, box, label, automatic in boxes:
+            files = _write_crops(folder, name, box, scale, arrays)
+            crops.append({"name": name, "label": label, "auto": automatic,
+                          "x": box[0], "y": box[1], "width": box[2], "height": box[3],
+                          "files": files})
+        info = {"id": entry.id, "key": key, "render_version": RENDER_VERSION,
+                "input_file": entry.input, "reference_file": entry.reference,
+                "scale": scale, **run, "crops": crops}
+        (folder / "metrics.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+
+# -- the whole gallery ------------------------------------------------------------------------
+
+def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
+                device: str = "auto", weights: str | None = None,
+                entries: list[str] | None = None) -> GalleryReport:
+    """Produce every gallery entry (or those in ``entries``) into the cache; never raises for
+    a faulty input: see ``report.failures``."""
+    report = GalleryReport()
+    start = time.perf_counter()
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, weights)
+    for entry_id, entry in catalog.gallery.items():
+        if entries is not None and entry_id not in entries:
+            continue
+        try:
+            result = runner.run(entry)
+        except _EntryFault as fault:
+            report.failures.append(Failure(entry_id, fault.path, fault.reason))
+            continue
+        except ModelkbError as exc:  # e.g. weights that do not load
+            report.failures.append(Failure(entry_id, entry.input, str(exc)))
+            continue
+        report.results[entry_id] = result
+        if result.status == "computed":
+            log.info("gallery: %s computed in %.1f s", entry_id, result.seconds)
+        else:
+            log.debug("gallery: %s cached", entry_id)
+    report.seconds = time.perf_counter() - start
+    log.info("%s", report.summary())
+    return report
+
+
+def prune_cache(cache_dir: str | Path, report: GalleryReport) -> list[str]:
+    """Delete cache entries the report does not use; returns the deleted keys."""
+    keep_results = {r.keys[0] for r in report.results.values()}
+    keep_renders = {r.keys[1] for r in report.results.values()}
+    root = Path(cache_dir)
+    return (Cache(root / "results").prune(keep_results)
+            + Cache(root / "renders").prune(keep_renders))

@@ -1,0 +1,210 @@
+"""Executable workflows: the catalog's steps (restore, resize) run on a decoded photo.
+
+torch is imported only inside :func:`run_restore`, when a restore really has to run: the
+gallery computes cache keys (which need the weights' SHA-256) without it, so a build whose
+gallery is fully cached never loads torch. Loaded networks are kept in a module-level cache
+keyed by (weights file, SHA-256, variant, device), so ``mkdocs serve`` reuses them across
+rebuilds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from modelkb.cache import canonical_json, hash_file
+from modelkb.catalog import ResizeStep, RestoreStep, Workflow
+from modelkb.errors import ModelkbError
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+# Mirrors modelkb.models.weights (which imports torch): keep the two in step.
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "mssnet-small-modelkb.safetensors"
+SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
+USER_PROVENANCE = "user-supplied"
+WEIGHTS_ENV = "MODELKB_WEIGHTS"
+
+FILTERS = {
+    "lanczos": Image.Resampling.LANCZOS,
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+
+_models: dict[tuple[str, str, str | None, str], Any] = {}
+_hashes: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class WeightsRef:
+    """The weights a restore step will use, identified without loading torch."""
+
+    source: str  # a local path, or a URL with '#sha256=...'
+    sha256: str
+    provenance: str
+    path: Path | None  # local file, None for a URL not yet downloaded
+
+
+@dataclass
+class StepRecord:
+    """What one step did: its description, time and (for restore) device and weights."""
+
+    op: str
+    seconds: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WorkflowResult:
+    """A workflow's output (float RGB in [0, 1]) and what each step did."""
+
+    output: np.ndarray
+    restored: np.ndarray | None  # the output of the last restore step, at the input's size
+    steps: list[StepRecord]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly record of the steps (times, device, variant, weights)."""
+        return {"steps": [{"op": s.op, "seconds": round(s.seconds, 4), **s.detail}
+                          for s in self.steps],
+                "seconds": round(sum(s.seconds for s in self.steps), 4)}
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _hashes:
+        _hashes[key] = hash_file(path)
+    return _hashes[key]
+
+
+def _weights_from(source: str, origin: str) -> WeightsRef:
+    if source.lower().startswith(("http://", "https://")):
+        from modelkb.models.download import split_url  # torch-free
+
+        base, digest = split_url(source)
+        return WeightsRef(source, digest, f"{USER_PROVENANCE} ({base})", None)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
+    return WeightsRef(str(path), _file_sha256(path), USER_PROVENANCE, path)
+
+
+def weights_ref(setting: str | os.PathLike[str] | None = None) -> WeightsRef:
+    """Pick the weights like modelkb.models.weights.resolve_weights, without torch."""
+    if setting is not None and str(setting) != "":
+        return _weights_from(str(setting), "extra.modelkb.weights / --weights")
+    env = os.environ.get(WEIGHTS_ENV, "").strip()
+    if env:
+        return _weights_from(env, f"${WEIGHTS_ENV}")
+    if SHIPPED_WEIGHTS.is_file():
+        return WeightsRef(str(SHIPPED_WEIGHTS), _file_sha256(SHIPPED_WEIGHTS),
+                          SHIPPED_PROVENANCE, SHIPPED_WEIGHTS)
+    raise ModelkbError(
+        "no MSSNet weights for the gallery: set extra.modelkb.weights in mkdocs.yml (a file, "
+        f"or a URL ending in #sha256=HEX) or ${WEIGHTS_ENV}; the shipped default "
+        f"{SHIPPED_WEIGHTS.name} is missing from this install"
+    )
+
+
+def workflow_json(workflow: Workflow) -> str:
+    """The canonical JSON of a workflow's steps (what determines its output)."""
+    return canonical_json([step.model_dump(mode="json") for step in workflow.steps])
+
+
+def needs_model(workflow: Workflow) -> bool:
+    """True when the workflow has a restore step."""
+    return any(isinstance(step, RestoreStep) for step in workflow.steps)
+
+
+def load_model(weights: WeightsRef, device: str = "auto", variant: str | None = None) -> Any:
+    """The loaded network for these weights on this device, loaded once per process."""
+    from modelkb.models.tiling import select_device
+    from modelkb.models.weights import load_weights
+
+    torch_device = select_device(device)
+    key = (weights.source, weights.sha256, variant, str(torch_device))
+    if key not in _models:
+        loaded = load_weights(weights.source, variant)
+        if loaded.sha256 != weights.sha256:
+            raise ModelkbError(f"weights {weights.source} changed while the build was running")
+        loaded.model.to(torch_device)
+        _models[key] = (loaded, torch_device)
+    return _models[key]
+
+
+def clear_models() -> None:
+    """Forget the loaded networks (tests; frees GPU memory)."""
+    _models.clear()
+
+
+def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
+                variant: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details)."""
+    from modelkb.models.tiling import restore_array
+
+    loaded, torch_device = load_model(weights, device, variant)
+    rgb = restore_array(loaded.model, rgb, device=torch_device,
+                        channels_last=torch_device.type == "cuda")
+    detail = {"device": str(torch_device), "variant": loaded.variant,
+              "weights_sha256": weights.sha256, "weights_provenance": weights.provenance}
+    if torch_device.type == "cuda":
+        import torch
+
+        detail["device_name"] = torch.cuda.get_device_name(torch_device)
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32), detail
+
+
+def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") -> np.ndarray:
+    """Resize float RGB in [0, 1] by ``scale`` with a Pillow filter (per channel, in float)."""
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = FILTERS[filter_name]
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32),
+                                         mode="F").resize(size, resample))
+              for c in range(rgb.shape[2])]
+    return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
+
+
+def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsRef | None = None,
+                 device: str = "auto", variants: dict[str, str | None] | None = None,
+                 only_resize: bool = False) -> WorkflowResult:
+    """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline)."""
+    steps: list[StepRecord] = []
+    restored: np.ndarray | None = None
+    image = rgb
+    for step in workflow.steps:
+        start = time.perf_counter()
+        if isinstance(step, RestoreStep):
+            if only_resize:
+                continue
+            if weights is None:
+                raise ModelkbError(f"workflow {workflow.id}: a restore step needs weights")
+            variant = (variants or {}).get(step.model)
+            image, detail = run_restore(image, weights, device, variant)
+            restored = image
+            detail = {"model": step.model, **detail}
+            steps.append(StepRecord("restore", time.perf_counter() - start, detail))
+        elif isinstance(step, ResizeStep):
+            image = resize_array(image, step.scale, step.filter)
+            steps.append(StepRecord("resize", time.perf_counter() - start,
+                                    {"scale": step.scale, "filter": step.filter}))
+        else:  # pragma: no cover - the catalog schema allows no other step
+            raise ModelkbError(f"workflow {workflow.id}: unknown step {step!r}")
+    return WorkflowResult(image, restored, steps)
+
+
+def total_scale(workflow: Workflow) -> float:
+    """The product of the workflow's resize factors."""
+    scale = 1.0
+    for step in workflow.steps:
+        if isinstance(step, ResizeStep):
+            scale *= step.scale
+    return scale

@@ -10,14 +10,25 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
-from modelkb.catalog import Catalog, load_catalog
+from modelkb import figures
+from modelkb.catalog import Catalog, Question, load_catalog
 from modelkb.errors import ModelkbError
-from modelkb.pages import absolute_links_to_relative, answers_list, build_pages, resolve_shortcodes
+from modelkb.pages import (
+    absolute_links_to_relative,
+    answer_uri,
+    answers_list,
+    build_pages,
+    front_matter,
+    resolve_shortcodes,
+)
 from modelkb.settings import Settings, parse_settings, resolve
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 HOME_SHORTCODE = "[[!answers]]"
+ASSETS = Path(__file__).parent / "assets"
+CSS_URI = "assets/modelkb/modelkb.css"
+JS_URI = "assets/modelkb/modelkb.js"
 
 
 @dataclass
@@ -28,6 +39,8 @@ class BuildState:
     settings: Settings
     catalog: Catalog
     generated: set[str] = field(default_factory=set)
+    gallery: object | None = None  # modelkb.gallery.GalleryReport once on_files ran
+    use_directory_urls: bool = True
 
 
 _state: BuildState | None = None
@@ -55,7 +68,11 @@ def on_config(config):
         catalog = load_catalog(catalog_path, display=_display(catalog_path, root))
     except ModelkbError as exc:
         raise PluginError(str(exc)) from None
-    _state = BuildState(root=root, settings=settings, catalog=catalog)
+    _state = BuildState(root=root, settings=settings, catalog=catalog,
+                        use_directory_urls=config.use_directory_urls)
+    for key, uri in (("extra_css", CSS_URI), ("extra_javascript", JS_URI)):
+        if uri not in [str(x) for x in config[key]]:
+            config[key].append(uri)
     drafts = [q.slug for q in catalog.questions.values() if q.draft]
     if drafts and settings.drafts == "error":
         raise PluginError(f"draft answers present: {', '.join(drafts)} (remove 'draft: true' "
@@ -73,16 +90,92 @@ def _display(path: Path, root: Path) -> str:
 
 
 def on_files(files: Files, config) -> Files:
-    """Add the catalog's pages as generated files (never written into docs/)."""
+    """Run the gallery, then add the catalog's pages and images as generated files.
+
+    Nothing is written into docs/: pages are File.generated with their content, images
+    point at their file in the gallery cache.
+    """
     st = state()
-    pages = build_pages(st.catalog)
+    if st.catalog.gallery:
+        st.gallery = _run_gallery(st)
+        from modelkb.gallery import publish_list
+
+        for site_path, cache_file in publish_list(st.gallery, figures.GALLERY_DIR):
+            files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
+    pages = build_pages(st.catalog, workflow_md=lambda q: _workflow_md(st, q))
+    if st.catalog.gallery:
+        pages[f"{figures.GALLERY_DIR}/index.md"] = _gallery_page(st)
     st.generated = set(pages)
     for uri, content in pages.items():
         if files.get_file_from_path(uri) is not None:
             raise PluginError(f"docs/{uri} exists, but modelkb generates that page from the "
                               "catalog; rename or delete the file in docs/")
         files.append(File.generated(config, uri, content=content))
+    for uri in (CSS_URI, JS_URI):
+        files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
     return files
+
+
+def _run_gallery(st: BuildState):
+    """Run every gallery entry (cached results are reused); report faults as warnings."""
+    from modelkb.gallery import run_gallery
+
+    settings = st.settings
+    try:
+        report = run_gallery(st.catalog, resolve(st.root, settings.gallery),
+                             resolve(st.root, settings.cache), device=settings.device,
+                             weights=settings.weights)
+    except ModelkbError as exc:
+        raise PluginError(str(exc)) from None
+    for failure in report.failures:
+        log.warning("gallery: %s", failure)
+    return report
+
+
+def _entries_for(st: BuildState, q: Question) -> list[str]:
+    """Gallery entries shown in a question's section 2: its own list, else its workflow's."""
+    if q.gallery:
+        return list(q.gallery)
+    if q.workflow:
+        return [g.id for g in st.catalog.gallery.values() if g.workflow == q.workflow]
+    return []
+
+
+def _entry_figure(st: BuildState, entry_id: str, page_dir: str) -> str:
+    entry = st.catalog.gallery[entry_id]
+    workflow = st.catalog.workflows[entry.workflow]
+    report = st.gallery
+    result = report.results.get(entry_id) if report else None
+    failure = next((f.reason for f in report.failures if f.entry == entry_id), None) \
+        if report else None
+    return figures.result_block(entry, workflow, result.info if result else None, st.catalog,
+                                page_dir, failure)
+
+
+def _workflow_md(st: BuildState, q: Question) -> str:
+    """Section 2's pictures: for each gallery entry, nodes, slider, crops and metrics."""
+    page_dir = figures.page_url_dir(answer_uri(q.slug), st.use_directory_urls)
+    blocks = [_entry_figure(st, entry_id, page_dir) for entry_id in _entries_for(st, q)]
+    return "\n\n".join(blocks)
+
+
+def _gallery_page(st: BuildState) -> str:
+    """The gallery page: every result, with the answers that show it."""
+    uri = f"{figures.GALLERY_DIR}/index.md"
+    page_dir = figures.page_url_dir(uri, st.use_directory_urls)
+    lines = front_matter("Gallery", "Every workflow result, computed when this site was built.")
+    lines += ["# Gallery", "", ("Every picture here was produced when this site was built, by "
+              "running the workflow shown on the photo in `gallery_src/`."), ""]
+    from modelkb.answers import plain
+
+    for entry in st.catalog.gallery.values():
+        lines += [f"## {plain(entry.caption)}", ""]
+        lines += [_entry_figure(st, entry.id, page_dir), ""]
+        shown = [q for q in st.catalog.published_questions() if entry.id in _entries_for(st, q)]
+        if shown:
+            lines += ["Shown in: " + ", ".join(f"[{plain(q.question)}](/{answer_uri(q.slug)})"
+                                               for q in shown), ""]
+    return "\n".join(lines)
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -67,7 +67,9 @@ def test_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
     data = _photos(tmp_path / "sharp", count=2, size=40)
     straight, split = tmp_path / "a", tmp_path / "b"
     assert main(["train", str(data), "--out", str(straight), "--steps", "2", *COMMON]) == 0
-    assert main(["train", str(data), "--out", str(split), "--steps", "1", *COMMON]) == 0
+    assert main(["train", str(data), "--out", str(split), "--steps", "2", "--stop-after", "1",
+                 *COMMON]) == 0
+    assert torch.load(split / "latest.pt", weights_only=False)["all_step"] == 1
     assert main(["train", str(data), "--out", str(split), "--steps", "2", "--resume",
                  *COMMON]) == 0
     a = torch.load(straight / "latest.pt", weights_only=False)["model_state_dict"]

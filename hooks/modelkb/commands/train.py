@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="centre-crop held-out images to at most this size")
     parser.add_argument("--blur-length", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                         help="camera-shake path length range in pixels for synthetic blur")
+    parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
+                        help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--export", default=None, metavar="SAFETENSORS",
                         help="after training, write the weights as fp16 safetensors here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         crop=args.crop, lr=args.lr, warmup=args.warmup, seed=args.seed, device=args.device,
         threads=args.threads, save_every=args.save_every, resume=args.resume, val=args.val,
         val_every=args.val_every, val_size=args.val_size, degrade=degrade,
+        stop_after=args.stop_after,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}, loss {summary['loss']:.4f}"

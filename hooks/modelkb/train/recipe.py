@@ -48,6 +48,7 @@ class TrainOptions:
     val: str | None = None
     val_every: int = 0
     val_size: int = 256
+    stop_after: int | None = None  # stop (and save) at this step, schedule still for `steps`
     degrade: dict[str, Any] = field(default_factory=dict)
 
 
@@ -275,7 +276,8 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     bar = tqdm(total=opts.steps, initial=step, disable=not progress, unit="step",
                dynamic_ncols=True)
     started = time.perf_counter()
-    while step < opts.steps:
+    end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps
+    while step < end:
         t0 = time.perf_counter()
         sharp_np, blurred_np = batch(source, opts.seed, step, opts.batch, opts.crop)
         sharp = torch.from_numpy(sharp_np).to(device)
@@ -308,7 +310,7 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
                 f"{metrics['mean']['input_ssim']:.4f} -> {metrics['mean']['output_ssim']:.4f}"
             )
         _log(out_dir, record)
-        if step % max(opts.save_every, 1) == 0 or step == opts.steps:
+        if step % max(opts.save_every, 1) == 0 or step == end:
             save_atomic(checkpoint(), latest)
     bar.close()
     if step == opts.steps and not latest.exists():

@@ -121,10 +121,13 @@ def _run_gallery(st: BuildState):
     from modelkb.gallery import run_gallery
 
     settings = st.settings
+    weights = settings.weights
+    if weights and "://" not in weights:
+        weights = str(resolve(st.root, weights))  # relative to mkdocs.yml, not the cwd
     try:
         report = run_gallery(st.catalog, resolve(st.root, settings.gallery),
                              resolve(st.root, settings.cache), device=settings.device,
-                             weights=settings.weights)
+                             weights=weights)
     except ModelkbError as exc:
         raise PluginError(str(exc)) from None
     for failure in report.failures:

@@ -150,11 +150,14 @@ def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
     """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details)."""
     from modelkb.models.tiling import restore_array
 
+    start = time.perf_counter()
     loaded, torch_device = load_model(weights, device, variant)
+    load_seconds = time.perf_counter() - start
     rgb = restore_array(loaded.model, rgb, device=torch_device,
                         channels_last=torch_device.type == "cuda")
     detail = {"device": str(torch_device), "variant": loaded.variant,
-              "weights_sha256": weights.sha256, "weights_provenance": weights.provenance}
+              "weights_sha256": weights.sha256, "weights_provenance": weights.provenance,
+              "load_seconds": round(load_seconds, 4)}  # 0 when the network was already loaded
     if torch_device.type == "cuda":
         import torch
 

@@ -72,6 +72,8 @@ def main_config(config_file: str | Path, device: str | None = None,
     if device not in ("auto", "cpu", "cuda", "mps"):
         raise ModelkbError(f"unknown device {device!r}: choose auto, cpu or cuda")
     cache_dir = resolve(root, settings.cache)
+    if weights is None and settings.weights and "://" not in settings.weights:
+        weights = str(resolve(root, settings.weights))  # relative to mkdocs.yml
     report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
                          weights=weights or settings.weights)
     if prune:

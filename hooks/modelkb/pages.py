@@ -230,5 +230,6 @@ def absolute_links_to_relative(markdown: str, page_uri: str) -> str:
     def fix(m: re.Match) -> str:
         return "](" + posixpath.relpath(m.group(1), page_dir) + ")"
 
-    return re.sub(r"\]\(/((?:answers|models|papers|tools|tasks|reference)/[^)\s]+\.md)\)",
+    return re.sub(r"\]\(/((?:answers|models|papers|tools|tasks|reference)/[^)\s]+\.md|"
+                  r"model-card\.md)\)",
                   fix, markdown)

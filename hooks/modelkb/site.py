@@ -11,6 +11,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 from modelkb import figures
+from modelkb.answers import plain
 from modelkb.catalog import Catalog, Question, load_catalog
 from modelkb.errors import ModelkbError
 from modelkb.pages import (
@@ -102,7 +103,9 @@ def on_files(files: Files, config) -> Files:
 
         for site_path, cache_file in publish_list(st.gallery, figures.GALLERY_DIR):
             files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
-    pages = build_pages(st.catalog, workflow_md=lambda q: _workflow_md(st, q))
+    pages = build_pages(st.catalog, workflow_md=lambda q: _workflow_md(st, q),
+                        extra_md=lambda kind, entry_id: _model_weights_md(st, kind, entry_id,
+                                                                          files))
     if st.catalog.gallery:
         pages[f"{figures.GALLERY_DIR}/index.md"] = _gallery_page(st)
     st.generated = set(pages)
@@ -162,6 +165,40 @@ def _workflow_md(st: BuildState, q: Question) -> str:
     return "\n\n".join(blocks)
 
 
+def _model_weights_md(st: BuildState, kind: str, entry_id: str, files: Files) -> str:
+    """On a model's page: the weights this build ran it with, and how to use the official ones."""
+    if kind != "models":
+        return ""
+    restoring = [wf for wf in st.catalog.workflows.values()
+                 if any(getattr(step, "model", None) == entry_id for step in wf.steps)]
+    if not restoring:
+        return ""
+    report = st.gallery
+    used = {(r.info["weights"]["provenance"], r.info["weights"]["sha256"], r.info.get("variant"))
+            for r in (report.results.values() if report else ())
+            if r.info.get("weights") and r.info.get("workflow") in {w.id for w in restoring}}
+    lines = ["## Weights used on this site", ""]
+    if used:
+        for provenance, sha, variant in sorted(used, key=str):
+            lines.append(f"- `{variant}` weights, {plain(provenance)}; sha256 `{sha}`")
+    else:
+        lines.append("*No gallery image was computed with this model in this build.*")
+    lines.append("")
+    if files.get_file_from_path("model-card.md") is not None:
+        lines += [("The shipped weights, their training data and measured quality are described "
+                  "in the [model card](/model-card.md)."), ""]
+    lines += [
+        ("To build the gallery with another checkpoint, such as the authors' own RealBlur-J "
+        "release (a file like `model_03000E.pt`, linked from the authors' code repository), "
+        "download it yourself and point the build at it, by path or by URL pinned with its "
+        "sha256:"), "",
+        "```yaml", "extra:", "  modelkb:", "    weights: path/to/model_03000E.pt",
+        "    # or: https://host/file.pt#sha256=<64 hex digits>", "```", "",
+        ("or set the environment variable `MODELKB_WEIGHTS`. The variant is inferred from the "
+        "checkpoint's shapes, and every gallery image then names the weights that made it."), ""]
+    return "\n".join(lines)
+
+
 def _gallery_page(st: BuildState) -> str:
     """The gallery page: every result, with the answers that show it."""
     uri = f"{figures.GALLERY_DIR}/index.md"
@@ -169,8 +206,6 @@ def _gallery_page(st: BuildState) -> str:
     lines = front_matter("Gallery", "Every workflow result, computed when this site was built.")
     lines += ["# Gallery", "", ("Every picture here was produced when this site was built, by "
               "running the workflow shown on the photo in `gallery_src/`."), ""]
-    from modelkb.answers import plain
-
     for entry in st.catalog.gallery.values():
         lines += [f"## {plain(entry.caption)}", ""]
         lines += [_entry_figure(st, entry.id, page_dir), ""]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from modelkb.cache import Cache, make_key
+from modelkb.cache import Cache, hash_bytes, make_key
 from modelkb.catalog import Catalog, GalleryEntry, Workflow
 from modelkb.gallery import auto_crop, prune_cache, publish_list, run_gallery
 from PIL import Image
@@ -321,3 +321,21 @@ def test_command_prune_and_config_errors(tmp_path: Path, weights: Path) -> None:
     assert not stale.exists()
     missing = run_cli("gallery", "--config", str(tmp_path / "nope.yml"))
     assert missing.returncode == 1 and "nope.yml" in missing.stderr
+
+
+def test_weights_choice_mirrors_models_weights(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelkb import workflows
+    from modelkb.models import weights as models_weights
+
+    assert workflows.SHIPPED_WEIGHTS == models_weights.SHIPPED_WEIGHTS
+    assert workflows.SHIPPED_PROVENANCE == models_weights.SHIPPED_PROVENANCE
+    assert workflows.WEIGHTS_ENV == models_weights.WEIGHTS_ENV
+    env_file = tmp_path / "env.safetensors"
+    env_file.write_bytes(b"abc")
+    monkeypatch.setenv("MODELKB_WEIGHTS", str(env_file))
+    ref = workflows.weights_ref(None)
+    assert ref.path == env_file and ref.sha256 == hash_bytes(b"abc")
+    url = "https://example.org/w.safetensors#sha256=" + "ab" * 32
+    ref = workflows.weights_ref(url)
+    assert ref.sha256 == "ab" * 32 and ref.path is None and "example.org" in ref.provenance

@@ -262,13 +262,14 @@ class _Runner:
         crops = [c.model_dump(mode="json") for c in entry.crops]
         render_key = make_key(result=key, crops=crops, render=RENDER_VERSION)
 
-        result_dir = self.results.get(key)
-        status = "cached"
-        if result_dir is None:
-            status = "computed"
-            result_dir = self.results.put(
-                key, lambda folder: self.compute(folder, entry, workflow, input_path, ref_path,
-                                                 weights))
+        ran: list[bool] = []  # set when this process really runs the workflow
+
+        def compute(folder: Path) -> None:
+            ran.append(True)
+            self.compute(folder, entry, workflow, input_path, ref_path, weights)
+
+        result_dir = self.results.get(key) or self.results.put(key, compute)
+        status = "computed" if ran else "cached"
         render_dir = self.renders.get(render_key)
         if render_dir is None:
             render_dir = self.renders.put(

@@ -591,7 +591,9 @@ def _mapping_lines(mapping: dict[str, Any], indent: int) -> list[str]:
     out: list[str] = []
     for key, value in mapping.items():
         key_text = scalar(key)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not value:
+            out.append(f"{pad}{key_text}: {{}}")
+        elif isinstance(value, dict):
             out.append(f"{pad}{key_text}:")
             out.extend(_mapping_lines(value, indent + 2))
         elif isinstance(value, list):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, SHARED, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -295,3 +296,42 @@ def test_parse_prompt_raises_only_modelkb_errors(text):
         assert str(exc).startswith("p.txt:")
     else:
         assert prompt.question
+
+
+def test_invalid_result_writes_nothing(monkeypatch, two_tasks):
+    from argparse import Namespace
+
+    from modelkb.commands import importer as command
+
+    monkeypatch.setattr(command, "render", lambda text, result: text + "bogus: 1\n")
+    before = two_tasks.read_bytes()
+    with pytest.raises(ModelkbError, match="would not be valid; nothing was written"):
+        command.run(Namespace(prompts=[SEED], catalog=two_tasks, dry_run=False))
+    assert two_tasks.read_bytes() == before
+
+
+FIELD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
+                     min_size=1, max_size=40).filter(lambda s: s.strip())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(FIELD_TEXT, st.integers(0, 3)), max_size=3),
+       st.lists(st.tuples(FIELD_TEXT, st.integers(0, 5), FIELD_TEXT), max_size=3),
+       FIELD_TEXT)
+def test_merge_keeps_existing_text_and_validates(tmp_path_factory, models, papers, question):
+    from modelkb.commands.importer import _validate
+    from modelkb.importer import merge, render
+
+    text = prompt_text(
+        question.replace('"', "'"),
+        [(name.strip(), f"https://example.org/m{n}.pdf") for name, n in models],
+        [(title.strip(), f"https://arxiv.org/abs/2401.0026{n}" if n < 3
+          else f"https://example.org/p{n}.pdf", summary) for title, n, summary in papers])
+    prompt = parse_prompt(text, "p.txt")
+    base = SHIPPED.read_text(encoding="utf-8")
+    new = render(base, merge(yaml.safe_load(base), [prompt]))
+    before, after = base.splitlines(), new.splitlines()
+    it = iter(after)
+    assert all(line in it for line in before)
+    _validate(new, Path("catalog.yml"))
+    assert render(new, merge(yaml.safe_load(new), [prompt])) == new

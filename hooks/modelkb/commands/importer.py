@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.writelines(diff)
         print(f"{catalog}: dry run, nothing written")
         return 0
-    _write_atomically(catalog, new_text)
+    try:
+        _write_atomically(catalog, new_text)
+    except OSError as exc:
+        raise ModelkbError(f"{catalog}: cannot write the catalog: {exc.strerror}; "
+                           "nothing was changed") from None
     print(f"{catalog}: updated")
     return 0

@@ -25,5 +25,9 @@ def on_post_page(output, page, config):
     return site.on_post_page(output, page, config)
 
 
+def on_post_template(output_content, template_name, config):
+    return site.on_post_template(output_content, template_name, config)
+
+
 def on_post_build(config):
     return site.on_post_build(config)

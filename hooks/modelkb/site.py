@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
-from modelkb import figures
+from modelkb import figures, publish
 from modelkb.answers import plain
 from modelkb.catalog import Catalog, Question, load_catalog
 from modelkb.errors import ModelkbError
@@ -30,6 +29,8 @@ HOME_SHORTCODE = "[[!answers]]"
 ASSETS = Path(__file__).parent / "assets"
 CSS_URI = "assets/modelkb/modelkb.css"
 JS_URI = "assets/modelkb/modelkb.js"
+PUBLISH_JS_URI = "assets/modelkb/publish.js"
+PUBLISH_CSS_URI = "assets/modelkb/publish.css"
 
 
 @dataclass
@@ -71,7 +72,9 @@ def on_config(config):
         raise PluginError(str(exc)) from None
     _state = BuildState(root=root, settings=settings, catalog=catalog,
                         use_directory_urls=config.use_directory_urls)
-    for key, uri in (("extra_css", CSS_URI), ("extra_javascript", JS_URI)):
+    publish.warn_without_site_url(config)
+    for key, uri in (("extra_css", CSS_URI), ("extra_javascript", JS_URI),
+                     ("extra_javascript", PUBLISH_JS_URI), ("extra_css", PUBLISH_CSS_URI)):
         if uri not in [str(x) for x in config[key]]:
             config[key].append(uri)
     drafts = [q.slug for q in catalog.questions.values() if q.draft]
@@ -114,8 +117,10 @@ def on_files(files: Files, config) -> Files:
             raise PluginError(f"docs/{uri} exists, but modelkb generates that page from the "
                               "catalog; rename or delete the file in docs/")
         files.append(File.generated(config, uri, content=content))
-    for uri in (CSS_URI, JS_URI):
+    for uri in (CSS_URI, JS_URI, PUBLISH_JS_URI, PUBLISH_CSS_URI):
         files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
+    for card in publish.card_files(config, st.catalog, st.gallery, lambda q: _entries_for(st, q)):
+        files.append(card)
     return files
 
 
@@ -230,13 +235,21 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     return absolute_links_to_relative(markdown, uri)
 
 
-_DESCRIPTION_RE = re.compile(r'<meta name="description" content="[^"]*">')
-
-
 def on_post_page(output: str, page, config) -> str:
-    """Page HTML as written (link-preview tags are added here)."""
+    """Page HTML as written, plus its link-preview meta tags (Open Graph, Twitter)."""
+    st = state()
+    tags = publish.head_tags(page, config, st.catalog, st.gallery, lambda q: _entries_for(st, q))
+    return publish.add_head_tags(output, tags)
+
+
+def on_post_template(output: str, template_name: str, config) -> str:
+    """Static templates as written; the 404 page gains links to home, answers and search."""
+    if template_name == "404.html":
+        return publish.not_found_html(output, config)
     return output
 
 
 def on_post_build(config) -> None:
-    """Exports after the site is written."""
+    """Exports after the site is written: answers as Markdown, catalog.json."""
+    st = state()
+    publish.write_exports(config, st.catalog, st.gallery, lambda q: _entries_for(st, q))

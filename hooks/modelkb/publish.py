@@ -1,0 +1,357 @@
+"""Publishing: link-preview meta tags, preview cards, Markdown exports, catalog.json, 404 page.
+
+Everything here runs at build time without network access. URLs that leave the site (meta
+tags, exports) are absolute, made from ``site_url``; without it the build warns and those
+tags are left out rather than written with relative URLs that previews cannot follow.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import posixpath
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mkdocs.structure.files import File
+
+from modelkb import cards, figures
+from modelkb.answers import (
+    SECTION_ANCHORS,
+    SHORTCODE_RE,
+    attr,
+    outside_code,
+    reference_links,
+    render_answer,
+)
+from modelkb.catalog import Catalog, Question
+from modelkb.pages import answer_uri, entry_uri
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+CARDS_DIR = "assets/modelkb/cards"
+SITE_CARD = f"{CARDS_DIR}/site.png"
+CATALOG_JSON = "catalog.json"
+DESCRIPTION_LIMIT = 200
+EntriesFor = Callable[[Question], list[str]]
+
+_LINK_RE = re.compile(r"(!?\[(?:[^\[\]]|\\[\[\]])*\]\()(<[^>]*>|[^)\s]+)")
+_SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_HEADING_ATTR_RE = re.compile(r"^(#{1,6} .*?)[ \t]*\{#[\w-]+\}[ \t]*$", re.MULTILINE)
+
+
+# -- URLs ------------------------------------------------------------------------------------
+
+def base_url(config) -> str | None:
+    """The site's absolute base URL ending in '/', or None when ``site_url`` is not set."""
+    site_url = (config.get("site_url") or "").strip()
+    if not site_url:
+        return None
+    return site_url if site_url.endswith("/") else site_url + "/"
+
+
+def warn_without_site_url(config) -> None:
+    """Warn (fails ``--strict``) when previews and exports cannot have absolute URLs."""
+    if base_url(config) is None:
+        log.warning("site_url is not set in mkdocs.yml: link previews (og:url, og:image, "
+                    "twitter:image) are left out and exports use site-relative links; set "
+                    "site_url to the address the site is published at")
+
+
+def page_path(src_uri: str, use_directory_urls: bool = True) -> str:
+    """The URL path, relative to the site root, a page source is served at ('answers/x/')."""
+    stem = src_uri.removesuffix(".md")
+    if posixpath.basename(stem) == "index":
+        folder = posixpath.dirname(stem)
+        return f"{folder}/" if folder else ""
+    return f"{stem}/" if use_directory_urls else f"{stem}.html"
+
+
+def site_link(base: str | None, path: str) -> str:
+    """``path`` (relative to the site root) as an absolute URL, or '/path' without site_url."""
+    path = path.lstrip("/")
+    return base + path if base else "/" + path
+
+
+def export_path(slug: str) -> str:
+    """Where an answer's Markdown export is published, relative to the site root."""
+    return f"answers/{slug}.md"
+
+
+def card_path(slug: str) -> str:
+    """Where an answer's preview card is published, relative to the site root."""
+    return f"{CARDS_DIR}/{slug}.png"
+
+
+# -- cards -----------------------------------------------------------------------------------
+
+def first_result(report, q: Question, entries_for: EntriesFor):
+    """(entry id, result) of the first gallery image an answer shows that has before/after."""
+    if report is None:
+        return None
+    for entry_id in entries_for(q):
+        result = report.results.get(entry_id)
+        if result and "baseline.webp" in result.files and "output.webp" in result.files:
+            return entry_id, result
+    return None
+
+
+def card_files(config, catalog: Catalog, report, entries_for: EntriesFor) -> list[File]:
+    """The preview cards as generated files: one per answer, one plain card for other pages."""
+    site_name = config.get("site_name") or ""
+    made = [File.generated(config, SITE_CARD, content=cards.plain_card(
+        site_name, site_name, config.get("site_description") or ""))]
+    for q in catalog.questions.values():
+        found = first_result(report, q, entries_for)
+        before = found[1].files["baseline.webp"] if found else None
+        after = found[1].files["output.webp"] if found else None
+        png = cards.answer_card(q.question, site_name, before, after)
+        made.append(File.generated(config, card_path(q.slug), content=png))
+    return made
+
+
+# -- meta tags -------------------------------------------------------------------------------
+
+def _clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def _answer_for(page, catalog: Catalog) -> Question | None:
+    uri = page.file.src_uri
+    if not uri.startswith("answers/"):
+        return None
+    for q in catalog.questions.values():
+        if answer_uri(q.slug) == uri:
+            return q
+    return None
+
+
+def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -> str:
+    """Open Graph and Twitter meta tags of one page, every value HTML-escaped."""
+    base = base_url(config)
+    site_name = config.get("site_name") or ""
+    q = _answer_for(page, catalog)
+    meta = page.meta or {}
+    if q is not None:
+        title, description = q.question, q.answer.summary
+    else:
+        title = html.unescape(str(meta.get("title") or page.title or site_name))
+        if page.is_homepage:
+            title = site_name
+        description = html.unescape(str(meta.get("description") or "")) \
+            or (config.get("site_description") or "")
+    description = _clip(description)
+    tags: list[tuple[str, str, str]] = [
+        ("property", "og:type", "article" if q is not None else "website"),
+        ("property", "og:site_name", site_name),
+        ("property", "og:title", title),
+        ("property", "og:description", description),
+        ("name", "twitter:card", "summary_large_image"),
+        ("name", "twitter:title", title),
+        ("name", "twitter:description", description),
+    ]
+    if base is not None:
+        url = page.canonical_url or site_link(base, page.url)
+        if q is not None:
+            image = site_link(base, card_path(q.slug))
+            found = first_result(report, q, entries_for)
+            alt = (f"{title} — before (plain resize, left half) and after (the model's output, "
+                   f"right half): {catalog.gallery[found[0]].caption}") if found else title
+        else:
+            image, alt = site_link(base, SITE_CARD), f"{site_name}: {title}"
+        alt = _clip(alt, 420)
+        tags += [
+            ("property", "og:url", url),
+            ("property", "og:image", image),
+            ("property", "og:image:type", "image/png"),
+            ("property", "og:image:width", str(cards.WIDTH)),
+            ("property", "og:image:height", str(cards.HEIGHT)),
+            ("property", "og:image:alt", alt),
+            ("name", "twitter:image", image),
+            ("name", "twitter:image:alt", alt),
+        ]
+    lines = [f'<meta {key}="{name}" content="{attr(value)}">' for key, name, value in tags]
+    if q is not None and not q.draft:
+        page_dir = figures.page_url_dir(answer_uri(q.slug), config.get("use_directory_urls", True))
+        export = posixpath.relpath(export_path(q.slug), page_dir or ".")
+        lines.append(f'<meta name="mkb:markdown" content="{attr(export)}">')
+    return "\n    ".join(lines)
+
+
+def add_head_tags(output: str, tags: str) -> str:
+    """``output`` with ``tags`` inserted at the end of its <head>."""
+    index = output.find("</head>")
+    if index < 0:
+        return output
+    return output[:index] + "\n    " + tags + "\n  " + output[index:]
+
+
+# -- Markdown exports ------------------------------------------------------------------------
+
+class _Linker:
+    """Turns the links of an answer's Markdown into absolute site or catalog URLs."""
+
+    def __init__(self, catalog: Catalog, base: str | None, use_directory_urls: bool,
+                 page_src: str):
+        self.catalog = catalog
+        self.base = base
+        self.dirs = use_directory_urls
+        self.page_src = page_src
+
+    def page(self, src_uri: str) -> str:
+        return site_link(self.base, page_path(src_uri, self.dirs))
+
+    def shortcode(self, m: re.Match) -> str:
+        found = self.catalog.entry(m.group(1))
+        if found is None:
+            return m.group(0)
+        kind, entry = found
+        title = getattr(entry, "name", None) or entry.title
+        label = re.sub(r"([\[\]\\])", r"\\\1", " ".join(title.split()))
+        return f"[{label}]({self.page(entry_uri(kind, m.group(1)))})"
+
+    def target(self, raw: str) -> str:
+        target = raw[1:-1] if raw.startswith("<") else raw
+        if _SCHEME_RE.match(target) or not target:
+            return target
+        path, _, fragment = target.partition("#")
+        fragment = f"#{fragment}" if fragment else ""
+        if not path:
+            return self.page(self.page_src) + fragment
+        if path.startswith("/"):
+            src = path.lstrip("/")
+        else:
+            src = posixpath.normpath(posixpath.join(posixpath.dirname(self.page_src), path))
+        if src.endswith(".md"):
+            return self.page(src) + fragment
+        return site_link(self.base, src) + fragment
+
+    def link(self, m: re.Match) -> str:
+        return m.group(1) + self.target(m.group(2))
+
+    def __call__(self, text: str) -> str:
+        return _LINK_RE.sub(self.link, SHORTCODE_RE.sub(self.shortcode, text))
+
+
+def answer_markdown(q: Question, catalog: Catalog, config, report,
+                    entries_for: EntriesFor) -> str:
+    """An answer as forum-ready Markdown: the three sections, every link absolute."""
+    base = base_url(config)
+    dirs = config.get("use_directory_urls", True)
+    src = answer_uri(q.slug)
+    linker = _Linker(catalog, base, dirs, src)
+    pictures: list[str] = []
+    for entry_id in entries_for(q):
+        result = report.results.get(entry_id) if report else None
+        if not result or "output.webp" not in result.files:
+            continue
+        caption = re.sub(r"([\[\]\\])", r"\\\1", " ".join(catalog.gallery[entry_id].caption
+                                                          .split()))
+        caption = html.escape(caption, quote=False)
+        files = [("before: plain resize", "baseline.webp"), ("after: the workflow's output",
+                                                              "output.webp")]
+        images = " ".join(f"![{caption}, {label}](/{figures.GALLERY_DIR}/{entry_id}/{name})"
+                          for label, name in files if name in result.files)
+        pictures.append(images)
+    text = render_answer(q, catalog, "\n\n".join(pictures))
+    if text.startswith("---\n"):
+        text = text.split("\n---\n", 1)[1].lstrip("\n")
+    text = _HEADING_ATTR_RE.sub(r"\1", text)
+    text = outside_code(text, linker)
+    page = linker.page(src)
+    site_name = config.get("site_name") or ""
+    sections = " · ".join(f"[{anchor}]({page}#{anchor})" for anchor in SECTION_ANCHORS)
+    footer = (f"\n---\n\nFrom [{html.escape(site_name, quote=False)}]({site_link(base, '')}): "
+              f"[the full answer]({page}), sections {sections}. Images were produced by "
+              "running the workflow when the site was built.\n")
+    return text.rstrip() + "\n" + footer
+
+
+# -- catalog.json ----------------------------------------------------------------------------
+
+def catalog_data(catalog: Catalog, config) -> dict[str, Any]:
+    """Every model, paper, tool, task and published answer with its page and outside links."""
+    base = base_url(config)
+    dirs = config.get("use_directory_urls", True)
+
+    def url(src: str) -> str:
+        return site_link(base, page_path(src, dirs))
+
+    def links(kind: str, entry) -> dict[str, str]:
+        return {label.lower(): target for label, target in reference_links(kind, entry)}
+
+    data: dict[str, Any] = {
+        "site": {"name": config.get("site_name") or "", "url": site_link(base, ""),
+                 "description": config.get("site_description") or ""},
+        "answers": [{
+            "slug": q.slug, "question": " ".join(q.question.split()),
+            "summary": " ".join(q.answer.summary.split()), "task": q.task,
+            "url": url(answer_uri(q.slug)), "markdown": site_link(base, export_path(q.slug)),
+            "card": site_link(base, card_path(q.slug)),
+            "sections": {a: f"{url(answer_uri(q.slug))}#{a}" for a in SECTION_ANCHORS},
+            "models": list(q.models), "papers": list(q.papers), "tools": list(q.tools),
+        } for q in catalog.published_questions()],
+        "tasks": [{"id": t.id, "name": t.name, "url": url(entry_uri("tasks", t.id))}
+                  for t in catalog.tasks.values()],
+        "models": [{"id": m.id, "name": m.name, "task": m.task,
+                    "url": url(entry_uri("models", m.id)), "links": links("models", m)}
+                   for m in catalog.models.values()],
+        "papers": [{"id": p.id, "title": " ".join(p.title.split()),
+                    "url": url(entry_uri("papers", p.id)), "links": links("papers", p)}
+                   for p in catalog.papers.values()],
+        "tools": [{"id": t.id, "name": t.name, "url": url(entry_uri("tools", t.id)),
+                   "links": links("tools", t)} for t in catalog.tools.values()],
+    }
+    return data
+
+
+def write_exports(config, catalog: Catalog, report, entries_for: EntriesFor) -> list[Path]:
+    """Write each published answer's Markdown and catalog.json into the built site."""
+    site_dir = Path(config["site_dir"])
+    written: list[Path] = []
+    for q in catalog.published_questions():
+        path = site_dir / export_path(q.slug)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(answer_markdown(q, catalog, config, report, entries_for),
+                        encoding="utf-8")
+        written.append(path)
+    path = site_dir / CATALOG_JSON
+    path.write_text(json.dumps(catalog_data(catalog, config), indent=2, ensure_ascii=False)
+                    + "\n", encoding="utf-8")
+    written.append(path)
+    return written
+
+
+# -- 404 -------------------------------------------------------------------------------------
+
+def not_found_html(output: str, config) -> str:
+    """Material's 404 page with links to the home page, the answers and search."""
+    base = base_url(config)
+    root = (urlsplit(base).path or "/") if base else "/"
+    dirs = config.get("use_directory_urls", True)
+    answers = root + page_path("answers/index.md", dirs)
+    help_html = (
+        '<p class="mkb-404">This page does not exist (any more). Answers keep their '
+        'addresses and section anchors, so the link may have a typo.</p>\n'
+        '<ul class="mkb-404">'
+        f'<li><a href="{attr(root)}">Home page</a></li>'
+        f'<li><a href="{attr(answers)}">All answers</a></li>'
+        f'<li><a href="{attr(root)}?q=">Search the site</a> (or press <kbd>/</kbd>)</li>'
+        f'<li><a href="{attr(root + CATALOG_JSON)}">catalog.json</a>: every answer, model '
+        'and paper with its address</li></ul>')
+    marker = "<h1>404 - Not found</h1>"
+    if marker in output:
+        return output.replace(marker, marker + "\n" + help_html, 1)
+    index = output.find("</article>")
+    if index < 0:
+        log.debug("404 page: no place found for the help links")
+        return output
+    return output[:index] + help_html + output[index:]

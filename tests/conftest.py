@@ -37,18 +37,31 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
                           timeout=600)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the shipped project (config, docs, catalog, gallery) in a temp folder."""
-    dest = tmp_path / "project"
-    dest.mkdir()
-    shutil.copy(ROOT / "mkdocs.yml", dest / "mkdocs.yml")
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One gallery cache for the whole test session: the shipped gallery is computed once."""
+    return tmp_path_factory.mktemp("gallery-cache")
+
+
+def copy_project(dest: Path, cache: Path) -> Path:
+    """Copy the shipped project into ``dest``, its gallery cache pointed at ``cache``."""
+    dest.mkdir(parents=True)
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "    cache: .cache/modelkb\n" in config
+    config = config.replace("    cache: .cache/modelkb\n", f"    cache: {cache}\n")
+    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
     shutil.copy(ROOT / "catalog.yml", dest / "catalog.yml")
     shutil.copytree(ROOT / "docs", dest / "docs")
     shutil.copytree(ROOT / "gallery_src", dest / "gallery_src")
     (dest / "hooks").mkdir()
     shutil.copy(ROOT / "hooks" / "modelkb_hooks.py", dest / "hooks" / "modelkb_hooks.py")
     return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path, shared_cache: Path) -> Path:
+    """A copy of the shipped project (config, docs, catalog, gallery) in a temp folder."""
+    return copy_project(tmp_path / "project", shared_cache)
 
 
 def mkdocs_build(project: Path, *, strict: bool = True, env: dict | None = None) -> Build:

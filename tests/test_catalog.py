@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
 
 from modelkb.answers import find_links, plain, safe_markdown
 from modelkb.catalog import CatalogError, load_catalog
+
+from conftest import ROOT, run_cli
 
 MINIMAL = """\
 tasks:

@@ -7,9 +7,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, mkdocs_build
 
 from modelkb.catalog import load_catalog
+
+from conftest import ROOT, copy_project, mkdocs_build
 
 SEED_SLUG = "real-image-super-resolution-everyday-noise"
 
@@ -61,19 +62,8 @@ def article(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def seed_build(tmp_path_factory) -> object:
-    from conftest import project as _project  # noqa: F401  (fixture function, called below)
-    import shutil
-
-    dest = tmp_path_factory.mktemp("seed") / "project"
-    dest.mkdir()
-    for name in ("mkdocs.yml", "catalog.yml"):
-        shutil.copy(ROOT / name, dest / name)
-    for name in ("docs", "gallery_src"):
-        shutil.copytree(ROOT / name, dest / name)
-    (dest / "hooks").mkdir()
-    shutil.copy(ROOT / "hooks" / "modelkb_hooks.py", dest / "hooks")
-    build = mkdocs_build(dest)
+def seed_build(tmp_path_factory, shared_cache):
+    build = mkdocs_build(copy_project(tmp_path_factory.mktemp("seed") / "project", shared_cache))
     assert build.returncode == 0, build.output
     return build
 
@@ -228,6 +218,7 @@ def test_draft_answer_has_banner_and_stays_out_of_home_and_search(project):
     search = (build.site / "search" / "search_index.json").read_text(encoding="utf-8")
     assert f"answers/{SEED_SLUG}/" not in search
     cfg = project / "mkdocs.yml"
-    cfg.write_text(cfg.read_text().replace("    device: auto", "    device: auto\n    drafts: error"))
+    cfg.write_text(cfg.read_text().replace("    device: auto",
+                                           "    device: auto\n    drafts: error"))
     failed = mkdocs_build(project)
     assert failed.returncode == 1 and f"draft answers present: {SEED_SLUG}" in failed.output

@@ -6,9 +6,10 @@ import re
 
 import numpy as np
 import pytest
-from conftest import mkdocs_build
 from PIL import Image
 from test_site import SEED_SLUG, Markup, article
+
+from conftest import mkdocs_build
 
 GALLERY_YAML = """
 workflows:

@@ -23,7 +23,8 @@ _INLINE_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)")
 _REF_DEF_RE = re.compile(r"^[ ]{0,3}\[[^\]]+\]:\s*<?([^\s>]+)", re.MULTILINE)
 _AUTOLINK_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^\s>]*)>")
 _BARE_URL_RE = re.compile(r"(?<![\w(<])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)<>\]]+")
-_CODE_RE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+).+?\2)", re.DOTALL | re.MULTILINE)
+_CODE_RE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+).+?\2)",
+                      re.DOTALL | re.MULTILINE)
 _PLAIN_ESCAPE_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 

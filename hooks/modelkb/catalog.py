@@ -185,7 +185,8 @@ class Answer(Entry):
     summary: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         description="One line (at most 200 characters): the task, for link previews.")
     task: Markdown = Field(description="Section 1: what the person is trying to do.")
-    workflow: Markdown = Field(description="Section 2: how the model works, input -> model -> output.")
+    workflow: Markdown = Field(
+        description="Section 2: how the model works, input -> model -> output.")
     notes: dict[Id, Markdown] = Field(
         default_factory=dict,
         description="Section 3: for each recommended model, related paper and tool id, how it "
@@ -202,7 +203,8 @@ class Question(Entry):
     papers: list[Id] = Field(default_factory=list, description="Related paper ids.")
     tools: list[Id] = Field(default_factory=list, description="Related tool ids.")
     workflow: Id | None = Field(None, description="Workflow shown in section 2.")
-    gallery: list[Id] = Field(default_factory=list, description="Gallery entries shown in section 2.")
+    gallery: list[Id] = Field(default_factory=list,
+                              description="Gallery entries shown in section 2.")
     draft: bool = Field(False, description="Drafts build with a banner, outside home and exports.")
     answer: Answer = Field(description="The answer's three sections.")
 
@@ -351,14 +353,16 @@ class Validator:
             self.add(full, f"unknown key '{loc[-1]}'",
                      _known_keys_hint(model, loc), key=True)
         elif kind == "missing":
+            noun = "gallery entry" if section == "gallery" else section[:-1]
             self.add(full[:-1], f"missing required key '{loc[-1]}'",
-                     f"add '{loc[-1]}:' to this {section[:-1] if section != 'gallery' else 'gallery entry'}")
+                     f"add '{loc[-1]}:' to this {noun}")
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
             self.add(full, f"'{what}' {msg}", _value_hint(loc))
         elif kind == "union_tag_invalid":
-            self.add(full, f"'{what}': unknown step '{err.get('input', {}).get('op') if isinstance(err.get('input'), dict) else ''}'",
-                     "use op: restore or op: resize")
+            given = err.get("input")
+            op = given.get("op") if isinstance(given, dict) else ""
+            self.add(full, f"'{what}': unknown step '{op}'", "use op: restore or op: resize")
         elif kind == "union_tag_not_found":
             self.add(full, f"'{what}': a step needs 'op'", "use op: restore or op: resize")
         else:

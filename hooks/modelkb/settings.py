@@ -21,7 +21,8 @@ class Settings(BaseModel):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(
         "auto", description="Where the gallery's models run; auto picks a GPU when present.")
     weights: str | None = Field(
-        None, description="Weights file or URL (with #sha256=...) used instead of the shipped ones.")
+        None,
+        description="Weights file or URL (with #sha256=...) used instead of the shipped ones.")
     drafts: Literal["show", "warn", "error"] = Field(
         "show", description="What a build does with draft answers.")
 

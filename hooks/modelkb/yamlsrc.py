@@ -84,9 +84,10 @@ def read_yaml(path: Path, *, display: str | None = None) -> Located:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SourceError([Problem(name, 1, 1, "file not found", "create it or fix the path")])
+        problem = Problem(name, 1, 1, "file not found", "create it or fix the path")
+        raise SourceError([problem]) from None
     except OSError as exc:
-        raise SourceError([Problem(name, 1, 1, f"cannot read the file: {exc.strerror}")])
+        raise SourceError([Problem(name, 1, 1, f"cannot read the file: {exc.strerror}")]) from None
     if len(raw) > MAX_BYTES:
         raise SourceError([Problem(
             name, 1, 1, f"file is {len(raw):,} bytes, more than the {MAX_BYTES:,} allowed",
@@ -98,7 +99,7 @@ def read_yaml(path: Path, *, display: str | None = None) -> Located:
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise SourceError([Problem(
             name, line, col, f"byte 0x{raw[exc.start]:02x} is not valid UTF-8",
-            "save the file as UTF-8")])
+            "save the file as UTF-8")]) from None
     text = text.removeprefix("\ufeff")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -107,9 +108,9 @@ def read_yaml(path: Path, *, display: str | None = None) -> Located:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
         raise SourceError([Problem(name, line, col, f"YAML syntax error: {what}",
-                                   "check indentation, colons and quotes")])
+                                   "check indentation, colons and quotes")]) from None
     except yaml.YAMLError as exc:
-        raise SourceError([Problem(name, 1, 1, f"YAML error: {exc}")])
+        raise SourceError([Problem(name, 1, 1, f"YAML error: {exc}")]) from None
     located = Located(name, text, None)
     if node is None:
         located.data = {}

@@ -17,6 +17,7 @@ on the lock; the second finds the entry already there and uses it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import json
@@ -26,6 +27,8 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from modelkb.errors import ModelkbError
+
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 MANIFEST = "manifest.json"
@@ -33,6 +36,21 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_NAME = ".lock"
 _counter = itertools.count()
+# Out of room: no space, over quota, or over the process's file size limit (RLIMIT_FSIZE).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class CacheFullError(ModelkbError):
+    """The cache's file system ran out of room while an entry was written (nothing was kept)."""
+
+
+def disk_full_error(root: Path, exc: OSError) -> CacheFullError:
+    """The message for a write that failed for lack of room under the cache folder ``root``."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return CacheFullError(
+        f"no space left on device while writing the gallery cache at {root} ({reason}); "
+        "nothing half-written was kept: free space there or set extra.modelkb.cache to a "
+        "folder on a disk with room")
 
 try:  # POSIX; elsewhere writes are still atomic but not serialised between processes
     import fcntl
@@ -146,7 +164,8 @@ class Cache:
         """Create the entry for ``key`` by calling ``write(folder)``; returns the entry folder.
 
         ``write`` fills an empty temporary folder; if it raises, nothing enters the cache. If
-        another process created the entry meanwhile, that entry is kept and returned.
+        another process created the entry meanwhile, that entry is kept and returned. A disk
+        that fills up (ENOSPC, EDQUOT, EFBIG) raises :class:`CacheFullError`.
         """
         final = self.path(key)
         with self.lock():
@@ -155,8 +174,8 @@ class Cache:
                 return existing
             self.clean_temporary()
             tmp = self.root / f"{TMP_PREFIX}{key[:16]}-{os.getpid()}-{next(_counter)}"
-            tmp.mkdir()
             try:
+                tmp.mkdir()
                 write(tmp)
                 files = {
                     str(p.relative_to(tmp)): p.stat().st_size
@@ -171,6 +190,11 @@ class Cache:
                     shutil.rmtree(trash, ignore_errors=True)
                 os.rename(tmp, final)
                 _fsync_dir(self.root)
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if exc.errno in DISK_FULL_ERRNOS:
+                    raise disk_full_error(self.root, exc) from None
+                raise
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

@@ -12,8 +12,10 @@ Two cache levels under the configured cache folder (both :class:`modelkb.cache.C
   :data:`RENDER_VERSION`, so editing a crop re-renders in a second without rerunning a model.
 
 A fully cached gallery never imports torch. Faulty inputs (missing, unreadable, truncated,
-not an image, reference of another size) are collected in the report by entry, never raised
-mid-way; the caller decides whether they fail the build.
+not an image, too many pixels, a symlink leading out of the gallery folder, reference of
+another size, a model that outputs NaN) are collected in the report by entry, never raised
+mid-way; the caller decides whether they fail the build. A full disk stops the run with a
+:class:`modelkb.cache.CacheFullError` (every later entry would fail the same way).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from modelkb.cache import Cache, hash_file, make_key
+from modelkb.cache import Cache, CacheFullError, hash_file, make_key
 from modelkb.catalog import Catalog, Crop, GalleryEntry, Workflow
 from modelkb.errors import ModelkbError
 from modelkb.workflows import WeightsRef, needs_model, weights_ref, workflow_json
@@ -209,11 +211,11 @@ def _hash_input(path: Path, display: str) -> str:
         raise _EntryFault(display, f"cannot read it ({exc.strerror or exc})") from None
 
 
-def _decode(path: Path, display: str) -> np.ndarray:
+def _decode(path: Path, display: str, max_pixels: int | None = None) -> np.ndarray:
     from modelkb.imageio import read_image
 
     try:
-        picture = read_image(path)
+        picture = read_image(path, max_pixels=max_pixels)
     except ModelkbError as exc:
         reason = str(exc)
         if path.stat().st_size == 0:
@@ -224,9 +226,10 @@ def _decode(path: Path, display: str) -> np.ndarray:
 
 class _Runner:
     def __init__(self, catalog: Catalog, gallery_dir: Path, cache_dir: Path, device: str,
-                 weights: str | None):
+                 weights: str | None, max_pixels: int | None = None):
         self.catalog = catalog
         self.gallery_dir = gallery_dir
+        self.max_pixels = max_pixels
         self.results = Cache(cache_dir / "results")
         self.renders = Cache(cache_dir / "renders")
         self.device = device
@@ -246,14 +249,33 @@ class _Runner:
     def display(self, relpath: str) -> str:
         return f"{self.gallery_dir.name}/{relpath}"
 
+    def inside(self, relpath: str) -> Path:
+        """The file ``relpath`` names, refused when it resolves (symlinks followed) outside
+        the gallery folder; the catalog schema already refuses '..' and absolute paths."""
+        path = self.gallery_dir / relpath
+        try:
+            real = path.resolve(strict=False)
+            root = self.gallery_dir.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
+            raise _EntryFault(self.display(relpath), f"cannot resolve the path ({exc})") from None
+        if not real.is_relative_to(root):
+            raise _EntryFault(
+                self.display(relpath),
+                f"it is a symbolic link to {real}, outside the gallery folder {root}; gallery "
+                "inputs must be files inside it: copy the photo in instead of linking to it")
+        return path
+
+    def decode(self, path: Path, relpath: str) -> np.ndarray:
+        return _decode(path, self.display(relpath), self.max_pixels)
+
     def run(self, entry: GalleryEntry) -> EntryResult:
         start = time.perf_counter()
         workflow = self.catalog.workflows.get(entry.workflow)
         if workflow is None:
             raise _EntryFault(entry.workflow, "unknown workflow")
-        input_path = self.gallery_dir / entry.input
+        input_path = self.inside(entry.input)
         input_hash = _hash_input(input_path, self.display(entry.input))
-        ref_path = self.gallery_dir / entry.reference if entry.reference else None
+        ref_path = self.inside(entry.reference) if entry.reference else None
         ref_hash = _hash_input(ref_path, self.display(entry.reference)) if ref_path else None
         weights = self.weights() if needs_model(workflow) else None
         key = make_key(input=input_hash, reference=ref_hash,
@@ -287,13 +309,14 @@ class _Runner:
         from modelkb.metrics import image_metrics
         from modelkb.workflows import run_workflow
 
-        rgb = _decode(input_path, self.display(entry.input))
-        reference = _decode(ref_path, self.display(entry.reference)) if ref_path else None
+        rgb = self.decode(input_path, entry.input)
+        reference = self.decode(ref_path, entry.reference or "") if ref_path else None
         if reference is not None and reference.shape != rgb.shape:
             raise _EntryFault(self.display(entry.reference or ""),
                               f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
                               f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
-        result = run_workflow(workflow, rgb, weights, self.device)
+        result = run_workflow(workflow, rgb, weights, self.device,
+                              label=self.display(entry.input))
         _to_pil(result.output).save(folder / "output.png")
         # Metrics on the 8-bit images as published, so readers can reproduce them.
         restored = None
@@ -325,7 +348,7 @@ class _Runner:
         from modelkb.workflows import run_workflow, total_scale
 
         run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
-        rgb = _decode(input_path, self.display(entry.input))
+        rgb = self.decode(input_path, entry.input)
         output = _read_rgb(result_dir / "output.png")
         restored = (_read_rgb(result_dir / "restored.png")
                     if (result_dir / "restored.png").is_file() else None)
@@ -365,12 +388,13 @@ class _Runner:
 
 def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
                 device: str = "auto", weights: str | None = None,
-                entries: list[str] | None = None) -> GalleryReport:
+                entries: list[str] | None = None,
+                max_pixels: int | None = None) -> GalleryReport:
     """Produce every gallery entry (or those in ``entries``) into the cache; never raises for
-    a faulty input: see ``report.failures``."""
+    a faulty input (see ``report.failures``), only CacheFullError for a full disk."""
     report = GalleryReport()
     start = time.perf_counter()
-    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, weights)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, weights, max_pixels)
     for entry_id, entry in catalog.gallery.items():
         if entries is not None and entry_id not in entries:
             continue
@@ -379,6 +403,8 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
         except _EntryFault as fault:
             report.failures.append(Failure(entry_id, fault.path, fault.reason))
             continue
+        except CacheFullError:
+            raise
         except ModelkbError as exc:  # e.g. weights that do not load
             report.failures.append(Failure(entry_id, entry.input, str(exc)))
             continue

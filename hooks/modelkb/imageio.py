@@ -10,6 +10,10 @@ Policy (documented for users of ``modelkb restore`` and the gallery):
 - An alpha channel is carried through untouched (rescaled only when the output bit depth
   differs from the input's: x257 or /257 rounded).
 - 16-bit PNGs (grayscale, RGB, RGBA) and 16-bit TIFFs are read at full precision.
+- The file's content decides how it is read (a PNG named ``.jpg`` reads as the PNG it is).
+- Images declaring more than ``max_pixels`` pixels (default :data:`DEFAULT_MAX_PIXELS`,
+  ``extra.modelkb.max_pixels`` for the gallery) are refused before they are decoded, so a
+  small "decompression bomb" file cannot exhaust memory; empty files are named as such.
 - Rounding as in the original MSSNet test script: ``clamp(x + 0.5/255, 0, 1)`` then truncation
   to 8 bits; for 16-bit output the same with 65535.
 
@@ -18,9 +22,12 @@ This module must not import torch (it is used by build-time code that may never 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
+import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +39,8 @@ from modelkb.errors import ModelkbError
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+DEFAULT_MAX_PIXELS = 60_000_000  # refuse larger images unless the caller raises the cap
 SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
 
 
@@ -170,9 +179,36 @@ def _picture_from_png16(data: bytes, orientation: int = 1) -> Picture:
     return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, None)
 
 
-def read_image(path: str | Path) -> Picture:
-    """Read a photo file into a Picture, with a clear ModelkbError when it cannot be read."""
+def check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
+    """Raise a ModelkbError when a declared image size exceeds ``max_pixels``."""
+    if width * height > max_pixels:
+        raise ModelkbError(
+            f"{path} declares {width}x{height} = {width * height / 1e6:.1f} million pixels, more "
+            f"than the limit of {max_pixels / 1e6:g} million: it may be a decompression bomb (a "
+            "small file that expands to a huge image). Shrink the photo, or raise "
+            "extra.modelkb.max_pixels in mkdocs.yml if you trust the file")
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's own decompression-bomb guard set to ``max_pixels`` and made an error."""
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
+    """Read a photo file into a Picture, with a clear ModelkbError when it cannot be read.
+
+    ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`) caps width x height before decoding.
+    """
     path = Path(path)
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
     if not path.is_file():
         raise ModelkbError(f"input {path} does not exist or is not a file")
     try:
@@ -180,33 +216,53 @@ def read_image(path: str | Path) -> Picture:
             head = handle.read(32)
     except OSError as exc:
         raise ModelkbError(f"cannot read {path}: {exc.strerror}") from exc
+    if not head:
+        raise ModelkbError(f"cannot read {path}: the file is empty (0 bytes); replace it with "
+                           "the photo")
     header = _png_header(head)
+    if header is not None:
+        check_pixels(path, header[0], header[1], limit)
     try:
-        if header is not None and header[2] == 16 and header[3] in (2, 4, 6) and not header[4]:
+        with _pillow_limit(limit):
+            if header is not None and header[2] == 16 and header[3] in (2, 4, 6) \
+                    and not header[4]:
+                with Image.open(path) as image:
+                    orientation = image.getexif().get(0x0112, 1)
+                return _picture_from_png16(path.read_bytes(), orientation)
+            if head.startswith(TIFF_SIGNATURES):
+                picture = _read_tiff16(path, limit)
+                if picture is not None:
+                    return picture
             with Image.open(path) as image:
-                orientation = image.getexif().get(0x0112, 1)
-            return _picture_from_png16(path.read_bytes(), orientation)
-        if path.suffix.lower() in (".tif", ".tiff"):
-            picture = _read_tiff16(path)
-            if picture is not None:
-                return picture
-        with Image.open(path) as image:
-            image.load()
-            hint = 16 if header is not None and header[2] == 16 else None
-            return picture_from_pil(image, bit_depth_hint=hint)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+                check_pixels(path, image.width, image.height, limit)
+                image.load()
+                hint = 16 if header is not None and header[2] == 16 else None
+                return picture_from_pil(image, bit_depth_hint=hint)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ModelkbError(
-            f"cannot read {path} as an image ({exc}); give a PNG, JPEG, TIFF or WebP photo"
-        ) from exc
+            f"{path} is refused as a possible decompression bomb ({exc}); shrink the photo, or "
+            "raise extra.modelkb.max_pixels in mkdocs.yml if you trust the file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zlib.error,
+            struct.error) as exc:
+        raise ModelkbError(
+            f"cannot read {path} as an image ({exc}); is it complete? Give a PNG, JPEG, TIFF "
+            "or WebP photo"
+        ) from None
 
 
-def _read_tiff16(path: Path) -> Picture | None:
+def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | None:
     """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for other TIFFs."""
     try:
         import tifffile
     except ImportError:
         return None
-    array = tifffile.imread(path)
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        if page.dtype != np.uint16:  # type: ignore[union-attr]
+            return None
+        check_pixels(path, int(page.imagewidth), int(page.imagelength),  # type: ignore[union-attr]
+                     max_pixels)
+        array = tif.asarray(key=0)
     if array.dtype != np.uint16 or array.ndim not in (2, 3):
         return None
     if array.ndim == 2:

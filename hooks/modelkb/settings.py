@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelkb.errors import ModelkbError
+from modelkb.imageio import DEFAULT_MAX_PIXELS
 
 
 class Settings(BaseModel):
@@ -23,6 +24,9 @@ class Settings(BaseModel):
     weights: str | None = Field(
         None,
         description="Weights file or URL (with #sha256=...) used instead of the shipped ones.")
+    max_pixels: Annotated[int, Field(gt=0)] = Field(
+        DEFAULT_MAX_PIXELS, description="Largest gallery image accepted (width x height); "
+        "larger ones, such as decompression bombs, are refused before decoding.")
     drafts: Literal["show", "warn", "error"] = Field(
         "show", description="What a build does with draft answers.")
 

@@ -135,7 +135,7 @@ def _run_gallery(st: BuildState):
     try:
         report = run_gallery(st.catalog, resolve(st.root, settings.gallery),
                              resolve(st.root, settings.cache), device=settings.device,
-                             weights=weights)
+                             weights=weights, max_pixels=settings.max_pixels)
     except ModelkbError as exc:
         raise PluginError(str(exc)) from None
     for failure in report.failures:

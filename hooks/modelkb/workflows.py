@@ -146,18 +146,26 @@ def clear_models() -> None:
 
 
 def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
-                variant: str | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details)."""
-    from modelkb.models.tiling import restore_array
+                variant: str | None = None, label: str = "the image"
+                ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details).
+
+    GPU out-of-memory retries with smaller tiles, then the CPU; NaN/inf in the output (corrupt
+    weights) is a ModelkbError naming ``label``.
+    """
+    from modelkb.models.tiling import check_finite, restore_with_fallback
 
     start = time.perf_counter()
     loaded, torch_device = load_model(weights, device, variant)
     load_seconds = time.perf_counter() - start
-    rgb = restore_array(loaded.model, rgb, device=torch_device,
-                        channels_last=torch_device.type == "cuda")
-    detail = {"device": str(torch_device), "variant": loaded.variant,
+    rgb, used = restore_with_fallback(loaded.model, rgb, device=torch_device,
+                                      channels_last=torch_device.type == "cuda")
+    check_finite(rgb, label)
+    detail = {"device": used["device"], "variant": loaded.variant,
               "weights_sha256": weights.sha256, "weights_provenance": weights.provenance,
               "load_seconds": round(load_seconds, 4)}  # 0 when the network was already loaded
+    if "fallback" in used:
+        detail["fallback"] = used["fallback"]
     if torch_device.type == "cuda":
         import torch
 
@@ -178,8 +186,9 @@ def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") ->
 
 def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsRef | None = None,
                  device: str = "auto", variants: dict[str, str | None] | None = None,
-                 only_resize: bool = False) -> WorkflowResult:
-    """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline)."""
+                 only_resize: bool = False, label: str = "the image") -> WorkflowResult:
+    """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline);
+    ``label`` names the input in errors."""
     steps: list[StepRecord] = []
     restored: np.ndarray | None = None
     image = rgb
@@ -191,7 +200,7 @@ def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsRef | None
             if weights is None:
                 raise ModelkbError(f"workflow {workflow.id}: a restore step needs weights")
             variant = (variants or {}).get(step.model)
-            image, detail = run_restore(image, weights, device, variant)
+            image, detail = run_restore(image, weights, device, variant, label)
             restored = image
             detail = {"model": step.model, **detail}
             steps.append(StepRecord("restore", time.perf_counter() - start, detail))

@@ -75,7 +75,8 @@ def main_config(config_file: str | Path, device: str | None = None,
     if weights is None and settings.weights and "://" not in settings.weights:
         weights = str(resolve(root, settings.weights))  # relative to mkdocs.yml
     report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
-                         weights=weights or settings.weights)
+                         weights=weights or settings.weights,
+                         max_pixels=settings.max_pixels)
     if prune:
         deleted = prune_cache(cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),

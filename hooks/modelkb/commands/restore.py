@@ -101,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
     from modelkb.imageio import SIXTEEN_BIT_SUFFIXES, read_image, write_image
     from modelkb.models.tiling import (
         DEFAULT_OVERLAP,
+        check_finite,
         check_tiling,
-        restore_array,
+        restore_with_fallback,
         select_device,
     )
     from modelkb.models.weights import load_weights, resolve_weights
@@ -130,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
         depth = bit_depth or picture.bit_depth
         if target.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:
             depth = 8  # e.g. a 16-bit input written as JPEG
-        rgb = restore_array(model, picture.rgb, device=device, tile=tile, overlap=overlap,
-                            bf16=args.bf16, channels_last=device.type == "cuda")
+        rgb, _used = restore_with_fallback(model, picture.rgb, device=device, tile=tile,
+                                           overlap=overlap, bf16=args.bf16,
+                                           channels_last=device.type == "cuda")
+        check_finite(rgb, str(source))
         write_image(target, rgb, picture.alpha, picture.grayscale, depth, picture.icc_profile)
         if progress is not None:
             progress.update(1)

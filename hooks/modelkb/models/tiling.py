@@ -194,3 +194,92 @@ def restore_image(
         channels_last=channels_last,
     )
     return to_pil(rgb, picture.alpha, picture.grayscale)
+
+
+# -- faults: GPU out of memory, non-finite outputs ---------------------------------------------
+
+OOM_MIN_TILE = 128  # below this tile side a GPU that is still out of memory gives way to the CPU
+RestoreFn = Callable[..., np.ndarray]
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a CUDA out-of-memory error (the dedicated class or a RuntimeError saying so)."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _free_gpu(device: torch.device) -> None:
+    if device.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _tile_side(tile: int | None, height: int, width: int) -> int:
+    """The tile side restore_array would use (a whole image counts as one padded tile)."""
+    if tile is None:
+        tile = 0 if height * width <= AUTO_WHOLE_PIXELS else DEFAULT_TILE
+    return tile or -(-max(height, width) // MULTIPLE) * MULTIPLE
+
+
+def restore_with_fallback(
+    model: torch.nn.Module,
+    rgb: np.ndarray,
+    device: torch.device | str = "cpu",
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    min_tile: int = OOM_MIN_TILE,
+    restore: RestoreFn = restore_array,
+    **options: object,
+) -> tuple[np.ndarray, dict[str, object]]:
+    """restore_array that survives GPU out-of-memory: halve the tile down to ``min_tile``,
+    then run on the CPU with a warning; returns (rgb, {'device', 'tile'} actually used).
+
+    ``restore`` is the seam through which tests inject out-of-memory errors (no GPU in CI).
+    """
+    if isinstance(device, str):
+        device = select_device(device)
+    height, width = rgb.shape[:2]
+    current, current_overlap = tile, overlap
+    while True:
+        try:
+            out = restore(model, rgb, device=device, tile=current, overlap=current_overlap,
+                          **options)
+            return out, {"device": str(device), "tile": current}
+        except Exception as exc:
+            if device.type == "cpu" or not is_out_of_memory(exc):
+                raise
+            _free_gpu(device)
+            side = _tile_side(current, height, width)
+            smaller = (side // 2) // MULTIPLE * MULTIPLE
+            if smaller >= min_tile:
+                log.warning("out of GPU memory with %d-pixel tiles; retrying with %d", side,
+                            smaller)
+                current, current_overlap = smaller, min(overlap, smaller // 4)
+                continue
+            break
+    log.warning("out of GPU memory even with %d-pixel tiles; restoring on the CPU instead "
+                "(slower): use a smaller tile size or free the GPU", min_tile)
+    cpu = torch.device("cpu")
+    options.pop("bf16", None)
+    options["channels_last"] = False
+    model.to(cpu)
+    try:
+        out = restore(model, rgb, device=cpu, tile=tile, overlap=overlap, **options)
+    finally:
+        try:
+            model.to(device)  # the caller keeps this network for the next image
+        except Exception as exc:  # noqa: BLE001 - stay on the CPU if the GPU cannot take it
+            log.warning("the network stays on the CPU: moving it back to %s failed (%s)",
+                        device, exc)
+    return out, {"device": "cpu", "tile": tile, "fallback": f"{device} out of memory"}
+
+
+def check_finite(rgb: np.ndarray, name: str) -> None:
+    """Raise a ModelkbError when the model's output holds NaN or infinite values."""
+    if not np.isfinite(rgb).all():
+        bad = int(rgb.size - np.isfinite(rgb).sum())
+        raise ModelkbError(
+            f"the model produced NaN/inf values for {name} ({bad} of {rgb.size} values) — the "
+            "weights may be corrupt: check the weights file's SHA-256 against its source or "
+            "use the shipped weights")

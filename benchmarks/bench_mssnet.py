@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
+
 from modelkb.models.mssnet import VARIANTS, build
 from modelkb.models.tiling import restore_array, select_device
-from torch import nn
 
 
 def cpu_name() -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from modelkb.errors import ModelkbError
 from modelkb.models.mssnet import PARAMETER_COUNTS, VARIANTS, MSSNet, build, count_parameters
 from modelkb.models.tiling import _reflect_pad, restore_array, select_device

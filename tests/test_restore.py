@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from modelkb.cli import main
 from modelkb.imageio import quantize, read_image, read_png16, write_png16
 from modelkb.models.mssnet import build
 from modelkb.models.tiling import restore_image
 from modelkb.models.weights import save_checkpoint
-from PIL import Image
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,10 @@ def test_alpha_carried_through(weights: Path, tmp_path: Path) -> None:
         assert result.mode == "RGBA"
         assert np.array_equal(np.asarray(result)[..., 3], rgba[..., 3])
     out16 = tmp_path / "rgba16.png"
-    main(["restore", str(source), "-o", str(out16), "--weights", str(weights), "--bit-depth", "16"])
-    assert np.array_equal(read_png16(out16.read_bytes())[..., 3], rgba[..., 3].astype(np.uint16) * 257)
+    main(["restore", str(source), "-o", str(out16), "--weights", str(weights),
+          "--bit-depth", "16"])
+    alpha16 = read_png16(out16.read_bytes())[..., 3]
+    assert np.array_equal(alpha16, rgba[..., 3].astype(np.uint16) * 257)
 
 
 def test_exif_rotation_applied(weights: Path, tmp_path: Path) -> None:
@@ -179,7 +182,8 @@ def test_many_inputs_to_folder_and_wrong_variant(weights: Path, photo: Path, tmp
          "folder nodir for the output o.png does not exist"),
         (["{photo}", "-o", "o.jpg", "--weights", "w.pt", "--bit-depth", "16"],
          "--bit-depth 16 needs .png or .tif outputs"),
-        (["{photo}", "-o", "o.png", "--weights", "nope.pt"], "weights file nope.pt (--weights) does not exist"),
+        (["{photo}", "-o", "o.png", "--weights", "nope.pt"],
+         "weights file nope.pt (--weights) does not exist"),
         (["{text}", "-o", "o.png", "--weights", "{weights}"], "cannot read"),
     ],
 )
@@ -226,3 +230,10 @@ def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("modelkb restore: error: no weights given: pass --weights FILE")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_imageio_does_not_import_torch() -> None:
+    code = "import sys, modelkb.imageio, modelkb.commands.restore; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == "False"

@@ -300,7 +300,9 @@ def output_channels(rgb: np.ndarray, alpha: np.ndarray | None, grayscale: bool,
     return np.concatenate(planes, axis=2) if len(planes) > 1 else planes[0]
 
 
-def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False) -> Image.Image:
+def to_pil(
+    rgb: np.ndarray, alpha: np.ndarray | None = None, grayscale: bool = False
+) -> Image.Image:
     """An 8-bit PIL image (L, LA, RGB or RGBA) from float RGB in [0, 1]."""
     array = output_channels(rgb, alpha, grayscale, 8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]

@@ -58,7 +58,9 @@ def _plan_outputs(inputs: list[Path], output: Path) -> list[Path]:
                 f"{output}.png, or an existing folder"
             )
         if not output.parent.is_dir():
-            raise ModelkbError(f"folder {output.parent} for the output {output.name} does not exist")
+            raise ModelkbError(
+                f"folder {output.parent} for the output {output.name} does not exist"
+            )
         return [output]
     if output.exists() and not output.is_dir():
         raise ModelkbError(
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
         progress = tqdm(total=len(inputs), unit="image", desc="restore")
         outputs[0].parent.mkdir(parents=True, exist_ok=True)
-    for source, target in zip(inputs, outputs):
+    for source, target in zip(inputs, outputs, strict=True):
         picture = read_image(source)
         depth = bit_depth or picture.bit_depth
         if target.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
+
 from modelkb.train.degrade import DegradeConfig, degrade, sample_kernel
 from modelkb.train.skimage_photos import load
-from PIL import Image, ImageDraw
 
 CELL = 72  # pixels per kernel tile
 CONFIG = DegradeConfig(length=(3.0, 13.0))

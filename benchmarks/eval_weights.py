@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+
     from modelkb.models.weights import load_weights
     from modelkb.train.data import centre_crop
     from modelkb.train.degrade import DegradeConfig, degrade

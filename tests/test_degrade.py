@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from modelkb.train.degrade import (
     DegradeConfig,
     add_sensor_noise,

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+
 from modelkb.errors import ModelkbError
 from modelkb.models.download import fetch, fetch_url, split_url
 

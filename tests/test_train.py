@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
 from modelkb.cli import main
 from modelkb.train.recipe import lr_factor, multiscale_targets, recipe_loss
-from PIL import Image
 
 COMMON = ["--variant", "mssnet-small", "--batch", "2", "--crop", "32", "--warmup", "1",
           "--threads", "1", "--quiet", "--seed", "3"]

@@ -76,7 +76,7 @@ def recipe_loss(outputs: list[torch.Tensor], sharp: torch.Tensor) -> torch.Tenso
     import torch.nn.functional as F
 
     total = sharp.new_zeros(())
-    for out, target in zip(outputs, multiscale_targets(sharp)):
+    for out, target in zip(outputs, multiscale_targets(sharp), strict=True):
         out = out.float()
         total = total + F.l1_loss(out, target)
         diff = torch.view_as_real(torch.fft.fft2(out)) - torch.view_as_real(torch.fft.fft2(target))
@@ -228,7 +228,7 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
         if getattr(opts, name) <= 0:
             raise ModelkbError(f"--{name} must be positive, got {getattr(opts, name)}")
     if opts.crop % 16:
-        raise ModelkbError(f"--crop must be a multiple of 16 (MSSNet's input rule), got {opts.crop}")
+        raise ModelkbError(f"--crop must be a multiple of 16 (MSSNet's rule), got {opts.crop}")
 
     out_dir = Path(opts.out)
     latest = out_dir / "latest.pt"

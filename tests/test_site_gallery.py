@@ -48,7 +48,8 @@ def weights_file(tmp_path_factory):
 
 
 @pytest.fixture
-def gallery_project(project, weights_file):
+def gallery_project(project, weights_file, shared_cache):
+    """The shipped project plus one tiny gallery entry, with its own (empty) cache."""
     rng = np.random.default_rng(0)
     sharp = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
     sharp[:, :, 0] = 200  # warm tones, so some pixels count as skin
@@ -56,14 +57,19 @@ def gallery_project(project, weights_file):
     blurred = Image.fromarray(sharp).resize((32, 24)).resize((64, 48))
     blurred.save(project / "gallery_src" / "portrait.png")
     text = (project / "catalog.yml").read_text(encoding="utf-8")
-    text = text.replace("tools: []\n", "tools: []\n" + GALLERY_YAML)
-    text = text.replace('    papers: ["2401.00261", "2502.03656", "2502.16025"]\n',
-                        '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
-                        "    workflow: deblur-then-2x\n")
+    # Replace the shipped workflows and gallery (top-level sections) with this tiny one.
+    text = re.sub(r"^(workflows|gallery):\n(?:[ #].*\n|\n)*", "", text, flags=re.M)
+    text = text.replace("\nquestions:\n", GALLERY_YAML + "\nquestions:\n")
+    if "    workflow: deblur-then-2x\n" not in text:
+        text = text.replace('    papers: ["2401.00261", "2502.03656", "2502.16025"]\n',
+                            '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
+                            "    workflow: deblur-then-2x\n")
+    text = re.sub(r"^    gallery: \[.*\]\n", "", text, flags=re.M)
     (project / "catalog.yml").write_text(text, encoding="utf-8")
     cfg = project / "mkdocs.yml"
-    cfg.write_text(cfg.read_text().replace(
-        "    device: auto", f"    device: cpu\n    weights: {weights_file}"))
+    config = cfg.read_text().replace(f"    cache: {shared_cache}\n", "    cache: .cache\n")
+    cfg.write_text(config.replace("    device: auto",
+                                  f"    device: cpu\n    weights: {weights_file}"))
     return project
 
 

@@ -109,8 +109,7 @@ def on_files(files: Files, config) -> Files:
     pages = build_pages(st.catalog, workflow_md=lambda q: _workflow_md(st, q),
                         extra_md=lambda kind, entry_id: _model_weights_md(st, kind, entry_id,
                                                                           files))
-    if st.catalog.gallery:
-        pages[f"{figures.GALLERY_DIR}/index.md"] = _gallery_page(st)
+    pages[f"{figures.GALLERY_DIR}/index.md"] = _gallery_page(st)
     st.generated = set(pages)
     for uri, content in pages.items():
         if files.get_file_from_path(uri) is not None:
@@ -211,6 +210,8 @@ def _gallery_page(st: BuildState) -> str:
     lines = front_matter("Gallery", "Every workflow result, computed when this site was built.")
     lines += ["# Gallery", "", ("Every picture here was produced when this site was built, by "
               "running the workflow shown on the photo in `gallery_src/`."), ""]
+    if not st.catalog.gallery:
+        lines += ["*The catalog has no gallery entries yet.*", ""]
     for entry in st.catalog.gallery.values():
         lines += [f"## {plain(entry.caption)}", ""]
         lines += [_entry_figure(st, entry.id, page_dir), ""]

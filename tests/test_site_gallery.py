@@ -60,10 +60,9 @@ def gallery_project(project, weights_file, shared_cache):
     # Replace the shipped workflows and gallery (top-level sections) with this tiny one.
     text = re.sub(r"^(workflows|gallery):\n(?:[ #].*\n|\n)*", "", text, flags=re.M)
     text = text.replace("\nquestions:\n", GALLERY_YAML + "\nquestions:\n")
-    if "    workflow: deblur-then-2x\n" not in text:
-        text = text.replace('    papers: ["2401.00261", "2502.03656", "2502.16025"]\n',
-                            '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
-                            "    workflow: deblur-then-2x\n")
+    papers = '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
+    text = text.replace(papers + "    workflow: deblur-then-2x\n", papers)
+    text = text.replace(papers, papers + "    workflow: deblur-then-2x\n")
     text = re.sub(r"^    gallery: \[.*\]\n", "", text, flags=re.M)
     (project / "catalog.yml").write_text(text, encoding="utf-8")
     cfg = project / "mkdocs.yml"

@@ -224,3 +224,23 @@ def test_draft_answer_has_banner_and_stays_out_of_home_and_search(project):
                                            "    device: auto\n    drafts: error"))
     failed = mkdocs_build(project)
     assert failed.returncode == 1 and f"draft answers present: {SEED_SLUG}" in failed.output
+
+
+def test_dirty_rebuild_renders_only_the_edited_answer(project):
+    first = mkdocs_build(project)
+    assert first.returncode == 0, first.output
+    answer = first.site / "answers" / SEED_SLUG / "index.html"
+    paper = first.site / "papers" / "2502.16025" / "index.html"
+    before = {p: p.stat().st_mtime_ns for p in (answer, paper)}
+    _edit_catalog(project, "It shares only the idea", "It shares just the idea")
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--dirty", "-d",
+                           str(first.site)], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert answer.stat().st_mtime_ns > before[answer]
+    assert "It shares just the idea" in answer.read_text(encoding="utf-8")
+    assert paper.stat().st_mtime_ns == before[paper]

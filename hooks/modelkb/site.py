@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +97,9 @@ def _display(path: Path, root: Path) -> str:
 def on_files(files: Files, config) -> Files:
     """Run the gallery, then add the catalog's pages and images as generated files.
 
-    Nothing is written into docs/: pages are File.generated with their content, images
-    point at their file in the gallery cache.
+    Nothing is written into docs/: pages and images are File.generated pointing at files
+    in the cache folder. A page's file is rewritten only when its text changes, so its
+    modification time is stable and `mkdocs serve --dirty` rebuilds only what changed.
     """
     st = state()
     if st.catalog.gallery:
@@ -111,16 +113,38 @@ def on_files(files: Files, config) -> Files:
                                                                           files))
     pages[f"{figures.GALLERY_DIR}/index.md"] = _gallery_page(st)
     st.generated = set(pages)
+    pages_dir = resolve(st.root, st.settings.cache) / "pages"
     for uri, content in pages.items():
         if files.get_file_from_path(uri) is not None:
             raise PluginError(f"docs/{uri} exists, but modelkb generates that page from the "
                               "catalog; rename or delete the file in docs/")
-        files.append(File.generated(config, uri, content=content))
+        source = _write_if_changed(pages_dir / uri, content)
+        files.append(File.generated(config, uri, abs_src_path=str(source)))
     for uri in (CSS_URI, JS_URI, PUBLISH_JS_URI, PUBLISH_CSS_URI):
         files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
     for card in publish.card_files(config, st.catalog, st.gallery, lambda q: _entries_for(st, q)):
         files.append(card)
     return files
+
+
+def _write_if_changed(path: Path, content: str) -> Path:
+    """Write ``content`` to ``path`` atomically unless the file already holds exactly that."""
+    data = content.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return path
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PluginError(f"cannot write {path}: {exc.strerror or exc}; check free space and "
+                          "permissions of extra.modelkb.cache") from None
+    return path
 
 
 def _run_gallery(st: BuildState):

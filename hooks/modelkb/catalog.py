@@ -398,6 +398,7 @@ class Validator:
                     check(("workflows", i, "steps", j, "model"), step.get("model"), "models")
         for i, g in _raw_entries(self.src.data, "gallery"):
             check(("gallery", i, "workflow"), g.get("workflow"), "workflows")
+        self.urls = self.catalog.urls()
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
 
@@ -431,7 +432,7 @@ class Validator:
                          key=True)
         texts = {("answer", key): answer.get(key) for key in ("task", "workflow")}
         texts.update({("answer", "notes", k): v for k, v in notes.items()})
-        urls = self.catalog.urls()
+        urls = self.urls
         for sub, text in texts.items():
             if not isinstance(text, str):
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import posixpath
 import re
 from collections.abc import Callable
@@ -100,18 +101,47 @@ def first_result(report, q: Question, entries_for: EntriesFor):
     return None
 
 
-def card_files(config, catalog: Catalog, report, entries_for: EntriesFor) -> list[File]:
-    """The preview cards as generated files: one per answer, one plain card for other pages."""
+CARD_VERSION = 1  # bump when cards.py draws differently
+
+
+def card_files(config, catalog: Catalog, report, entries_for: EntriesFor,
+               cache_dir: Path) -> list[File]:
+    """The preview cards as generated files: one per answer, one plain card for other pages.
+
+    Each card is drawn once and kept in ``cache_dir`` under a hash of what it shows, so a
+    rebuild draws only the cards whose question or pictures changed.
+    """
     site_name = config.get("site_name") or ""
-    made = [File.generated(config, SITE_CARD, content=cards.plain_card(
-        site_name, site_name, config.get("site_description") or ""))]
+    description = config.get("site_description") or ""
+    made = [File.generated(config, SITE_CARD, abs_src_path=str(_cached_card(
+        cache_dir, ("plain", site_name, description),
+        lambda: cards.plain_card(site_name, site_name, description))))]
     for q in catalog.questions.values():
         found = first_result(report, q, entries_for)
         before = found[1].files["baseline.webp"] if found else None
         after = found[1].files["output.webp"] if found else None
-        png = cards.answer_card(q.question, site_name, before, after)
-        made.append(File.generated(config, card_path(q.slug), content=png))
+        path = _cached_card(cache_dir, ("answer", q.question, site_name, str(before), str(after)),
+                            lambda q=q, b=before, a=after: cards.answer_card(q.question, site_name,
+                                                                            b, a))
+        made.append(File.generated(config, card_path(q.slug), abs_src_path=str(path)))
     return made
+
+
+def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) -> Path:
+    """The card file for ``identity``, drawn and written atomically only when missing.
+
+    Gallery pictures are named by content-addressed cache paths, so their paths identify them.
+    """
+    import hashlib
+
+    key = hashlib.sha256(json.dumps([CARD_VERSION, *identity]).encode("utf-8")).hexdigest()
+    path = cache_dir / f"{key[:32]}.png"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(draw())
+        tmp.replace(path)
+    return path
 
 
 # -- meta tags -------------------------------------------------------------------------------
@@ -126,12 +156,10 @@ def _clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
 
 def _answer_for(page, catalog: Catalog) -> Question | None:
     uri = page.file.src_uri
-    if not uri.startswith("answers/"):
+    if not (uri.startswith("answers/") and uri.endswith(".md")):
         return None
-    for q in catalog.questions.values():
-        if answer_uri(q.slug) == uri:
-            return q
-    return None
+    q = catalog.questions.get(uri[len("answers/"):-len(".md")])
+    return q if q is not None and answer_uri(q.slug) == uri else None
 
 
 def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -> str:

@@ -122,7 +122,9 @@ def on_files(files: Files, config) -> Files:
         files.append(File.generated(config, uri, abs_src_path=str(source)))
     for uri in (CSS_URI, JS_URI, PUBLISH_JS_URI, PUBLISH_CSS_URI):
         files.append(File.generated(config, uri, abs_src_path=str(ASSETS / Path(uri).name)))
-    for card in publish.card_files(config, st.catalog, st.gallery, lambda q: _entries_for(st, q)):
+    cards_dir = resolve(st.root, st.settings.cache) / "cards"
+    for card in publish.card_files(config, st.catalog, st.gallery, lambda q: _entries_for(st, q),
+                                   cards_dir):
         files.append(card)
     return files
 

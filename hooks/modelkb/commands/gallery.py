@@ -55,15 +55,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "$MODELKB_WEIGHTS, then the shipped file)")
     parser.add_argument("--prune", action="store_true",
                         help="delete cache entries no gallery entry uses any more")
+    parser.add_argument("--shard", default=None, metavar="I/N", type=parse_shard,
+                        help="render only share I of N (1 <= I <= N) into the shared cache, "
+                             "so several machines can fill it; the site build then only reads")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N), with 1 <= I <= N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 1/4") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"shard {text}: I must be between 1 and N")
+    return index, count
+
+
+def in_shard(entry_id: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a gallery entry belongs to shard I/N: a stable hash of its id, not its order."""
+    if shard is None:
+        return True
+    import hashlib
+
+    index, count = shard
+    return int(hashlib.sha256(entry_id.encode()).hexdigest()[:12], 16) % count == index - 1
 
 
 def main_config(config_file: str | Path, device: str | None = None,
-                weights: str | None = None, prune: bool = False):  # -> GalleryReport
+                weights: str | None = None, prune: bool = False,
+                shard: tuple[int, int] | None = None):  # -> GalleryReport
     """Run the gallery of the site configured in ``config_file``; returns the report."""
     from modelkb.catalog import load_catalog
     from modelkb.gallery import prune_cache, run_gallery
     from modelkb.settings import parse_settings, resolve
 
+    if prune and shard is not None:
+        raise ModelkbError("--prune needs the whole gallery: run it without --shard, after "
+                           "every shard has finished")
     config_file = Path(config_file)
     settings = parse_settings(read_extra_modelkb(config_file), config_file.name)
     root = config_file.resolve().parent
@@ -74,9 +102,10 @@ def main_config(config_file: str | Path, device: str | None = None,
     cache_dir = resolve(root, settings.cache)
     if weights is None and settings.weights and "://" not in settings.weights:
         weights = str(resolve(root, settings.weights))  # relative to mkdocs.yml
+    entries = [e for e in catalog.gallery if in_shard(e, shard)] if shard else None
     report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
                          weights=weights or settings.weights,
-                         max_pixels=settings.max_pixels)
+                         max_pixels=settings.max_pixels, entries=entries)
     if prune:
         deleted = prune_cache(cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),
@@ -91,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    report = main_config(args.config, args.device, args.weights, args.prune)
+    report = main_config(args.config, args.device, args.weights, args.prune, args.shard)
     if report.failures:
         print(f"modelkb gallery: {len(report.failures)} input(s) failed:", file=sys.stderr)
         for failure in report.failures:

@@ -256,13 +256,18 @@ def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | 
         import tifffile
     except ImportError:
         return None
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        if page.dtype != np.uint16:  # type: ignore[union-attr]
-            return None
-        check_pixels(path, int(page.imagewidth), int(page.imagelength),  # type: ignore[union-attr]
-                     max_pixels)
-        array = tif.asarray(key=0)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            if page.dtype != np.uint16:  # type: ignore[union-attr]
+                return None
+            check_pixels(path, int(page.imagewidth),  # type: ignore[union-attr]
+                         int(page.imagelength), max_pixels)  # type: ignore[union-attr]
+            array = tif.asarray(key=0)
+    except ModelkbError:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged TIFF: Pillow's reader gives the message
+        return None
     if array.dtype != np.uint16 or array.ndim not in (2, 3):
         return None
     if array.ndim == 2:

@@ -374,8 +374,8 @@ class Validator:
                     "tasks": cat.tasks}
         owner: dict[str, str] = {}
         for kind in linkable:
-            for i, item in enumerate(self.src.data.get(kind) or []):
-                if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            for i, item in _raw_entries(self.src.data, kind):  # a section may be any value
+                if not isinstance(item.get("id"), str):
                     continue
                 other = owner.get(item["id"])
                 if other and other != kind:
@@ -413,7 +413,8 @@ class Validator:
             refs = q.get(field_name)
             for j, ref in enumerate(refs if isinstance(refs, list) else []):
                 check(base + (field_name, j), ref, field_name)
-                if field_name != "gallery" and ref in self.known_ids[field_name]:
+                if field_name != "gallery" and isinstance(ref, str) \
+                        and ref in self.known_ids[field_name]:
                     cited.append(ref)
         answer = q.get("answer") if isinstance(q.get("answer"), dict) else {}
         notes = answer.get("notes") if isinstance(answer.get("notes"), dict) else {}

@@ -158,10 +158,14 @@ class _Converter:
                 if not isinstance(key_node, yaml.ScalarNode):
                     self.problem(key_node, "mapping keys must be plain words")
                     continue
-                key = self.constructor.construct_object(key_node)
-                if key == "<<" or key_node.tag == "tag:yaml.org,2002:merge":
+                if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
                     self.problem(key_node, "YAML merge keys (<<) are not supported",
                                  "write the keys out")
+                    continue
+                try:
+                    key = self.constructor.construct_object(key_node)
+                except yaml.YAMLError:  # e.g. a key with an unknown !!tag
+                    self.problem(key_node, "mapping keys must be plain words")
                     continue
                 if not isinstance(key, (str, int)):
                     key = str(key)

@@ -542,3 +542,30 @@ def test_two_gallery_builds_share_one_cache(tmp_path: Path, weights: Path) -> No
     assert sum(c for c, _ in counts) == 2, counts  # each entry computed exactly once
     results = Cache(project / ".cache" / "modelkb" / "results")
     assert len(results.keys()) == 2 and all(results.get(k) for k in results.keys())
+
+
+@pytest.mark.parametrize("bad", ["../secret.png", "/etc/passwd", "sub/../../x.png",
+                                 "C:\\photos\\x.png", "\\\\server\\x.png", ""])
+def test_gallery_paths_outside_the_folder_are_schema_errors(tmp_path: Path, bad: str) -> None:
+    from modelkb.catalog import CatalogError, load_catalog
+
+    catalog = tmp_path / "catalog.yml"
+    catalog.write_text(textwrap.dedent(f"""
+        workflows:
+          - id: w
+            name: W
+            steps: [{{op: resize, scale: 2}}]
+        gallery:
+          - id: g
+            input: {bad!r}
+            workflow: w
+            caption: c
+            source: s
+            source_url: data:text/html,<script>alert(1)</script>
+            licence: CC0
+    """), encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog(catalog)
+    message = str(info.value)
+    assert "catalog.yml:8:" in message and "inside the gallery folder" in message
+    assert "catalog.yml:12:" in message and "must be an absolute http" in message

@@ -12,6 +12,7 @@ tests/test_importer.py::test_parse_prompt_raises_only_modelkb_errors.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -120,6 +121,8 @@ def _render(text: str) -> Tags:
 def _seen_by_grounding(target: str, source: str) -> bool:
     if target.startswith("#"):  # a heading anchor of the page itself (toc)
         return True
+    if not re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)", target):
+        return True  # relative, e.g. '&gt;' from '[r]: >': cannot leave the site or run code
     links = {link.target for link in find_links(source)}
     return target in links or any(target in link or link in target for link in links)
 

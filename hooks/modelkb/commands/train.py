@@ -68,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
     )
     summary = train(opts, progress=not args.quiet)
-    line = f"trained {opts.variant} to step {summary['step']}, loss {summary['loss']:.4f}"
+    line = f"trained {opts.variant} to step {summary['step']}"
+    if summary["loss"] == summary["loss"]:  # NaN when resumed at the last step (no step run)
+        line += f", loss {summary['loss']:.4f}"
     if summary["metrics"]:
         m = summary["metrics"]["mean"]
         line += (f"; held-out PSNR {m['input_psnr']:.2f} -> {m['output_psnr']:.2f} dB, "

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
 from modelkb.train.degrade import DegradeConfig, degrade, describe
 from modelkb.train.skimage_photos import PHOTOS, load
-from PIL import Image
 
 # name -> (seed, caption, source URL)
 GALLERY: dict[str, tuple[int, str, str]] = {

@@ -119,7 +119,7 @@ def test_resolve_weights_order(
         weights.resolve_weights(f"{base}/model.pt")
     monkeypatch.delenv("MODELKB_WEIGHTS")
     shipped = tmp_path / "shipped.safetensors"
-    monkeypatch.setattr(weights, "SHIPPED_WEIGHTS", shipped)
+    monkeypatch.setattr("modelkb.models.source.SHIPPED_WEIGHTS", shipped)
     with pytest.raises(ModelkbError, match="--weights FILE"):
         weights.resolve_weights(None)
     shipped.write_bytes(b"z")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from modelkb.cache import Cache, hash_bytes, make_key
 from modelkb.catalog import Catalog, GalleryEntry, Workflow
 from modelkb.gallery import auto_crop, prune_cache, publish_list, run_gallery
-from PIL import Image
-
 from tests.conftest import run_cli
 
 WORKFLOW = {"id": "deblur-then-2x", "name": "Deblur, then 2x",
@@ -41,6 +41,7 @@ def _save(path: Path, rgb: np.ndarray) -> Path:
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Random-initialised mssnet-small weights in a temp .safetensors file."""
     import torch
+
     from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
 
@@ -110,6 +111,7 @@ def test_cache_hit_and_weights_change(setup, weights: Path, tmp_path: Path,
 
     # Other weights (another sha256): recomputed.
     import torch
+
     from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
 
@@ -323,19 +325,14 @@ def test_command_prune_and_config_errors(tmp_path: Path, weights: Path) -> None:
     assert missing.returncode == 1 and "nope.yml" in missing.stderr
 
 
-def test_weights_choice_mirrors_models_weights(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelkb import workflows
-    from modelkb.models import weights as models_weights
+def test_weights_choice_without_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelkb.models.source import choose_weights
 
-    assert workflows.SHIPPED_WEIGHTS == models_weights.SHIPPED_WEIGHTS
-    assert workflows.SHIPPED_PROVENANCE == models_weights.SHIPPED_PROVENANCE
-    assert workflows.WEIGHTS_ENV == models_weights.WEIGHTS_ENV
     env_file = tmp_path / "env.safetensors"
     env_file.write_bytes(b"abc")
     monkeypatch.setenv("MODELKB_WEIGHTS", str(env_file))
-    ref = workflows.weights_ref(None)
+    ref = choose_weights(None)
     assert ref.path == env_file and ref.sha256 == hash_bytes(b"abc")
     url = "https://example.org/w.safetensors#sha256=" + "ab" * 32
-    ref = workflows.weights_ref(url)
+    ref = choose_weights(url)
     assert ref.sha256 == "ab" * 32 and ref.path is None and "example.org" in ref.provenance

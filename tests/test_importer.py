@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from modelkb.catalog import load_catalog
 from modelkb.errors import ModelkbError
 from modelkb.importer import arxiv_id, link_key, parse_prompt, question_slug
+
+from conftest import ROOT, SHARED, run_cli
 
 SEED = next((SHARED / "seeds").glob("000_*.txt"))
 SEED_SLUG = "real-image-super-resolution-everyday-noise"

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from modelkb.metrics import (
     MIN_SKIN_PIXELS,
     colour_fidelity,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -19,7 +20,6 @@ from modelkb.models.weights import (
     resolve_weights,
     save_checkpoint,
     save_safetensors,
-    sha256_of,
 )
 
 MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "mssnet" / "state_dict_keys.json"
@@ -83,7 +83,7 @@ def test_released_format_round_trip(small: MSSNet, tmp_path: Path) -> None:
     assert set(raw) == {"model_state_dict", "all_step"} and raw["all_step"] == 123
     loaded = load_weights(path)
     assert loaded.variant == "mssnet-small"
-    assert loaded.sha256 == sha256_of(path) and len(loaded.sha256) == 64
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert not loaded.model.training
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -166,10 +166,10 @@ def test_plain_pickle_and_garbage_refused(tmp_path: Path) -> None:
 
 
 def test_resolve_weights_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelkb.models import weights
+    from modelkb.models import source
 
     monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
-    monkeypatch.setattr(weights, "SHIPPED_WEIGHTS", tmp_path / "absent.safetensors", raising=False)
+    monkeypatch.setattr(source, "SHIPPED_WEIGHTS", tmp_path / "absent.safetensors")
     with pytest.raises(ModelkbError, match="--weights FILE"):
         resolve_weights(None)
     with pytest.raises(ModelkbError, match="does not exist"):

@@ -217,10 +217,9 @@ def test_cli_cuda_unavailable(photo: Path, weights: Path, tmp_path: Path) -> Non
 
 
 def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
-    from modelkb.models import weights as weights_module
+    from modelkb.models.source import SHIPPED_WEIGHTS
 
-    shipped = getattr(weights_module, "SHIPPED_WEIGHTS", None)
-    if shipped is not None and Path(shipped).is_file():
+    if SHIPPED_WEIGHTS.is_file():
         pytest.skip("default weights are shipped with this install")
     env = {k: v for k, v in os.environ.items() if k != "MODELKB_WEIGHTS"}
     result = subprocess.run(
@@ -228,7 +227,7 @@ def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
         check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("modelkb restore: error: no weights given: pass --weights FILE")
+    assert result.stderr.startswith("modelkb restore: error: no MSSNet weights given: pass --weights FILE")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -11,8 +11,12 @@ import io
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip it
+    from PIL import Image, ImageDraw, ImageFont
+
+    Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -28,12 +32,12 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
 _FONT_FILES = {True: ("DejaVuSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf"),
                False: ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf")}
 
-Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
-
 
 @lru_cache(maxsize=16)
 def font(size: int, bold: bool = False) -> Font:
     """A TrueType font of ``size`` px found offline: DejaVu if installed, else Pillow's own."""
+    from PIL import ImageFont
+
     for folder in _FONT_DIRS:
         for name in _FONT_FILES[bold]:
             path = Path(folder) / name
@@ -74,6 +78,8 @@ def wrap(text: str, face: Font, width: int, max_lines: int) -> list[str]:
 
 def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """``image`` scaled and centre-cropped to fill ``size`` exactly."""
+    from PIL import Image
+
     w, h = size
     scale = max(w / image.width, h / image.height)
     scaled = image.resize((max(w, round(image.width * scale)), max(h, round(image.height * scale))),
@@ -111,6 +117,8 @@ def _text_block(draw: ImageDraw.ImageDraw, title: str, site_name: str) -> None:
 
 def plain_card(title: str, site_name: str, subtitle: str = "") -> bytes:
     """A 1200x630 PNG with the title (and an optional subtitle) on a plain background."""
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, HEIGHT - 16, WIDTH, HEIGHT), fill=ACCENT)
@@ -135,6 +143,8 @@ def answer_card(question: str, site_name: str, before: Path | None = None,
 
     Without both images the card is a plain one with the question.
     """
+    from PIL import Image, ImageDraw
+
     if before is None or after is None:
         return plain_card(question, site_name)
     try:

@@ -26,15 +26,17 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from modelkb.cache import Cache, CacheFullError, hash_file, make_key
 from modelkb.catalog import Catalog, Crop, GalleryEntry, Workflow
 from modelkb.errors import ModelkbError
-from modelkb.workflows import WeightsRef, needs_model, weights_ref, workflow_json
+from modelkb.models.source import WeightsSource, choose_weights
+from modelkb.workflows import needs_model, workflow_json
+
+if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached builds skip them
+    import numpy as np
+    from PIL import Image
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -110,6 +112,7 @@ def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[s
 # -- images -----------------------------------------------------------------------------------
 
 def _to_pil(rgb: np.ndarray) -> Image.Image:
+
     from modelkb.imageio import to_pil
 
     return to_pil(rgb)
@@ -117,6 +120,8 @@ def _to_pil(rgb: np.ndarray) -> Image.Image:
 
 def _fit(image: Image.Image, side: int) -> Image.Image:
     """The image scaled down (Lanczos) so its long side is at most ``side``."""
+    from PIL import Image
+
     if max(image.size) <= side:
         return image
     scale = side / max(image.size)
@@ -125,21 +130,28 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
 
 
 def _save_webp(image: Image.Image, path: Path) -> None:
+
     image.save(path, format="WEBP", quality=WEBP_QUALITY, method=4)
 
 
 def _read_rgb(path: Path) -> np.ndarray:
     """Float RGB in [0, 1] of a PNG this module wrote."""
+    import numpy as np
+    from PIL import Image
+
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
 
 
 def _u8(rgb: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     return np.asarray(_to_pil(rgb).convert("RGB"))
 
 
 def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, int, int]:
     """(x, y, w, h) of the square where the model changed the image most (box-filtered |diff|)."""
+    import numpy as np
     from scipy.ndimage import uniform_filter
 
     height, width = input_rgb.shape[:2]
@@ -166,6 +178,8 @@ def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int
 def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale: float,
                  images: dict[str, np.ndarray]) -> dict[str, str]:
     """Crop input/baseline/output at ``box`` (input pixels), zoomed alike; one file each + side."""
+    from PIL import Image
+
     x, y, w, h = box
     ow, oh = max(1, round(w * scale)), max(1, round(h * scale))
     zoom = max(1, math.ceil(CROP_MIN_SIDE / max(ow, oh)))
@@ -212,6 +226,7 @@ def _hash_input(path: Path, display: str) -> str:
 
 
 def _decode(path: Path, display: str, max_pixels: int | None = None) -> np.ndarray:
+
     from modelkb.imageio import read_image
 
     try:
@@ -234,12 +249,12 @@ class _Runner:
         self.renders = Cache(cache_dir / "renders")
         self.device = device
         self.weights_setting = weights
-        self._weights: WeightsRef | ModelkbError | None = None
+        self._weights: WeightsSource | ModelkbError | None = None
 
-    def weights(self) -> WeightsRef:
+    def weights(self) -> WeightsSource:
         if self._weights is None:
             try:
-                self._weights = weights_ref(self.weights_setting)
+                self._weights = choose_weights(self.weights_setting, "extra.modelkb.weights")
             except ModelkbError as exc:
                 self._weights = exc
         if isinstance(self._weights, ModelkbError):
@@ -266,6 +281,7 @@ class _Runner:
         return path
 
     def decode(self, path: Path, relpath: str) -> np.ndarray:
+
         return _decode(path, self.display(relpath), self.max_pixels)
 
     def run(self, entry: GalleryEntry) -> EntryResult:
@@ -305,7 +321,9 @@ class _Runner:
                            (key, render_key))
 
     def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
-                ref_path: Path | None, weights: WeightsRef | None) -> None:
+                ref_path: Path | None, weights: WeightsSource | None) -> None:
+        import numpy as np
+
         from modelkb.metrics import image_metrics
         from modelkb.workflows import run_workflow
 
@@ -345,6 +363,8 @@ class _Runner:
 
     def render(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
                result_dir: Path, key: str) -> None:
+        import numpy as np
+
         from modelkb.workflows import run_workflow, total_scale
 
         run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))

@@ -35,12 +35,12 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelkb.errors import ModelkbError
+from modelkb.settings import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-DEFAULT_MAX_PIXELS = 60_000_000  # refuse larger images unless the caller raises the cap
 SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
 
 

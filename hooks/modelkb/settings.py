@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelkb.errors import ModelkbError
-from modelkb.imageio import DEFAULT_MAX_PIXELS
+
+DEFAULT_MAX_PIXELS = 60_000_000  # largest image accepted unless extra.modelkb.max_pixels says
 
 
 class Settings(BaseModel):

@@ -10,46 +10,22 @@ rebuilds.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image
-
-from modelkb.cache import canonical_json, hash_file
+from modelkb.cache import canonical_json
 from modelkb.catalog import ResizeStep, RestoreStep, Workflow
 from modelkb.errors import ModelkbError
+from modelkb.models.source import WeightsSource
+
+if TYPE_CHECKING:  # numpy and Pillow load only when a step runs: cached builds skip them
+    import numpy as np
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-# Mirrors modelkb.models.weights (which imports torch): keep the two in step.
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "weights" / "mssnet-small-modelkb.safetensors"
-SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
-USER_PROVENANCE = "user-supplied"
-WEIGHTS_ENV = "MODELKB_WEIGHTS"
-
-FILTERS = {
-    "lanczos": Image.Resampling.LANCZOS,
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
-}
 
 _models: dict[tuple[str, str, str | None, str], Any] = {}
-_hashes: dict[tuple[str, int, int], str] = {}
-
-
-@dataclass(frozen=True)
-class WeightsRef:
-    """The weights a restore step will use, identified without loading torch."""
-
-    source: str  # a local path, or a URL with '#sha256=...'
-    sha256: str
-    provenance: str
-    path: Path | None  # local file, None for a URL not yet downloaded
 
 
 @dataclass
@@ -76,44 +52,6 @@ class WorkflowResult:
                 "seconds": round(sum(s.seconds for s in self.steps), 4)}
 
 
-def _file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _hashes:
-        _hashes[key] = hash_file(path)
-    return _hashes[key]
-
-
-def _weights_from(source: str, origin: str) -> WeightsRef:
-    if source.lower().startswith(("http://", "https://")):
-        from modelkb.models.download import split_url  # torch-free
-
-        base, digest = split_url(source)
-        return WeightsRef(source, digest, f"{USER_PROVENANCE} ({base})", None)
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
-    return WeightsRef(str(path), _file_sha256(path), USER_PROVENANCE, path)
-
-
-def weights_ref(setting: str | os.PathLike[str] | None = None) -> WeightsRef:
-    """Pick the weights like modelkb.models.weights.resolve_weights, without torch."""
-    if setting is not None and str(setting) != "":
-        return _weights_from(str(setting), "extra.modelkb.weights / --weights")
-    env = os.environ.get(WEIGHTS_ENV, "").strip()
-    if env:
-        return _weights_from(env, f"${WEIGHTS_ENV}")
-    if SHIPPED_WEIGHTS.is_file():
-        return WeightsRef(str(SHIPPED_WEIGHTS), _file_sha256(SHIPPED_WEIGHTS),
-                          SHIPPED_PROVENANCE, SHIPPED_WEIGHTS)
-    raise ModelkbError(
-        "no MSSNet weights for the gallery: set extra.modelkb.weights in mkdocs.yml (a file, "
-        f"or a URL ending in #sha256=HEX) or ${WEIGHTS_ENV}; the shipped default "
-        f"{SHIPPED_WEIGHTS.name} is missing from this install"
-    )
-
-
 def workflow_json(workflow: Workflow) -> str:
     """The canonical JSON of a workflow's steps (what determines its output)."""
     return canonical_json([step.model_dump(mode="json") for step in workflow.steps])
@@ -124,7 +62,7 @@ def needs_model(workflow: Workflow) -> bool:
     return any(isinstance(step, RestoreStep) for step in workflow.steps)
 
 
-def load_model(weights: WeightsRef, device: str = "auto", variant: str | None = None) -> Any:
+def load_model(weights: WeightsSource, device: str = "auto", variant: str | None = None) -> Any:
     """The loaded network for these weights on this device, loaded once per process."""
     from modelkb.models.tiling import select_device
     from modelkb.models.weights import load_weights
@@ -132,7 +70,7 @@ def load_model(weights: WeightsRef, device: str = "auto", variant: str | None = 
     torch_device = select_device(device)
     key = (weights.source, weights.sha256, variant, str(torch_device))
     if key not in _models:
-        loaded = load_weights(weights.source, variant)
+        loaded = load_weights(weights.local_path(), variant)
         if loaded.sha256 != weights.sha256:
             raise ModelkbError(f"weights {weights.source} changed while the build was running")
         loaded.model.to(torch_device)
@@ -145,7 +83,7 @@ def clear_models() -> None:
     _models.clear()
 
 
-def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
+def run_restore(rgb: np.ndarray, weights: WeightsSource, device: str = "auto",
                 variant: str | None = None, label: str = "the image"
                 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details).
@@ -153,6 +91,8 @@ def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
     GPU out-of-memory retries with smaller tiles, then the CPU; NaN/inf in the output (corrupt
     weights) is a ModelkbError naming ``label``.
     """
+    import numpy as np
+
     from modelkb.models.tiling import check_finite, restore_with_fallback
 
     start = time.perf_counter()
@@ -175,16 +115,19 @@ def run_restore(rgb: np.ndarray, weights: WeightsRef, device: str = "auto",
 
 def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") -> np.ndarray:
     """Resize float RGB in [0, 1] by ``scale`` with a Pillow filter (per channel, in float)."""
+    import numpy as np
+    from PIL import Image
+
     height, width = rgb.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = FILTERS[filter_name]
+    resample = Image.Resampling[filter_name.upper()]
     planes = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32),
                                          mode="F").resize(size, resample))
               for c in range(rgb.shape[2])]
     return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
 
 
-def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsRef | None = None,
+def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsSource | None = None,
                  device: str = "auto", variants: dict[str, str | None] | None = None,
                  only_resize: bool = False, label: str = "the image") -> WorkflowResult:
     """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline);

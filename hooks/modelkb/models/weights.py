@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from modelkb.errors import ModelkbError
 from modelkb.models.mssnet import VARIANTS, MSSNet
+from modelkb.models.source import (  # noqa: F401  (re-exported: the public names of weights)
+    SHIPPED_PROVENANCE,
+    SHIPPED_WEIGHTS,
+    USER_PROVENANCE,
+    WEIGHTS_ENV,
+    WeightsSource,
+    choose_weights,
+)
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 SAFETENSORS_SUFFIX = ".safetensors"
-USER_PROVENANCE = "user-supplied"
 
 
 @dataclass
@@ -31,65 +37,10 @@ class LoadedWeights:
     provenance: str = USER_PROVENANCE
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-SHIPPED_WEIGHTS = (
-    Path(__file__).resolve().parent.parent / "weights" / "mssnet-small-modelkb.safetensors"
-)
-SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
-WEIGHTS_ENV = "MODELKB_WEIGHTS"
-
-
-@dataclass(frozen=True)
-class ResolvedWeights:
-    """A weights file chosen by :func:`resolve_weights` and where it came from."""
-
-    path: Path
-    provenance: str
-
-    def __fspath__(self) -> str:
-        return str(self.path)
-
-
-def _local_or_download(source: str | os.PathLike[str], origin: str) -> ResolvedWeights:
-    """A local path (checked) or a 'URL#sha256=HEX' fetched into the cache."""
-    from modelkb.models.download import fetch_url, is_url
-
-    if isinstance(source, ResolvedWeights):
-        return source
-    if isinstance(source, str) and is_url(source):
-        return ResolvedWeights(fetch_url(source), f"{USER_PROVENANCE} ({source.split('#')[0]})")
-    path = Path(source).expanduser()
-    if not path.is_file():
-        raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
-    return ResolvedWeights(path, USER_PROVENANCE)
-
-
-def resolve_weights(path_or_url: str | os.PathLike[str] | None = None) -> ResolvedWeights:
-    """Pick the weights: explicit path/URL, else $MODELKB_WEIGHTS, else the shipped file.
-
-    A URL must carry its SHA-256 as 'https://host/file.pt#sha256=HEX'; it is downloaded once
-    into the user cache and verified (see modelkb.models.download).
-    """
-    if path_or_url is not None and str(path_or_url) != "":
-        return _local_or_download(path_or_url, "--weights")
-    env = os.environ.get(WEIGHTS_ENV, "").strip()
-    if env:
-        return _local_or_download(env, f"${WEIGHTS_ENV}")
-    if SHIPPED_WEIGHTS.is_file():
-        return ResolvedWeights(SHIPPED_WEIGHTS, SHIPPED_PROVENANCE)
-    raise ModelkbError(
-        "no weights given: pass --weights FILE with an MSSNet checkpoint "
-        "(the released model_*.pt, a state_dict .pt, or a .safetensors file) or set "
-        f"${WEIGHTS_ENV}; the shipped default {SHIPPED_WEIGHTS.name} is missing from this install"
-    )
+def resolve_weights(path_or_url: str | os.PathLike[str] | None = None) -> WeightsSource:
+    """The weights to load (see modelkb.models.source), with a URL downloaded and verified."""
+    chosen = choose_weights(path_or_url)
+    return chosen if chosen.path is not None else replace(chosen, path=chosen.local_path())
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -199,7 +150,7 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
     check_state_dict(model, state_dict, path.name)
     model.load_state_dict(state_dict, strict=True)
     model.eval()
-    digest = sha256_of(path)
+    digest = resolved.sha256
     log.info("loaded %s weights from %s (sha256 %s)", variant, path, digest[:12])
     return LoadedWeights(model, variant, digest, path, resolved.provenance)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from test_publish import SITE_URL, make_weights, publish_project
+from test_publish import SITE_URL, publish_project
 from test_site import SEED_SLUG
 
-from conftest import ROOT, mkdocs_build
+from conftest import ROOT, make_weights, mkdocs_build
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -19,29 +19,9 @@ from modelkb import cards
 from modelkb.answers import SECTION_ANCHORS, reference_links
 from modelkb.catalog import load_catalog
 
-from conftest import copy_project, mkdocs_build
+from conftest import copy_project, make_weights, mkdocs_build, use_tiny_gallery
 
 SITE_URL = "http://127.0.0.1:8000/"
-GALLERY_YAML = """
-workflows:
-  - id: deblur-then-2x
-    name: MSSNet, then 2x Lanczos
-    steps:
-      - op: restore
-        model: deblur-mssnet-realblurj
-      - op: resize
-        scale: 2
-        filter: lanczos
-
-gallery:
-  - id: portrait
-    input: portrait.png
-    reference: portrait_sharp.png
-    workflow: deblur-then-2x
-    caption: A portrait <script>alert(1)</script>
-    source: Made by the test
-    licence: CC0
-"""
 SCRIPT = "<script>alert(1)</script>"
 
 
@@ -50,39 +30,11 @@ def publish_project(dest: Path, cache: Path, weights: Path) -> Path:
 
     The seed answer's summary carries a ``<script>`` to prove preview tags are inert.
     """
-    copy_project(dest, cache)
-    rng = np.random.default_rng(0)
-    sharp = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
-    sharp[:, :, 0] = 200
-    Image.fromarray(sharp).save(dest / "gallery_src" / "portrait_sharp.png")
-    Image.fromarray(sharp).resize((32, 24)).resize((64, 48)).save(
-        dest / "gallery_src" / "portrait.png")
+    use_tiny_gallery(copy_project(dest, cache), weights)
     text = (dest / "catalog.yml").read_text(encoding="utf-8")
-    text = re.sub(r"^(workflows|gallery):\n(?:[ #].*\n|\n)*", "", text, flags=re.M)
-    head, questions = text.split("\nquestions:\n", 1)
-    questions = re.sub(r"^    (gallery|workflow): .*\n", "", questions, flags=re.M)
-    text = head + GALLERY_YAML + "\nquestions:\n" + questions
-    text = text.replace('    papers: ["2401.00261", "2502.03656", "2502.16025"]\n',
-                        '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
-                        "    workflow: deblur-then-2x\n")
     text = text.replace("You enlarged a real, noisy", f"You {SCRIPT} enlarged a real, noisy", 1)
     (dest / "catalog.yml").write_text(text, encoding="utf-8")
-    cfg = dest / "mkdocs.yml"
-    cfg.write_text(cfg.read_text().replace(
-        "    device: auto", f"    device: cpu\n    weights: {weights}"))
     return dest
-
-
-def make_weights(folder: Path) -> Path:
-    """Random small MSSNet weights (seeded): the gallery runs without any download."""
-    import torch
-
-    from modelkb.models.mssnet import build
-
-    torch.manual_seed(0)
-    path = folder / "random-small.pt"
-    torch.save({"model_state_dict": build("mssnet-small").state_dict(), "all_step": 0}, path)
-    return path
 
 
 @pytest.fixture(scope="module")

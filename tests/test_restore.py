@@ -227,7 +227,8 @@ def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
         check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("modelkb restore: error: no MSSNet weights given: pass --weights FILE")
+    assert result.stderr.startswith(
+        "modelkb restore: error: no MSSNet weights given: pass --weights FILE")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -4,71 +4,24 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 from PIL import Image
 from test_site import SEED_SLUG, Markup, article
 
-from conftest import mkdocs_build
-
-GALLERY_YAML = """
-workflows:
-  - id: deblur-then-2x
-    name: MSSNet, then 2x Lanczos
-    steps:
-      - op: restore
-        model: deblur-mssnet-realblurj
-      - op: resize
-        scale: 2
-        filter: lanczos
-
-gallery:
-  - id: portrait
-    input: portrait.png
-    reference: portrait_sharp.png
-    workflow: deblur-then-2x
-    caption: A portrait <script>alert(1)</script>
-    source: Made by the test
-    licence: CC0
-    crops:
-      - {x: 8, y: 8, width: 24, height: 24, label: Centre}
-"""
+from conftest import make_weights, mkdocs_build, use_tiny_gallery
 
 
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory):
-    import torch
-
-    from modelkb.models.mssnet import build
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "random-small.pt"
-    torch.save({"model_state_dict": build("mssnet-small").state_dict(), "all_step": 0}, path)
-    return path
+    return make_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture
 def gallery_project(project, weights_file, shared_cache):
-    """The shipped project plus one tiny gallery entry, with its own (empty) cache."""
-    rng = np.random.default_rng(0)
-    sharp = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
-    sharp[:, :, 0] = 200  # warm tones, so some pixels count as skin
-    Image.fromarray(sharp).save(project / "gallery_src" / "portrait_sharp.png")
-    blurred = Image.fromarray(sharp).resize((32, 24)).resize((64, 48))
-    blurred.save(project / "gallery_src" / "portrait.png")
-    text = (project / "catalog.yml").read_text(encoding="utf-8")
-    # Replace the shipped workflows and gallery (top-level sections) with this tiny one.
-    text = re.sub(r"^(workflows|gallery):\n(?:[ #].*\n|\n)*", "", text, flags=re.M)
-    text = text.replace("\nquestions:\n", GALLERY_YAML + "\nquestions:\n")
-    papers = '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'
-    text = text.replace(papers + "    workflow: deblur-then-2x\n", papers)
-    text = text.replace(papers, papers + "    workflow: deblur-then-2x\n")
-    text = re.sub(r"^    gallery: \[.*\]\n", "", text, flags=re.M)
-    (project / "catalog.yml").write_text(text, encoding="utf-8")
+    """The shipped project with the tiny gallery, and its own (empty) cache."""
+    use_tiny_gallery(project, weights_file)
     cfg = project / "mkdocs.yml"
-    config = cfg.read_text().replace(f"    cache: {shared_cache}\n", "    cache: .cache\n")
-    cfg.write_text(config.replace("    device: auto",
-                                  f"    device: cpu\n    weights: {weights_file}"))
+    cfg.write_text(cfg.read_text().replace(f"    cache: {shared_cache}\n", "    cache: .cache\n"))
     return project
 
 

@@ -217,19 +217,30 @@ def test_cli_cuda_unavailable(photo: Path, weights: Path, tmp_path: Path) -> Non
 
 
 def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
-    from modelkb.models.source import SHIPPED_WEIGHTS
-
-    if SHIPPED_WEIGHTS.is_file():
-        pytest.skip("default weights are shipped with this install")
+    """An install without the shipped file (e.g. a trimmed wheel) says what to pass."""
+    code = ("import sys, modelkb.models.source as s; from pathlib import Path; "
+            "s.SHIPPED_WEIGHTS = Path('absent.safetensors'); "
+            "from modelkb.cli import main; sys.exit(main(sys.argv[1:]))")
     env = {k: v for k, v in os.environ.items() if k != "MODELKB_WEIGHTS"}
     result = subprocess.run(
-        [sys.executable, "-m", "modelkb.cli", "restore", str(photo), "-o", "o.png"],
+        [sys.executable, "-c", code, "restore", str(photo), "-o", "o.png"],
         check=False, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
     )
     assert result.returncode == 1
     assert result.stderr.startswith(
         "modelkb restore: error: no MSSNet weights given: pass --weights FILE")
     assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_cli_uses_the_shipped_weights_by_default(photo: Path, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MODELKB_WEIGHTS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "modelkb.cli", "restore", str(photo), "-o", "o.png"],
+        check=False, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o.png").is_file()
 
 
 def test_imageio_does_not_import_torch() -> None:

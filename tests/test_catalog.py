@@ -146,7 +146,9 @@ def test_non_utf8_file_names_the_line(tmp_path):
 
 
 def test_oversized_catalog_is_refused(tmp_path):
-    found = problems(write(tmp_path, "# " + "x" * (9 * 1024 * 1024) + "\n"))
+    from modelkb.yamlsrc import MAX_BYTES
+
+    found = problems(write(tmp_path, "# " + "x" * MAX_BYTES + "\n"))
     assert "more than the" in found[0]
 
 

@@ -58,6 +58,8 @@ def plain(text: str) -> str:
 
 def outside_code(text: str, transform) -> str:
     """Apply ``transform`` to the parts of Markdown ``text`` outside code spans and fences."""
+    if "`" not in text and "~~~" not in text:
+        return transform(text)  # the common case: no code at all
     out: list[str] = []
     pos = 0
     for m in _CODE_RE.finditer(text):

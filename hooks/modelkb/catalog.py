@@ -439,15 +439,16 @@ class Validator:
                 continue
             path = base + sub
             for link in find_links(text):
-                pos = self.src.line_of_text(path, link.target)
                 if link.kind == "shortcode":
                     if not any(link.target in self.known_ids[k] for k in linkable):
                         self.add(path, f"[[{link.target}]] names no model, paper, tool or task",
-                                 "use the id of a catalog entry", pos=pos)
+                                 "use the id of a catalog entry",
+                                 pos=self.src.line_of_text(path, link.target))
                 elif link.target not in urls:
                     self.add(path, f"link to '{link.target}', which the catalog does not list",
                              "answers may link only to catalog entries ([[id]]) and the URLs "
-                             "of their models, papers and tools", pos=pos)
+                             "of their models, papers and tools",
+                             pos=self.src.line_of_text(path, link.target))
 
 
 def _raw_entries(data: dict, section: str) -> list[tuple[int, dict]]:

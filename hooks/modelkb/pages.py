@@ -209,6 +209,7 @@ def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
                        on_unknown: Callable[[str], None]) -> str:
     """Replace ``[[id]]`` with a link to that entry's page, relative to ``page_uri``."""
     page_dir = posixpath.dirname(page_uri)
+    up = "../" * (page_dir.count("/") + 1) if page_dir else ""  # back to the docs root
 
     def link(m: re.Match) -> str:
         found = catalog.entry(m.group(1))
@@ -217,8 +218,7 @@ def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
             return m.group(0)
         kind, entry = found
         title = getattr(entry, "name", None) or entry.title
-        target = posixpath.relpath(entry_uri(kind, m.group(1)), page_dir or ".")
-        return f"[{plain(title)}]({target})"
+        return f"[{plain(title)}]({up}{entry_uri(kind, m.group(1))})"
 
     return outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
 

@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 _BUILD_AND_REPORT = (
-    "import resource, sys, runpy\n"
+    "import sys, runpy\n"
     "sys.argv = ['mkdocs', 'build', '-q', '-d', sys.argv[1]]\n"
     "try:\n"
     "    runpy.run_module('mkdocs', run_name='__main__')\n"
@@ -38,14 +38,18 @@ _BUILD_AND_REPORT = (
     "    code = exc.code or 0\n"
     "else:\n"
     "    code = 0\n"
-    "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, 'TORCH',\n"
+    "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+    "print('MAXRSS', hwm, 'TORCH',\n"
     "      'torch' in sys.modules, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
 
 def timed_build(project: Path) -> tuple[float, float, bool]:
-    """Build ``project`` in a fresh process: (seconds, peak RSS in MiB, torch imported)."""
+    """Build ``project`` in a fresh process: (seconds, peak RSS in MiB, torch imported).
+
+    Peak RSS is the process's own VmHWM (ru_maxrss would carry the parent's over exec).
+    """
     site = project / "site"
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _BUILD_AND_REPORT, str(site)], cwd=project,

@@ -136,3 +136,51 @@ def use_tiny_gallery(project: Path, weights: Path) -> Path:
     cfg.write_text(cfg.read_text().replace("    device: auto",
                                            f"    device: cpu\n    weights: {weights}"))
     return project
+
+
+RESTORE_2X = {"id": "deblur-then-2x", "name": "Deblur, then 2x",
+              "steps": [{"op": "restore", "model": "deblur-mssnet-realblurj"},
+                        {"op": "resize", "scale": 2, "filter": "lanczos"}]}
+
+# A catalog reduced to what a gallery needs: one task, one model, the restore-then-2x workflow.
+GALLERY_CATALOG_HEAD = """\
+tasks:
+  - id: image-deblurring
+    name: Image deblurring
+models:
+  - id: deblur-mssnet-realblurj
+    name: Deblur-MSSNet-RealBlurJ
+    task: image-deblurring
+workflows:
+  - id: deblur-then-2x
+    name: Deblur, then 2x
+    steps:
+      - {op: restore, model: deblur-mssnet-realblurj}
+      - {op: resize, scale: 2, filter: lanczos}
+gallery:
+"""
+
+
+def gallery_catalog_yaml(entries: dict[str, str], caption: str = "photo {id}") -> str:
+    """GALLERY_CATALOG_HEAD plus one restore-then-2x entry per {id: input file}."""
+    lines = [GALLERY_CATALOG_HEAD]
+    for entry_id, input_file in entries.items():
+        lines.append(f"  - id: {entry_id}\n    input: {input_file}\n"
+                     f"    workflow: deblur-then-2x\n    caption: {caption.format(id=entry_id)}\n"
+                     f"    source: generated\n    licence: CC0\n")
+    return "".join(lines)
+
+
+def gallery_catalog(tmp: Path, entries: dict[str, dict], workflow: str = "deblur-then-2x"):
+    """An in-memory Catalog with the restore and resize-only workflows and these entries."""
+    from modelkb.catalog import Catalog, GalleryEntry, Workflow
+
+    catalog = Catalog(path=tmp / "catalog.yml")
+    catalog.workflows["deblur-then-2x"] = Workflow.model_validate(RESTORE_2X)
+    catalog.workflows["just-2x"] = Workflow.model_validate(
+        {"id": "just-2x", "name": "2x", "steps": [{"op": "resize", "scale": 2}]})
+    for entry_id, extra in entries.items():
+        data = {"id": entry_id, "input": f"{entry_id}.png", "workflow": workflow,
+                "caption": "c", "source": "s", "licence": "CC0", **extra}
+        catalog.gallery[entry_id] = GalleryEntry.model_validate(data)
+    return catalog

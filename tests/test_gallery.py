@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from modelkb.cache import Cache, hash_bytes, make_key
-from modelkb.catalog import Catalog, GalleryEntry, Workflow
+from modelkb.catalog import Catalog
 from modelkb.gallery import auto_crop, prune_cache, publish_list, run_gallery
-from tests.conftest import run_cli
+
+from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
 WORKFLOW = {"id": "deblur-then-2x", "name": "Deblur, then 2x",
             "steps": [{"op": "restore", "model": "deblur-mssnet-realblurj"},
@@ -51,15 +52,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _catalog(tmp: Path, entries: dict[str, dict]) -> Catalog:
-    catalog = Catalog(path=tmp / "catalog.yml")
-    catalog.workflows["deblur-then-2x"] = Workflow.model_validate(WORKFLOW)
-    catalog.workflows["just-2x"] = Workflow.model_validate(
-        {"id": "just-2x", "name": "2x", "steps": [{"op": "resize", "scale": 2}]})
-    for entry_id, extra in entries.items():
-        data = {"id": entry_id, "input": f"{entry_id}.png", "workflow": "deblur-then-2x",
-                "caption": "c", "source": "s", "licence": "CC0", **extra}
-        catalog.gallery[entry_id] = GalleryEntry.model_validate(data)
-    return catalog
+    return gallery_catalog(tmp, entries)
 
 
 @pytest.fixture
@@ -250,28 +243,8 @@ def _project(tmp_path: Path, weights: Path) -> Path:
     gallery.mkdir()
     _save(gallery / "photo.png", _photo(64))
     _save(gallery / "broken.png", _photo(64))
-    (tmp_path / "catalog.yml").write_text(textwrap.dedent("""
-        tasks:
-          - id: image-deblurring
-            name: Image deblurring
-        models:
-          - id: deblur-mssnet-realblurj
-            name: Deblur-MSSNet-RealBlurJ
-            task: image-deblurring
-        workflows:
-          - id: deblur-then-2x
-            name: Deblur, then 2x
-            steps:
-              - {op: restore, model: deblur-mssnet-realblurj}
-              - {op: resize, scale: 2, filter: lanczos}
-        gallery:
-          - id: photo
-            input: photo.png
-            workflow: deblur-then-2x
-            caption: A test photo
-            source: generated
-            licence: CC0
-    """))
+    (tmp_path / "catalog.yml").write_text(
+        gallery_catalog_yaml({"photo": "photo.png"}, caption="A test photo"))
     (tmp_path / "mkdocs.yml").write_text(textwrap.dedent(f"""
         site_name: t
         markdown_extensions:

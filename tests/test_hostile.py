@@ -23,16 +23,12 @@ import pytest
 from PIL import Image
 
 from modelkb.cache import Cache, CacheFullError
-from modelkb.catalog import Catalog, GalleryEntry, Workflow
+from modelkb.catalog import Catalog
 from modelkb.errors import ModelkbError
 from modelkb.gallery import run_gallery
 from modelkb.imageio import read_image
 
-from conftest import run_cli
-
-RESTORE_2X = {"id": "deblur-then-2x", "name": "Deblur, then 2x",
-              "steps": [{"op": "restore", "model": "deblur-mssnet-realblurj"},
-                        {"op": "resize", "scale": 2, "filter": "lanczos"}]}
+from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
 
 def _photo(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
@@ -43,16 +39,8 @@ def _photo(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:
 
 
 def _catalog(tmp: Path, entries: dict[str, dict]) -> Catalog:
-    """A catalog with a restore workflow, a resize-only one and the given gallery entries."""
-    catalog = Catalog(path=tmp / "catalog.yml")
-    catalog.workflows["deblur-then-2x"] = Workflow.model_validate(RESTORE_2X)
-    catalog.workflows["just-2x"] = Workflow.model_validate(
-        {"id": "just-2x", "name": "2x", "steps": [{"op": "resize", "scale": 2}]})
-    for entry_id, extra in entries.items():
-        data = {"id": entry_id, "input": f"{entry_id}.png", "workflow": "just-2x",
-                "caption": "c", "source": "s", "licence": "CC0", **extra}
-        catalog.gallery[entry_id] = GalleryEntry.model_validate(data)
-    return catalog
+    """A catalog with a restore workflow, a resize-only one (the default) and these entries."""
+    return gallery_catalog(tmp, entries, workflow="just-2x")
 
 
 def _small_weights(path: Path, poison: bool = False) -> Path:
@@ -462,33 +450,10 @@ def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def _gallery_project(root: Path, weights: Path, count: int = 3, side: int = 160) -> Path:
     gallery = root / "gallery_src"
     gallery.mkdir(parents=True)
-    entries = ""
     for i in range(count):
         Image.fromarray(_photo(side, side, seed=i)).save(gallery / f"p{i}.png")
-        entries += textwrap.dedent(f"""
-              - id: p{i}
-                input: p{i}.png
-                workflow: deblur-then-2x
-                caption: photo {i}
-                source: generated
-                licence: CC0
-        """)
-    (root / "catalog.yml").write_text(textwrap.dedent("""
-        tasks:
-          - id: image-deblurring
-            name: Image deblurring
-        models:
-          - id: deblur-mssnet-realblurj
-            name: Deblur-MSSNet-RealBlurJ
-            task: image-deblurring
-        workflows:
-          - id: deblur-then-2x
-            name: Deblur, then 2x
-            steps:
-              - {op: restore, model: deblur-mssnet-realblurj}
-              - {op: resize, scale: 2, filter: lanczos}
-        gallery:
-    """) + textwrap.indent(textwrap.dedent(entries), "  "), encoding="utf-8")
+    (root / "catalog.yml").write_text(
+        gallery_catalog_yaml({f"p{i}": f"p{i}.png" for i in range(count)}), encoding="utf-8")
     (root / "mkdocs.yml").write_text(textwrap.dedent(f"""
         site_name: t
         extra:

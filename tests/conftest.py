@@ -173,14 +173,14 @@ def gallery_catalog_yaml(entries: dict[str, str], caption: str = "photo {id}") -
 
 def gallery_catalog(tmp: Path, entries: dict[str, dict], workflow: str = "deblur-then-2x"):
     """An in-memory Catalog with the restore and resize-only workflows and these entries."""
-    from modelkb.catalog import Catalog, GalleryEntry, Workflow
+    from modelkb.catalog import Catalog, GalleryEntry, Workflow, validate_entry
 
     catalog = Catalog(path=tmp / "catalog.yml")
-    catalog.workflows["deblur-then-2x"] = Workflow.model_validate(RESTORE_2X)
-    catalog.workflows["just-2x"] = Workflow.model_validate(
+    catalog.workflows["deblur-then-2x"] = validate_entry(Workflow, RESTORE_2X)
+    catalog.workflows["just-2x"] = validate_entry(Workflow,
         {"id": "just-2x", "name": "2x", "steps": [{"op": "resize", "scale": 2}]})
     for entry_id, extra in entries.items():
         data = {"id": entry_id, "input": f"{entry_id}.png", "workflow": workflow,
                 "caption": "c", "source": "s", "licence": "CC0", **extra}
-        catalog.gallery[entry_id] = GalleryEntry.model_validate(data)
+        catalog.gallery[entry_id] = validate_entry(GalleryEntry, data)
     return catalog

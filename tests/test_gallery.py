@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -125,7 +126,7 @@ def test_crop_change_rerenders_without_recompute(setup, weights: Path) -> None:
     catalog, gallery, cache = setup
     run_gallery(catalog, gallery, cache, device="cpu", weights=str(weights))
     entry = catalog.gallery["photo"]
-    catalog.gallery["photo"] = entry.model_copy(update={"crops": []})
+    catalog.gallery["photo"] = dataclasses.replace(entry, crops=[])
     report = run_gallery(catalog, gallery, cache, device="cpu", weights=str(weights))
     assert report.cached == 1
     assert "crop-1.png" not in report.results["photo"].files

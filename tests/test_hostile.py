@@ -226,7 +226,7 @@ import resource, sys, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from modelkb.catalog import Catalog, GalleryEntry, Workflow
+from modelkb.catalog import Catalog, GalleryEntry, Workflow, validate_entry
 from modelkb.gallery import run_gallery
 
 folder = Path(sys.argv[1])
@@ -235,9 +235,9 @@ row = (np.arange(width) % 251).astype(np.uint8)
 Image.fromarray(np.broadcast_to(row[None, :, None], (height, width, 3)).copy()).save(
     folder / "huge.jpg", quality=80)
 catalog = Catalog(path=folder / "catalog.yml")
-catalog.workflows["half"] = Workflow.model_validate(
+catalog.workflows["half"] = validate_entry(Workflow,
     {"id": "half", "name": "half", "steps": [{"op": "resize", "scale": 0.5}]})
-catalog.gallery["huge"] = GalleryEntry.model_validate(
+catalog.gallery["huge"] = validate_entry(GalleryEntry,
     {"id": "huge", "input": "huge.jpg", "workflow": "half", "caption": "c", "source": "s",
      "licence": "CC0"})
 report = run_gallery(catalog, folder, folder / "cache", device="cpu")

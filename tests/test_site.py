@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -128,7 +129,7 @@ def test_catalog_reference_is_generated_from_the_schema(seed_build):
     html = article(seed_build.page("reference/catalog"))
     for section, model in SECTIONS.items():
         assert f"<code>{section}</code>" in html
-        for field_name in model.model_fields:
+        for field_name in (f.name for f in dataclasses.fields(model)):
             assert f"<code>{field_name}</code>" in html
 
 

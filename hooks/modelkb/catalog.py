@@ -1,21 +1,31 @@
 """The catalog schema, loading and validation: every problem reported at once, with its line.
 
-The schema is the pydantic models below; their field descriptions are also the text of the
-published "Catalog reference" page, so the documentation cannot drift from the code.
+The schema is the frozen dataclasses below, validated by pydantic; their field descriptions
+are also the text of the published "Catalog reference" page, so the documentation cannot
+drift from the code.
+
+pydantic is imported only to validate. A catalog that validated once is kept as a
+*snapshot* (plain JSON of the validated entries, keyed by the file's bytes and this
+package's validation code) in the build cache; a rebuild whose catalog did not change loads
+the snapshot instead, which is most of what keeps a cached rebuild as cheap as plain MkDocs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from modelkb.errors import ModelkbError
 from modelkb.yamlsrc import Located, Problem, SourceError, read_yaml
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
 
 ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?$")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -61,152 +71,168 @@ def _check_text(value: str) -> str:
     return value
 
 
-Id = Annotated[str, AfterValidator(_check_id)]
-Slug = Annotated[str, AfterValidator(_check_slug)]
-Url = Annotated[str, AfterValidator(_check_url)]
-RelPath = Annotated[str, AfterValidator(_check_relpath)]
-Text = Annotated[str, Field(min_length=1), AfterValidator(_check_text)]
-Markdown = Annotated[str, AfterValidator(_check_text)]
+def _f(description: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
+    """A field with its description (published on the Catalog reference page)."""
+    return field(default=default, default_factory=factory, metadata={"description": description})
 
 
-class Entry(BaseModel):
+if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating versions
+    Id = Slug = Url = RelPath = Text = Markdown = Summary = Sha256 = str
+    Bool = bool
+    NonNegInt = PosInt = int
+    Scale = float
+    Steps = list["RestoreStep | ResizeStep"]
+
+# Every entry is a frozen, keyword-only dataclass. Annotations name the validated types
+# (Id, Text, Url, ...) that _schema() defines when a catalog is validated, so a build that
+# reuses a validated snapshot never imports pydantic.
+_entry = dataclass(frozen=True, kw_only=True)
+
+
+@_entry
+class Entry:
     """Base of every catalog entry: unknown keys are errors, values are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when validating
 
 
+@_entry
 class Task(Entry):
     """A task people want to perform (deblurring, super-resolution, ...)."""
 
-    id: Id = Field(description="Stable identifier; the task's page is /tasks/<id>/.")
-    name: Text = Field(description="Display name, plain text.")
-    summary: Markdown = Field("", description="One or two sentences, Markdown without HTML.")
+    id: Id = _f("Stable identifier; the task's page is /tasks/<id>/.")
+    name: Text = _f("Display name, plain text.")
+    summary: Markdown = _f("One or two sentences, Markdown without HTML.", "")
 
 
+@_entry
 class WeightsSource(Entry):
     """Where a model's weights come from."""
 
-    name: Text = Field(description="Display name, e.g. 'authors' RealBlur-J checkpoint'.")
-    url: Url | None = Field(None, description="Download link (http/https), if public.")
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
-        None, description="SHA-256 of the file, required for downloads.")
-    provenance: Text = Field(description="Who trained it, on what data.")
-    official: bool = Field(False, description="True for the paper authors' own release.")
+    name: Text = _f("Display name, e.g. 'authors' RealBlur-J checkpoint'.")
+    url: Url | None = _f("Download link (http/https), if public.", None)
+    sha256: Sha256 | None = _f("SHA-256 of the file, required for downloads.", None)
+    provenance: Text = _f("Who trained it, on what data.")
+    official: Bool = _f("True for the paper authors' own release.", False)
 
 
+@_entry
 class Model(Entry):
     """A model that answers can recommend."""
 
-    id: Id = Field(description="Stable identifier; the model's page is /models/<id>/.")
-    name: Text = Field(description="The model's name as recommended, e.g. Deblur-MSSNet-RealBlurJ.")
-    task: Id = Field(description="The id of a task in `tasks`.")
-    variant: Text | None = Field(None, description="Architecture variant, e.g. 'mssnet'.")
-    paper: Url | None = Field(None, description="Link to the model's paper.")
-    code: Url | None = Field(None, description="Link to the model's source code.")
-    summary: Markdown = Field("", description="What the model does, Markdown without HTML.")
-    weights: list[WeightsSource] = Field(default_factory=list,
-                                         description="Known weights releases.")
+    id: Id = _f("Stable identifier; the model's page is /models/<id>/.")
+    name: Text = _f("The model's name as recommended, e.g. Deblur-MSSNet-RealBlurJ.")
+    task: Id = _f("The id of a task in `tasks`.")
+    variant: Text | None = _f("Architecture variant, e.g. 'mssnet'.", None)
+    paper: Url | None = _f("Link to the model's paper.", None)
+    code: Url | None = _f("Link to the model's source code.", None)
+    summary: Markdown = _f("What the model does, Markdown without HTML.", "")
+    weights: list[WeightsSource] = _f("Known weights releases.", factory=list)
 
 
+@_entry
 class Paper(Entry):
     """A paper that answers can cite."""
 
-    id: Id = Field(description="Stable identifier (the arXiv id for arXiv papers).")
-    title: Text = Field(description="The paper's title, plain text.")
-    link: Url = Field(description="Link to the paper (abstract or PDF).")
-    code: Url | None = Field(None, description="Link to the paper's code, if any.")
-    summary: Markdown = Field("", description="Abstract or summary, Markdown without HTML.")
+    id: Id = _f("Stable identifier (the arXiv id for arXiv papers).")
+    title: Text = _f("The paper's title, plain text.")
+    link: Url = _f("Link to the paper (abstract or PDF).")
+    code: Url | None = _f("Link to the paper's code, if any.", None)
+    summary: Markdown = _f("Abstract or summary, Markdown without HTML.", "")
 
 
+@_entry
 class Tool(Entry):
     """A tool or library (code, not a model) that answers can cite."""
 
-    id: Id = Field(description="Stable identifier; the tool's page is /tools/<id>/.")
-    name: Text = Field(description="Display name, plain text.")
-    link: Url = Field(description="Link to the tool (repository or homepage).")
-    summary: Markdown = Field("", description="What the tool does, Markdown without HTML.")
+    id: Id = _f("Stable identifier; the tool's page is /tools/<id>/.")
+    name: Text = _f("Display name, plain text.")
+    link: Url = _f("Link to the tool (repository or homepage).")
+    summary: Markdown = _f("What the tool does, Markdown without HTML.", "")
 
 
+@_entry
 class RestoreStep(Entry):
     """Workflow step: run a catalog model on the image."""
 
-    op: Literal["restore"] = Field(description="`restore`.")
-    model: Id = Field(description="The id of a model in `models`.")
+    op: Literal["restore"] = _f("`restore`.")
+    model: Id = _f("The id of a model in `models`.")
 
 
+@_entry
 class ResizeStep(Entry):
     """Workflow step: resize the image."""
 
-    op: Literal["resize"] = Field(description="`resize`.")
-    scale: Annotated[float, Field(gt=0, le=8)] = Field(
-        description="Scale factor, e.g. 2 for 2x.")
-    filter: Literal["lanczos", "bicubic", "bilinear", "nearest"] = Field(
-        "lanczos", description="Resampling filter.")
+    op: Literal["resize"] = _f("`resize`.")
+    scale: Scale = _f("Scale factor, e.g. 2 for 2x.")
+    filter: Literal["lanczos", "bicubic", "bilinear", "nearest"] = _f(
+        "Resampling filter.", "lanczos")
 
 
-Step = Annotated[RestoreStep | ResizeStep, Field(discriminator="op")]
+STEPS = {"restore": RestoreStep, "resize": ResizeStep}  # a step's class by its op
 
 
+@_entry
 class Workflow(Entry):
     """A named pipeline of steps, run at build time on gallery inputs."""
 
-    id: Id = Field(description="Stable identifier.")
-    name: Text = Field(description="Display name, plain text.")
-    steps: list[Step] = Field(min_length=1, description="Steps in order (`op: restore|resize`).")
+    id: Id = _f("Stable identifier.")
+    name: Text = _f("Display name, plain text.")
+    steps: Steps = _f("Steps in order (`op: restore|resize`).")
 
 
+@_entry
 class Crop(Entry):
     """A zoomed crop to show side by side, in input pixels."""
 
-    x: Annotated[int, Field(ge=0)] = Field(description="Left edge.")
-    y: Annotated[int, Field(ge=0)] = Field(description="Top edge.")
-    width: Annotated[int, Field(gt=0)] = Field(description="Width.")
-    height: Annotated[int, Field(gt=0)] = Field(description="Height.")
-    label: Text | None = Field(None, description="What the crop shows.")
+    x: NonNegInt = _f("Left edge.")
+    y: NonNegInt = _f("Top edge.")
+    width: PosInt = _f("Width.")
+    height: PosInt = _f("Height.")
+    label: Text | None = _f("What the crop shows.", None)
 
 
+@_entry
 class GalleryEntry(Entry):
     """A photo in the gallery folder, run through a workflow at build time."""
 
-    id: Id = Field(description="Stable identifier; images are published under /gallery/<id>/.")
-    input: RelPath = Field(description="Input image, relative to the gallery folder.")
-    reference: RelPath | None = Field(None, description="Sharp reference image, if any.")
-    workflow: Id = Field(description="The id of a workflow in `workflows`.")
-    caption: Text = Field(description="Caption, plain text.")
-    source: Text = Field(description="Where the photo comes from.")
-    source_url: Url | None = Field(None, description="Link to the source.")
-    licence: Text = Field(description="The photo's licence.")
-    crops: list[Crop] = Field(default_factory=list, description="Zoomed crops to show.")
+    id: Id = _f("Stable identifier; images are published under /gallery/<id>/.")
+    input: RelPath = _f("Input image, relative to the gallery folder.")
+    reference: RelPath | None = _f("Sharp reference image, if any.", None)
+    workflow: Id = _f("The id of a workflow in `workflows`.")
+    caption: Text = _f("Caption, plain text.")
+    source: Text = _f("Where the photo comes from.")
+    source_url: Url | None = _f("Link to the source.", None)
+    licence: Text = _f("The photo's licence.")
+    crops: list[Crop] = _f("Zoomed crops to show.", factory=list)
 
 
+@_entry
 class Answer(Entry):
     """The answer to a question: three sections, Markdown without HTML."""
 
-    summary: Annotated[str, Field(min_length=1, max_length=200)] = Field(
-        description="One line (at most 200 characters): the task, for link previews.")
-    task: Markdown = Field(description="Section 1: what the person is trying to do.")
-    workflow: Markdown = Field(
-        description="Section 2: how the model works, input -> model -> output.")
-    notes: dict[Id, Markdown] = Field(
-        default_factory=dict,
-        description="Section 3: for each recommended model, related paper and tool id, how it "
-                    "bears on the question (say 'not directly relevant because ...' when so).")
+    summary: Summary = _f("One line (at most 200 characters): the task, for link previews.")
+    task: Markdown = _f("Section 1: what the person is trying to do.")
+    workflow: Markdown = _f("Section 2: how the model works, input -> model -> output.")
+    notes: dict[Id, Markdown] = _f(
+        "Section 3: for each recommended model, related paper and tool id, how it bears on "
+        "the question (say 'not directly relevant because ...' when so).", factory=dict)
 
 
+@_entry
 class Question(Entry):
     """A question as asked, with the models and papers recommended for it, and its answer."""
 
-    slug: Slug = Field(description="Stable URL part: the answer is at /answers/<slug>/.")
-    question: Text = Field(description="The question exactly as asked, plain text.")
-    task: Id = Field(description="The id of a task in `tasks`.")
-    models: list[Id] = Field(default_factory=list, description="Recommended model ids.")
-    papers: list[Id] = Field(default_factory=list, description="Related paper ids.")
-    tools: list[Id] = Field(default_factory=list, description="Related tool ids.")
-    workflow: Id | None = Field(None, description="Workflow shown in section 2.")
-    gallery: list[Id] = Field(default_factory=list,
-                              description="Gallery entries shown in section 2.")
-    draft: bool = Field(False, description="Drafts build with a banner, outside home and exports.")
-    answer: Answer = Field(description="The answer's three sections.")
+    slug: Slug = _f("Stable URL part: the answer is at /answers/<slug>/.")
+    question: Text = _f("The question exactly as asked, plain text.")
+    task: Id = _f("The id of a task in `tasks`.")
+    models: list[Id] = _f("Recommended model ids.", factory=list)
+    papers: list[Id] = _f("Related paper ids.", factory=list)
+    tools: list[Id] = _f("Related tool ids.", factory=list)
+    workflow: Id | None = _f("Workflow shown in section 2.", None)
+    gallery: list[Id] = _f("Gallery entries shown in section 2.", factory=list)
+    draft: Bool = _f("Drafts build with a banner, outside home and exports.", False)
+    answer: Answer = _f("The answer's three sections.")
 
 
 SECTIONS: dict[str, type[Entry]] = {
@@ -219,7 +245,95 @@ SECTIONS: dict[str, type[Entry]] = {
     "questions": Question,
 }
 KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTIONS}
-_ADAPTERS = {name: TypeAdapter(model) for name, model in SECTIONS.items()}
+
+# What each validated type name in the annotations above means, for the Catalog reference.
+TYPE_NAMES = {
+    "Id": "id", "Slug": "slug", "Url": "URL", "RelPath": "path", "Text": "text",
+    "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
+    "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
+    "Steps": "list[step]",
+}
+
+_SCHEMA: dict[str, Any] = {}
+
+
+def _schema() -> dict[str, Any]:
+    """pydantic's validators for the sections (built once per process, on first use).
+
+    The annotations of the dataclasses name types (Id, Text, ...) that are defined here, with
+    pydantic, and added to this module's namespace, where pydantic resolves them.
+    """
+    if _SCHEMA:
+        return _SCHEMA
+    from typing import Annotated
+
+    from pydantic import AfterValidator, Field, Strict, TypeAdapter, ValidationError
+
+    strict_str = Annotated[str, Strict()]
+    text_check = AfterValidator(_check_text)
+    step = Annotated[RestoreStep | ResizeStep, Field(discriminator="op")]
+    types = {
+        "Id": Annotated[strict_str, AfterValidator(_check_id)],
+        "Slug": Annotated[strict_str, AfterValidator(_check_slug)],
+        "Url": Annotated[strict_str, AfterValidator(_check_url)],
+        "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
+        "Text": Annotated[strict_str, Field(min_length=1), text_check],
+        "Markdown": Annotated[strict_str, text_check],
+        "Summary": Annotated[strict_str, Field(min_length=1, max_length=200)],
+        "Sha256": Annotated[strict_str, Field(pattern=r"^[0-9a-f]{64}$")],
+        "Bool": Annotated[bool, Strict()],
+        "NonNegInt": Annotated[int, Strict(), Field(ge=0)],
+        "PosInt": Annotated[int, Strict(), Field(gt=0)],
+        "Scale": Annotated[float, Strict(), Field(gt=0, le=8)],
+        "Steps": Annotated[list[step], Field(min_length=1)],
+    }
+    assert set(types) == set(TYPE_NAMES)
+    globals().update(types)
+    adapters = {cls: TypeAdapter(cls) for cls in ENTRY_CLASSES}
+    _SCHEMA.update(adapters=adapters, error=ValidationError)
+    return _SCHEMA
+
+
+def validate_entry(cls: type[E], data: Any) -> E:
+    """``data`` validated as one ``cls`` entry (raises pydantic's ValidationError)."""
+    return _schema()["adapters"][cls].validate_python(data)
+
+
+ENTRY_CLASSES: tuple[type[Entry], ...] = (
+    Task, WeightsSource, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
+    GalleryEntry, Answer, Question)
+E = TypeVar("E", bound=Entry)
+
+
+def nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
+    """The entry classes a field of ``cls`` holds (one, or a list of them), else ()."""
+    annotation = next(f.type for f in fields(cls) if f.name == name)
+    words = set(re.findall(r"\w+", str(annotation)))
+    if "Steps" in words:
+        return tuple(STEPS.values())
+    return tuple(c for c in ENTRY_CLASSES if c.__name__ in words)
+
+
+def entry_from_data(cls: type[E], data: dict[str, Any]) -> E:
+    """Rebuild an entry from the JSON of one that was validated (no validation, no pydantic)."""
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        inner = _NESTED[cls].get(f.name)
+        if inner:
+            def one(item: dict[str, Any], inner: tuple = inner) -> Entry:
+                kind = STEPS[item["op"]] if len(inner) > 1 else inner[0]
+                return entry_from_data(kind, item)
+
+            value = [one(x) for x in value] if isinstance(value, list) else one(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+_NESTED = {cls: {f.name: nested_entries(cls, f.name) for f in fields(cls)
+                 if nested_entries(cls, f.name)} for cls in ENTRY_CLASSES}
 
 
 @dataclass
@@ -273,14 +387,82 @@ class CatalogError(ModelkbError):
         super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
 
 
-def load_catalog(path: Path | str, *, display: str | None = None) -> Catalog:
-    """Load and validate ``path``; raise CatalogError listing every problem found."""
+def load_catalog(path: Path | str, *, display: str | None = None,
+                 snapshot_dir: Path | None = None) -> Catalog:
+    """Load and validate ``path``; raise CatalogError listing every problem found.
+
+    With ``snapshot_dir``, a catalog whose bytes validated before is loaded from its
+    snapshot there (no YAML parsing, no pydantic), and a newly validated one is saved.
+    """
     path = Path(path)
+    name = display or path.name
     try:
-        src = read_yaml(path, display=display or path.name)
+        raw = path.read_bytes()
+    except OSError:
+        raw = None  # read_yaml reports it
+    key = _snapshot_key(raw) if raw is not None and snapshot_dir is not None else None
+    if key is not None:
+        catalog = _load_snapshot(snapshot_dir / f"{key}.json", path)
+        if catalog is not None:
+            return catalog
+    try:
+        src = read_yaml(path, display=name, raw=raw)
     except SourceError as exc:
         raise CatalogError(exc.problems) from None
-    return Validator(src, path).run()
+    catalog = Validator(src, path).run()
+    if key is not None:
+        _save_snapshot(snapshot_dir, key, catalog)
+    return catalog
+
+
+SNAPSHOT_FORMAT = 1
+SNAPSHOTS_KEPT = 8
+_code_hash: list[str] = []
+
+
+def _snapshot_key(raw: bytes) -> str:
+    """SHA-256 of the catalog's bytes and of the code that validates it."""
+    if not _code_hash:
+        digest = hashlib.sha256(f"modelkb catalog snapshot {SNAPSHOT_FORMAT}".encode())
+        here = Path(__file__).parent
+        for module in ("catalog.py", "yamlsrc.py", "answers.py"):  # the validation code
+            digest.update((here / module).read_bytes())
+        _code_hash.append(digest.hexdigest())
+    return hashlib.sha256(_code_hash[0].encode() + raw).hexdigest()
+
+
+def _load_snapshot(file: Path, path: Path) -> Catalog | None:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        catalog = Catalog(path=path)
+        for name, cls in SECTIONS.items():
+            target = getattr(catalog, name)
+            for item in data["sections"][name]:
+                target[item[KEY_FIELD[name]]] = entry_from_data(cls, item)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.debug("catalog snapshot %s unusable (%s); validating the catalog", file, exc)
+        return None
+    return catalog
+
+
+def _save_snapshot(folder: Path, key: str, catalog: Catalog) -> None:
+    """Write the snapshot atomically; keep the newest few; never fail the build over it."""
+    data = {"format": SNAPSHOT_FORMAT,
+            "sections": {name: [asdict(e) for e in getattr(catalog, name).values()]
+                         for name in SECTIONS}}
+    tmp = folder / f".{key}.{os.getpid()}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, folder / f"{key}.json")
+        older = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in older[SNAPSHOTS_KEPT:]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.debug("catalog snapshot not saved in %s: %s", folder, exc)
+        tmp.unlink(missing_ok=True)
 
 
 class Validator:
@@ -323,6 +505,8 @@ class Validator:
             return
         key_field = KEY_FIELD[name]
         target: dict[str, Any] = getattr(self.catalog, name)
+        schema = _schema()
+        adapter = schema["adapters"][SECTIONS[name]]
         for i, item in enumerate(items):
             path = (name, i)
             key = item.get(key_field) if isinstance(item, dict) else None
@@ -334,8 +518,8 @@ class Validator:
                 else:
                     self.known_ids[name].add(key)
             try:
-                entry = _ADAPTERS[name].validate_python(item)
-            except ValidationError as exc:
+                entry = adapter.validate_python(item)
+            except schema["error"] as exc:
                 for err in exc.errors():
                     self.schema_problem(path, err, name)
                 continue
@@ -348,10 +532,10 @@ class Validator:
         full = path + loc
         kind = err["type"]
         what = ".".join(str(x) for x in loc) or "entry"
-        if kind == "extra_forbidden":
+        if kind in ("extra_forbidden", "unexpected_keyword_argument"):
             model = SECTIONS[section]
             self.add(full, f"unknown key '{loc[-1]}'",
-                     _known_keys_hint(model, loc), key=True)
+                     _known_keys_hint(model, tuple(err["loc"])), key=True)
         elif kind == "missing":
             noun = "gallery entry" if section == "gallery" else section[:-1]
             self.add(full[:-1], f"missing required key '{loc[-1]}'",
@@ -459,22 +643,21 @@ def _raw_entries(data: dict, section: str) -> list[tuple[int, dict]]:
 
 
 def _known_keys_hint(model: type[Entry], loc: tuple) -> str:
-    target: Any = model
+    """The keys allowed where ``loc`` (pydantic's error location, step tags included) ends."""
+    candidates: tuple[type[Entry], ...] = (model,)
     for part in loc[:-1]:
         if isinstance(part, int):
             continue
-        info = getattr(target, "model_fields", {}).get(part)
-        if info is None:
+        if part in STEPS and STEPS[part] in candidates:  # the step kind pydantic picked
+            candidates = (STEPS[part],)
+        elif len(candidates) == 1 and part in {f.name for f in fields(candidates[0])}:
+            candidates = nested_entries(candidates[0], part)
+        else:
+            candidates = ()
             break
-        ann = info.annotation
-        inner = [a for a in getattr(ann, "__args__", ()) if isinstance(a, type)
-                 and issubclass(a, Entry)]
-        if isinstance(ann, type) and issubclass(ann, Entry):
-            target = ann
-        elif inner:
-            target = inner[0]
-    fields = ", ".join(getattr(target, "model_fields", {}))
-    return f"known keys here: {fields}" if fields else "remove it"
+    if len(candidates) != 1:
+        return "remove it"
+    return f"known keys here: {', '.join(f.name for f in fields(candidates[0]))}"
 
 
 def _value_hint(loc: tuple) -> str:
@@ -489,7 +672,7 @@ def _type_hint(kind: str) -> str:
         "string_type": "write text (quote it if it looks like a number or yes/no)",
         "list_type": "write a list, one '- item' per line",
         "dict_type": "write a mapping of 'key: value' lines",
-        "model_type": "write a mapping of 'key: value' lines",
+        "dataclass_type": "write a mapping of 'key: value' lines",
         "bool_type": "write true or false",
         "int_type": "write a whole number",
         "string_too_long": "shorten it",

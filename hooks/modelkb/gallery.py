@@ -24,7 +24,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -297,7 +297,7 @@ class _Runner:
         key = make_key(input=input_hash, reference=ref_hash,
                        weights=weights.sha256 if weights else None,
                        workflow=json.loads(workflow_json(workflow)), code=CODE_VERSION)
-        crops = [c.model_dump(mode="json") for c in entry.crops]
+        crops = [asdict(c) for c in entry.crops]
         render_key = make_key(result=key, crops=crops, render=RENDER_VERSION)
 
         ran: list[bool] = []  # set when this process really runs the workflow

@@ -8,6 +8,7 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import MISSING, fields
 
 from modelkb.answers import (
     SHORTCODE_RE,
@@ -18,7 +19,7 @@ from modelkb.answers import (
     render_links,
     safe_markdown,
 )
-from modelkb.catalog import SECTIONS, Catalog, Entry
+from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
 
 KIND_DIRS = {"models": "models", "papers": "papers", "tools": "tools", "tasks": "tasks"}
 KIND_LABELS = {"models": "Model", "papers": "Paper", "tools": "Tool", "tasks": "Task"}
@@ -187,21 +188,18 @@ def catalog_reference() -> str:
         lines += [f"## `{name}`" if " " not in name else f"## {name}", "",
                   plain((model.__doc__ or "").strip()), "",
                   "| key | required | type | meaning |", "|---|---|---|---|"]
-        for field_name, info in model.model_fields.items():
-            required = "yes" if info.is_required() else "no"
-            kind = _type_name(info.annotation)
-            lines.append(f"| `{field_name}` | {required} | {kind} | "
-                         f"{plain(info.description or '')} |")
+        for f in fields(model):
+            required = "yes" if f.default is MISSING and f.default_factory is MISSING else "no"
+            lines.append(f"| `{f.name}` | {required} | {_type_name(str(f.type))} | "
+                         f"{plain(f.metadata.get('description', ''))} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def _type_name(annotation) -> str:
-    text = str(annotation)
-    text = re.sub(r"typing\.|modelkb\.catalog\.|<class '|'>", "", text)
-    text = re.sub(r"Annotated\[(\w+),[^\]]*\]", r"\1", text)
-    text = re.sub(r"Annotated\[Union\[[^\]]*\][^\]]*\]", "step", text)
-    text = text.replace("NoneType", "none")
+def _type_name(annotation: str) -> str:
+    """'list[Id] | None' -> 'list[id] or none', with the validated types' readable names."""
+    text = re.sub(r"\w+", lambda m: TYPE_NAMES.get(m.group(0), m.group(0)), annotation)
+    text = text.replace(" | None", " or none").replace("Literal", "one of ")
     return plain(text)
 
 

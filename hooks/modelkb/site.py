@@ -68,7 +68,8 @@ def on_config(config):
         settings = parse_settings(config.extra.get("modelkb"), Path(config.config_file_path
                                                                   or "mkdocs.yml").name)
         catalog_path = resolve(root, settings.catalog)
-        catalog = load_catalog(catalog_path, display=_display(catalog_path, root))
+        catalog = load_catalog(catalog_path, display=_display(catalog_path, root),
+                               snapshot_dir=resolve(root, settings.cache) / "catalog")
     except ModelkbError as exc:
         raise PluginError(str(exc)) from None
     _state = BuildState(root=root, settings=settings, catalog=catalog,

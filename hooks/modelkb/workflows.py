@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelkb.cache import canonical_json
@@ -54,7 +54,7 @@ class WorkflowResult:
 
 def workflow_json(workflow: Workflow) -> str:
     """The canonical JSON of a workflow's steps (what determines its output)."""
-    return canonical_json([step.model_dump(mode="json") for step in workflow.steps])
+    return canonical_json([asdict(step) for step in workflow.steps])
 
 
 def needs_model(workflow: Workflow) -> bool:

@@ -80,11 +80,13 @@ class Located:
         return self.where(path)
 
 
-def read_yaml(path: Path, *, display: str | None = None) -> Located:
-    """Read ``path`` as YAML with positions; raise SourceError with file:line messages."""
+def read_yaml(path: Path, *, display: str | None = None, raw: bytes | None = None) -> Located:
+    """Read ``path`` (or its bytes already read, ``raw``) as YAML with positions; raise
+    SourceError with file:line messages."""
     name = display or str(path)
     try:
-        raw = path.read_bytes()
+        if raw is None:
+            raw = path.read_bytes()
     except FileNotFoundError:
         problem = Problem(name, 1, 1, "file not found", "create it or fix the path")
         raise SourceError([problem]) from None

@@ -131,6 +131,10 @@ def test_catalog_reference_is_generated_from_the_schema(seed_build):
         assert f"<code>{section}</code>" in html
         for field_name in (f.name for f in dataclasses.fields(model)):
             assert f"<code>{field_name}</code>" in html
+    # the type column is readable: no Python internals
+    for internal in ("Annotated", "AfterValidator", "0x", "typing", "NoneType"):
+        assert internal not in html, internal
+    assert "<td>list[id]</td>" in html and "<td>URL or none</td>" in html
 
 
 def test_generated_pages_are_not_written_into_docs(seed_build):

@@ -9,6 +9,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +159,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         cache.put("k1", broken)
     assert cache.get("k1") is None
-    assert [p.name for p in cache.root.iterdir()] == [".lock"]
+    assert [p.name for p in cache.root.iterdir()] == [".locks"]  # only lock files
 
 
 def test_incomplete_entry_is_replaced(tmp_path: Path) -> None:
@@ -182,6 +185,98 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs), outs
     assert outs[0][0] == outs[1][0]
     assert Cache(tmp_path / "c").keys() == ["shared"]
+
+
+def test_different_keys_are_written_in_parallel(tmp_path: Path) -> None:
+    """Each writer locks its own key: B's write runs while A's is still going."""
+    cache = Cache(tmp_path / "c")
+    b_started = threading.Event()
+
+    def write_a(folder: Path) -> None:
+        assert b_started.wait(timeout=30), "the write of key b waited for the write of key a"
+        (folder / "a").write_text("a")
+
+    def write_b(folder: Path) -> None:
+        b_started.set()
+        (folder / "b").write_text("b")
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cache.put, "a" * 64, write_a)
+        time.sleep(0.2)  # let a's write begin and hold its lock
+        second = pool.submit(cache.put, "b" * 64, write_b)
+        assert (first.result(timeout=60) / "a").read_text() == "a"
+        assert (second.result(timeout=60) / "b").read_text() == "b"
+
+
+def test_same_key_from_threads_is_written_once(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    calls: list[int] = []
+
+    def write(folder: Path) -> None:
+        calls.append(1)
+        time.sleep(0.3)
+        (folder / "v").write_text("x")
+
+    with ThreadPoolExecutor(4) as pool:
+        folders = list(pool.map(lambda _: cache.put("k" * 64, write), range(4)))
+    assert len(calls) == 1 and len(set(folders)) == 1
+    assert cache.keys() == ["k" * 64]
+
+
+def test_cleaning_spares_a_live_writer(tmp_path: Path) -> None:
+    """A prune-time clean removes orphaned temporary folders, not one still being written."""
+    cache = Cache(tmp_path / "c")
+    writing, release = threading.Event(), threading.Event()
+    orphan = cache.root / f".tmp-{'d' * 16}-99999-0"
+    orphan.mkdir(parents=True)
+
+    def slow(folder: Path) -> None:
+        (folder / "v").write_text("x")
+        writing.set()
+        assert release.wait(timeout=30)
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(cache.put, "e" * 64, slow)
+        assert writing.wait(timeout=30)
+        assert cache.clean_temporary() == 1  # the orphan only
+        assert not orphan.exists()
+        assert [p.name for p in cache.root.iterdir() if p.name.startswith(".tmp-")]
+        release.set()
+        assert (future.result(timeout=60) / "v").read_text() == "x"
+
+
+def test_threads_give_the_same_gallery(tmp_path: Path, weights: Path) -> None:
+    """Four entries on 3 threads: the same files, byte for byte, as one after another."""
+    gallery = tmp_path / "gallery_src"
+    gallery.mkdir()
+    entries = {}
+    for i in range(4):
+        _save(gallery / f"p{i}.png", _photo(48, seed=i))
+        entries[f"p{i}"] = {"input": f"p{i}.png"}
+    catalog = _catalog(tmp_path, entries)
+    reports = {n: run_gallery(catalog, gallery, tmp_path / f"cache-{n}", device="cpu",
+                              weights=str(weights), workers=n) for n in (1, 3)}
+    for report in reports.values():
+        assert not report.failures and report.computed == 4
+        assert list(report.results) == ["p0", "p1", "p2", "p3"]  # catalog order
+    for entry_id in entries:
+        one, three = (reports[n].results[entry_id] for n in (1, 3))
+        assert one.keys == three.keys
+        assert sorted(one.files) == sorted(three.files)
+        for name, path in one.files.items():
+            if name == "metrics.json":  # holds step times: compare everything but those
+                assert _untimed(json.loads(path.read_text())) == _untimed(
+                    json.loads(three.files[name].read_text()))
+            else:
+                assert path.read_bytes() == three.files[name].read_bytes(), (entry_id, name)
+
+
+def _untimed(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("kind", ["zero", "truncated", "text", "missing"])

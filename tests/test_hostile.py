@@ -399,7 +399,7 @@ def test_full_disk_tmpfs_gives_a_clear_error(tmp_path: Path) -> None:
         assert "no space left on device" in message and str(mount / "results") in message
         assert "extra.modelkb.cache" in message
         assert cache.get("k" * 64) is None and cache.keys() == []
-        assert [p.name for p in cache.root.iterdir()] == [".lock"]
+        assert [p.name for p in cache.root.iterdir()] == [".locks"]  # only lock files
     finally:
         subprocess.run(["umount", str(mount)], check=False)
 
@@ -425,7 +425,7 @@ def test_full_disk_file_size_limit(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("FULL no space left on device while writing the gallery cache")
     assert os.strerror(errno.EFBIG) in proc.stdout
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [".lock"]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == [".locks"]  # only lock files
 
 
 def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,14 +4,17 @@ Layout of a cache folder (kept outside docs/)::
 
     <cache>/<key>/...            a complete entry (immutable once in place)
     <cache>/<key>/manifest.json  the entry's files and sizes, written last
-    <cache>/.tmp-<key>-<pid>-<n> an entry being written (ignored; cleaned when orphaned)
-    <cache>/.lock                fcntl.flock lock taken while an entry is written or pruned
+    <cache>/.tmp-<key16>-<pid>-<n> an entry being written (ignored; cleaned when orphaned)
+    <cache>/.locks/<key16>       fcntl.flock lock held while that entry is written
+    <cache>/.lock                fcntl.flock lock held while the cache is pruned
 
 An entry is written into a temporary folder inside the cache folder, every file fsynced, then
 moved into place with ``os.rename`` (atomic on one file system), so a reader sees either no
 entry or a complete one; a process killed mid-write leaves only a ``.tmp-`` folder, which
-lookups ignore and the next writer removes. Two builds sharing a cache serialise their writes
-on the lock; the second finds the entry already there and uses it.
+lookups ignore and the next writer of that key (or a prune) removes. Writers lock the key
+they write, not the cache: two builds sharing a cache never compute the same entry twice
+(the second waits, then finds it there), while different entries are written in parallel,
+by threads of one build or by several processes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_NAME = ".lock"
+KEY_LOCKS = ".locks"
 _counter = itertools.count()
 # Out of room: no space, over quota, or over the process's file size limit (RLIMIT_FSIZE).
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -99,6 +103,11 @@ def _fsync_tree(root: Path) -> None:
         _fsync_dir(Path(folder))
 
 
+def _short(key: str) -> str:
+    """The first 16 hex digits of a key: names its lock and temporary folders."""
+    return key[:16]
+
+
 class Cache:
     """A folder of immutable entries addressed by key (a hex digest)."""
 
@@ -135,27 +144,51 @@ class Cache:
                       if p.is_dir() and not p.name.startswith("."))
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the cache's exclusive lock (blocks while another process holds it)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / LOCK_NAME).open("a+") as handle:
+    def lock(self, key: str | None = None, *, wait: bool = True) -> Iterator[bool]:
+        """Hold the exclusive lock of one entry (``key``) or of the whole cache (prune).
+
+        Blocks while another thread or process holds it; with ``wait=False`` yields False
+        at once instead (and holds nothing).
+        """
+        if key is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            file = self.root / LOCK_NAME
+        else:
+            (self.root / KEY_LOCKS).mkdir(parents=True, exist_ok=True)
+            file = self.root / KEY_LOCKS / _short(self.path(key).name)
+        with file.open("a+") as handle:
             if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    yield False
+                    return
             try:
-                yield
+                yield True
             finally:
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def clean_temporary(self) -> int:
-        """Remove leftovers of interrupted writes; call with the lock held. Returns the count."""
+    def clean_temporary(self, key: str | None = None) -> int:
+        """Remove leftovers of interrupted writes (of ``key`` only, whose lock the caller
+        holds; or of every key nobody is writing now). Returns the count."""
         if not self.root.is_dir():
             return 0
         removed = 0
+        prefixes = (f"{TMP_PREFIX}{_short(key)}-", f"{TRASH_PREFIX}{_short(key)}-") if key \
+            else (TMP_PREFIX, TRASH_PREFIX)
         for path in self.root.iterdir():
-            if path.name.startswith((TMP_PREFIX, TRASH_PREFIX)):
+            if not path.name.startswith(prefixes):
+                continue
+            if key is None:  # skip folders a live writer holds the key lock for
+                short = path.name.split("-")[1]
+                with self.lock(short, wait=False) as free:
+                    if not free:
+                        continue
+                    shutil.rmtree(path, ignore_errors=True)
+            else:
                 shutil.rmtree(path, ignore_errors=True)
-                removed += 1
+            removed += 1
         if removed:
             log.debug("cache %s: removed %d leftover temporary folder(s)", self.root, removed)
         return removed
@@ -168,12 +201,12 @@ class Cache:
         that fills up (ENOSPC, EDQUOT, EFBIG) raises :class:`CacheFullError`.
         """
         final = self.path(key)
-        with self.lock():
+        with self.lock(key):
             existing = self.get(key)
             if existing is not None:
                 return existing
-            self.clean_temporary()
-            tmp = self.root / f"{TMP_PREFIX}{key[:16]}-{os.getpid()}-{next(_counter)}"
+            self.clean_temporary(key)
+            tmp = self.root / f"{TMP_PREFIX}{_short(key)}-{os.getpid()}-{next(_counter)}"
             try:
                 tmp.mkdir()
                 write(tmp)
@@ -185,7 +218,7 @@ class Cache:
                                             encoding="utf-8")
                 _fsync_tree(tmp)
                 if final.exists():  # an incomplete entry (e.g. copied by hand): replace it
-                    trash = self.root / f"{TRASH_PREFIX}{key[:16]}-{os.getpid()}"
+                    trash = self.root / f"{TRASH_PREFIX}{_short(key)}-{os.getpid()}"
                     os.rename(final, trash)
                     shutil.rmtree(trash, ignore_errors=True)
                 os.rename(tmp, final)
@@ -211,7 +244,7 @@ class Cache:
             for key in self.keys():
                 if key in keep:
                     continue
-                trash = self.root / f"{TRASH_PREFIX}{key[:16]}-{os.getpid()}"
+                trash = self.root / f"{TRASH_PREFIX}{_short(key)}-{os.getpid()}"
                 os.rename(self.root / key, trash)
                 shutil.rmtree(trash, ignore_errors=True)
                 deleted.append(key)

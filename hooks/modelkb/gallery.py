@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,13 +252,16 @@ class _Runner:
         self.device = device
         self.weights_setting = weights
         self._weights: WeightsSource | ModelkbError | None = None
+        self._weights_lock = threading.Lock()  # weights are chosen (maybe downloaded) once
+        self.model_lock = threading.Lock()  # one network runs at a time
 
     def weights(self) -> WeightsSource:
-        if self._weights is None:
-            try:
-                self._weights = choose_weights(self.weights_setting, "extra.modelkb.weights")
-            except ModelkbError as exc:
-                self._weights = exc
+        with self._weights_lock:
+            if self._weights is None:
+                try:
+                    self._weights = choose_weights(self.weights_setting, "extra.modelkb.weights")
+                except ModelkbError as exc:
+                    self._weights = exc
         if isinstance(self._weights, ModelkbError):
             raise _EntryFault(str(self.weights_setting or "weights"), str(self._weights))
         return self._weights
@@ -334,7 +339,7 @@ class _Runner:
                               f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
                               f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
         result = run_workflow(workflow, rgb, weights, self.device,
-                              label=self.display(entry.input))
+                              label=self.display(entry.input), model_lock=self.model_lock)
         _to_pil(result.output).save(folder / "output.png")
         # Metrics on the 8-bit images as published, so readers can reproduce them.
         restored = None
@@ -409,33 +414,63 @@ class _Runner:
 def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
                 device: str = "auto", weights: str | None = None,
                 entries: list[str] | None = None,
-                max_pixels: int | None = None) -> GalleryReport:
+                max_pixels: int | None = None, workers: int | None = None) -> GalleryReport:
     """Produce every gallery entry (or those in ``entries``) into the cache; never raises for
-    a faulty input (see ``report.failures``), only CacheFullError for a full disk."""
+    a faulty input (see ``report.failures``), only CacheFullError for a full disk.
+
+    Entries run on ``workers`` threads (default :data:`DEFAULT_WORKERS`): one runs its
+    model while the others decode, encode, crop and measure theirs (Pillow, NumPy and
+    torch release the GIL there). ``workers=1`` runs them one after another.
+    """
     report = GalleryReport()
     start = time.perf_counter()
     runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, weights, max_pixels)
-    for entry_id, entry in catalog.gallery.items():
-        if entries is not None and entry_id not in entries:
-            continue
-        try:
-            result = runner.run(entry)
-        except _EntryFault as fault:
-            report.failures.append(Failure(entry_id, fault.path, fault.reason))
-            continue
-        except CacheFullError:
-            raise
-        except ModelkbError as exc:  # e.g. weights that do not load
-            report.failures.append(Failure(entry_id, entry.input, str(exc)))
-            continue
-        report.results[entry_id] = result
-        if result.status == "computed":
-            log.info("gallery: %s computed in %.1f s", entry_id, result.seconds)
-        else:
-            log.debug("gallery: %s cached", entry_id)
+    chosen = [(entry_id, entry) for entry_id, entry in catalog.gallery.items()
+              if entries is None or entry_id in entries]
+    workers = max(1, min(workers or DEFAULT_WORKERS, len(chosen)))
+    if workers == 1:
+        for entry_id, entry in chosen:
+            _record(report, entry_id, entry, _outcome(runner, entry))
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="modelkb-gallery") as pool:
+            futures = [pool.submit(_outcome, runner, entry) for _, entry in chosen]
+            try:
+                for (entry_id, entry), future in zip(chosen, futures, strict=True):
+                    _record(report, entry_id, entry, future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()  # a full disk (or Ctrl-C): start nothing more
+                raise
     report.seconds = time.perf_counter() - start
     log.info("%s", report.summary())
     return report
+
+
+DEFAULT_WORKERS = 2  # see BENCHMARKS.md, "Gallery: overlapping work with inference"
+
+
+def _outcome(runner: _Runner, entry: GalleryEntry) -> EntryResult | Failure:
+    """What running one entry gave: its result, or the failure to report."""
+    try:
+        return runner.run(entry)
+    except _EntryFault as fault:
+        return Failure(entry.id, fault.path, fault.reason)
+    except CacheFullError:
+        raise
+    except ModelkbError as exc:  # e.g. weights that do not load
+        return Failure(entry.id, entry.input, str(exc))
+
+
+def _record(report: GalleryReport, entry_id: str, entry: GalleryEntry,
+            outcome: EntryResult | Failure) -> None:
+    if isinstance(outcome, Failure):
+        report.failures.append(outcome)
+        return
+    report.results[entry_id] = outcome
+    if outcome.status == "computed":
+        log.info("gallery: %s computed in %.1f s", entry_id, outcome.seconds)
+    else:
+        log.debug("gallery: %s cached", entry_id)
 
 
 def prune_cache(cache_dir: str | Path, report: GalleryReport) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -129,9 +130,11 @@ def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") ->
 
 def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsSource | None = None,
                  device: str = "auto", variants: dict[str, str | None] | None = None,
-                 only_resize: bool = False, label: str = "the image") -> WorkflowResult:
+                 only_resize: bool = False, label: str = "the image",
+                 model_lock: AbstractContextManager | None = None) -> WorkflowResult:
     """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline);
-    ``label`` names the input in errors."""
+    ``label`` names the input in errors; ``model_lock`` is held around each model step (one
+    network runs at a time while other threads decode, encode and measure)."""
     steps: list[StepRecord] = []
     restored: np.ndarray | None = None
     image = rgb
@@ -143,7 +146,9 @@ def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsSource | N
             if weights is None:
                 raise ModelkbError(f"workflow {workflow.id}: a restore step needs weights")
             variant = (variants or {}).get(step.model)
-            image, detail = run_restore(image, weights, device, variant, label)
+            with model_lock or nullcontext():
+                start = time.perf_counter()  # time spent waiting for the model is not its time
+                image, detail = run_restore(image, weights, device, variant, label)
             restored = image
             detail = {"model": step.model, **detail}
             steps.append(StepRecord("restore", time.perf_counter() - start, detail))

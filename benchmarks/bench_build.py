@@ -39,14 +39,15 @@ _BUILD_AND_REPORT = (
     "else:\n"
     "    code = 0\n"
     "hwm = next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
-    "print('MAXRSS', hwm, 'TORCH',\n"
-    "      'torch' in sys.modules, file=sys.stderr)\n"
+    "print('MAXRSS', hwm, 'TORCH', 'torch' in sys.modules,\n"
+    "      'PYDANTIC', 'pydantic' in sys.modules, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
 
-def timed_build(project: Path) -> tuple[float, float, bool]:
-    """Build ``project`` in a fresh process: (seconds, peak RSS in MiB, torch imported).
+def timed_build(project: Path) -> tuple[float, float, bool, bool]:
+    """Build ``project`` in a fresh process: (seconds, peak RSS in MiB, torch imported,
+    pydantic imported).
 
     Peak RSS is the process's own VmHWM (ru_maxrss would carry the parent's over exec).
     """
@@ -60,7 +61,7 @@ def timed_build(project: Path) -> tuple[float, float, bool]:
         raise SystemExit(f"build of {project} failed:\n{proc.stderr[-3000:]}")
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MAXRSS"))
     parts = line.split()
-    return seconds, int(parts[1]) / 1024, parts[3] == "True"
+    return seconds, int(parts[1]) / 1024, parts[3] == "True", parts[5] == "True"
 
 
 def copy_project(dest: Path, cache: Path | None = None) -> Path:
@@ -173,26 +174,29 @@ def warm(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         project = copy_project(tmp / "modelkb", cache=tmp / "cache")
-        first, _, _ = timed_build(project)  # computes the gallery once
+        first, *_ = timed_build(project)  # computes the gallery once
         twin = static_twin(project, tmp / "plain")
-        ours, plain, rss_ours, rss_plain, torch_seen = [], [], [], [], False
+        ours, plain, rss_ours, rss_plain = [], [], [], []
+        torch_seen = pydantic_seen = False
         for _ in range(repeats):
-            s, m, t = timed_build(project)
+            s, m, t, p = timed_build(project)
             ours.append(s)
             rss_ours.append(m)
             torch_seen |= t
-            s, m, _ = timed_build(twin)
+            pydantic_seen |= p
+            s, m, *_ = timed_build(twin)
             plain.append(s)
             rss_plain.append(m)
         mo, mp = statistics.median(ours), statistics.median(plain)
         print(f"Machine: {machine()}; {repeats} alternating builds each; first (cold) build "
               f"{first:.1f} s\n")
-        print("| build | median s | min s | peak RSS MiB | torch imported |")
-        print("|---|---|---|---|---|")
+        print("| build | median s | min s | peak RSS MiB | torch imported | pydantic imported |")
+        print("|---|---|---|---|---|---|")
         print(f"| modelkb, gallery fully cached | {mo:.2f} | {min(ours):.2f} | "
-              f"{max(rss_ours):.0f} | {'yes' if torch_seen else 'no'} |")
+              f"{max(rss_ours):.0f} | {'yes' if torch_seen else 'no'} | "
+              f"{'yes' if pydantic_seen else 'no'} |")
         print(f"| plain MkDocs, same pages as static files | {mp:.2f} | {min(plain):.2f} | "
-              f"{max(rss_plain):.0f} | no |")
+              f"{max(rss_plain):.0f} | no | no |")
         print(f"\nRatio (median modelkb / median plain): **{mo / mp:.2f}**")
 
 
@@ -210,8 +214,8 @@ def scale(sizes: list[int]) -> None:
             timed_build(project)  # gallery computed (first size) or cached
             twin = static_twin(project, tmp / f"plain-{n}")
             pages = sum(1 for _ in (twin / "docs").rglob("*.md"))
-            s_ours, m_ours, _ = timed_build(project)
-            s_plain, m_plain, _ = timed_build(twin)
+            s_ours, m_ours, *_ = timed_build(project)
+            s_plain, m_plain, *_ = timed_build(twin)
             print(f"| {n:,} | {pages:,} | {s_ours:.1f} | {s_plain:.1f} | "
                   f"{s_ours / s_plain:.2f} | {m_ours:.0f} | {m_plain:.0f} |", flush=True)
             shutil.rmtree(project / "site", ignore_errors=True)

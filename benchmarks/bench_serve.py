@@ -306,7 +306,7 @@ def run(repeats: int, keep: bool, timeout: float) -> None:
     load = LoadSampler()
     try:
         project = copy_project(tmp / "modelkb", cache=tmp / "cache")
-        first, _, _ = timed_build(project)  # computes the gallery once; serve starts warm
+        first, *_ = timed_build(project)  # computes the gallery once; serve starts warm
         twin = static_twin(project, tmp / "plain")
         shutil.rmtree(project / "site", ignore_errors=True)
         shutil.rmtree(twin / "site", ignore_errors=True)

@@ -213,6 +213,19 @@ def test_tiled_matches_whole_within_tolerance(small: MSSNet) -> None:
     np.testing.assert_array_equal(single, whole)  # one tile covering all == whole image
 
 
+def test_channels_last_gives_the_same_restoration(small: MSSNet) -> None:
+    """The default memory layout (channels_last, faster) computes the same image."""
+    import copy
+
+    rgb = np.random.default_rng(3).random((48, 80, 3), dtype=np.float32)
+    plain = restore_array(small, rgb, device="cpu", tile=0)
+    fast_model = copy.deepcopy(small).to(memory_format=torch.channels_last)
+    fast = restore_array(fast_model, rgb, device="cpu", tile=0, channels_last=True)
+    assert fast.shape == plain.shape
+    assert np.abs(fast - plain).max() < 1e-4
+    assert not np.array_equal(plain, rgb)  # the network did change the image
+
+
 def test_tiling_arguments_checked(small: MSSNet) -> None:
     rgb = np.zeros((32, 32, 3), np.float32)
     with pytest.raises(ModelkbError, match="multiple of 16"):

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached bui
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-CODE_VERSION = 1  # bump when the computed outputs change (workflow code, rounding, tiling)
+CODE_VERSION = 2  # bump when the computed outputs change (workflow code, rounding, tiling)
 RENDER_VERSION = 1  # bump when the published files change (sizes, crops, formats)
 WEB_SIDE = 1600
 THUMB_SIDE = 320

@@ -15,9 +15,9 @@ from modelkb.catalog import load_catalog
 from modelkb.errors import ModelkbError
 from modelkb.importer import arxiv_id, link_key, parse_prompt, question_slug
 
-from conftest import ROOT, SHARED, run_cli
+from conftest import ROOT, run_cli
 
-SEED = next((SHARED / "seeds").glob("000_*.txt"))
+SEED = next((ROOT / "tests" / "data" / "seeds").glob("000_*.txt"))
 SEED_SLUG = "real-image-super-resolution-everyday-noise"
 SHIPPED = ROOT / "catalog.yml"
 

@@ -28,6 +28,9 @@ def test_shards_partition_the_entries_stably():
 def test_bad_shard_and_prune_with_shard_are_refused(tmp_path):
     bad = run_cli("gallery", "--shard", "5/4", cwd=tmp_path)
     assert bad.returncode == 2 and "I must be between 1 and N" in bad.stderr
+    for value in ("0", "x", "-1", "65"):
+        bad = run_cli("gallery", "--workers", value, cwd=tmp_path)
+        assert bad.returncode == 2 and "give a whole number from 1 to 64" in bad.stderr, value
     (tmp_path / "mkdocs.yml").write_text("site_name: x\n")
     both = run_cli("gallery", "--shard", "1/2", "--prune", cwd=tmp_path)
     assert both.returncode == 1 and "--prune needs the whole gallery" in both.stderr
@@ -70,7 +73,7 @@ def test_shards_in_parallel_fill_one_cache_for_the_build(tmp_path: Path) -> None
     for i, (proc, out) in enumerate(zip(procs, outputs, strict=True), start=1):
         assert proc.returncode == 0, out
         assert f"gallery: {share[i]} computed, 0 cached" in out
-    whole = run_cli("gallery", "--device", "cpu", cwd=tmp_path)
+    whole = run_cli("gallery", "--device", "cpu", "--workers", "3", cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
     assert "gallery: 0 computed, 6 cached" in whole.stdout + whole.stderr
     assert not [p for p in (tmp_path / "cache" / "results").iterdir()

@@ -58,6 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", default=None, metavar="I/N", type=parse_shard,
                         help="render only share I of N (1 <= I <= N) into the shared cache, "
                              "so several machines can fill it; the site build then only reads")
+    parser.add_argument("--workers", default=None, metavar="N", type=parse_workers,
+                        help="photos in flight at once: one runs the model while the others "
+                             "are decoded, encoded and measured (default: 2)")
+
+
+def parse_workers(text: str) -> int:
+    """--workers N: a whole number from 1 to 64."""
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"workers {text}: give a whole number from 1 to 64")
+    return int(text)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -83,7 +93,8 @@ def in_shard(entry_id: str, shard: tuple[int, int] | None) -> bool:
 
 def main_config(config_file: str | Path, device: str | None = None,
                 weights: str | None = None, prune: bool = False,
-                shard: tuple[int, int] | None = None):  # -> GalleryReport
+                shard: tuple[int, int] | None = None,
+                workers: int | None = None):  # -> GalleryReport
     """Run the gallery of the site configured in ``config_file``; returns the report."""
     from modelkb.catalog import load_catalog
     from modelkb.gallery import prune_cache, run_gallery
@@ -105,7 +116,7 @@ def main_config(config_file: str | Path, device: str | None = None,
     entries = [e for e in catalog.gallery if in_shard(e, shard)] if shard else None
     report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
                          weights=weights or settings.weights,
-                         max_pixels=settings.max_pixels, entries=entries)
+                         max_pixels=settings.max_pixels, entries=entries, workers=workers)
     if prune:
         deleted = prune_cache(cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),
@@ -120,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    report = main_config(args.config, args.device, args.weights, args.prune, args.shard)
+    report = main_config(args.config, args.device, args.weights, args.prune, args.shard,
+                         args.workers)
     if report.failures:
         print(f"modelkb gallery: {len(report.failures)} input(s) failed:", file=sys.stderr)
         for failure in report.failures:

@@ -80,10 +80,8 @@ def main() -> None:
         tmp = Path(tmp)
         catalog = make_gallery(tmp / "gallery", args.photos, width, height)
         # Warm-up: load the network and touch every code path once (not timed).
-        warm = dict(list(catalog.gallery.items())[:1])
-        saved, catalog.gallery = catalog.gallery, warm
-        run_gallery(catalog, tmp / "gallery", tmp / "warm-cache", device=args.device)
-        catalog.gallery = saved
+        run_gallery(catalog, tmp / "gallery", tmp / "warm-cache", device=args.device,
+                    entries=[next(iter(catalog.gallery))])
 
         times: dict[int, list[float]] = {n: [] for n in args.workers}
         model: dict[int, list[float]] = {n: [] for n in args.workers}

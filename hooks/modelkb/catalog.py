@@ -305,7 +305,7 @@ ENTRY_CLASSES: tuple[type[Entry], ...] = (
 E = TypeVar("E", bound=Entry)
 
 
-def nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
+def _nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
     """The entry classes a field of ``cls`` holds (one, or a list of them), else ()."""
     annotation = next(f.type for f in fields(cls) if f.name == name)
     words = set(re.findall(r"\w+", str(annotation)))
@@ -323,17 +323,20 @@ def entry_from_data(cls: type[E], data: dict[str, Any]) -> E:
         value = data[f.name]
         inner = _NESTED[cls].get(f.name)
         if inner:
-            def one(item: dict[str, Any], inner: tuple = inner) -> Entry:
-                kind = STEPS[item["op"]] if len(inner) > 1 else inner[0]
-                return entry_from_data(kind, item)
-
-            value = [one(x) for x in value] if isinstance(value, list) else one(value)
+            value = ([_nested_from_data(inner, x) for x in value] if isinstance(value, list)
+                     else _nested_from_data(inner, value))
         values[f.name] = value
     return cls(**values)
 
 
-_NESTED = {cls: {f.name: nested_entries(cls, f.name) for f in fields(cls)
-                 if nested_entries(cls, f.name)} for cls in ENTRY_CLASSES}
+def _nested_from_data(inner: tuple[type[Entry], ...], item: dict[str, Any]) -> Entry:
+    """One nested entry: a step's class is chosen by its op, as pydantic's discriminator does."""
+    return entry_from_data(STEPS[item["op"]] if len(inner) > 1 else inner[0], item)
+
+
+# For each entry class, its fields that hold entries: field name -> the possible classes.
+_NESTED = {cls: {f.name: inner for f in fields(cls) if (inner := _nested_entries(cls, f.name))}
+           for cls in ENTRY_CLASSES}
 
 
 @dataclass
@@ -651,7 +654,7 @@ def _known_keys_hint(model: type[Entry], loc: tuple) -> str:
         if part in STEPS and STEPS[part] in candidates:  # the step kind pydantic picked
             candidates = (STEPS[part],)
         elif len(candidates) == 1 and part in {f.name for f in fields(candidates[0])}:
-            candidates = nested_entries(candidates[0], part)
+            candidates = _NESTED[candidates[0]].get(part, ())
         else:
             candidates = ()
             break

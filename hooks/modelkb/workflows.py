@@ -65,7 +65,7 @@ def needs_model(workflow: Workflow) -> bool:
 
 def load_model(weights: WeightsSource, device: str = "auto", variant: str | None = None) -> Any:
     """The loaded network for these weights on this device, loaded once per process."""
-    from modelkb.models.tiling import select_device
+    from modelkb.models.tiling import prepare_model, select_device
     from modelkb.models.weights import load_weights
 
     torch_device = select_device(device)
@@ -74,11 +74,9 @@ def load_model(weights: WeightsSource, device: str = "auto", variant: str | None
         loaded = load_weights(weights.local_path(), variant)
         if loaded.sha256 != weights.sha256:
             raise ModelkbError(f"weights {weights.source} changed while the build was running")
-        import torch
-
         # channels_last: 1.8x faster than contiguous on the CPU, the same output to 5e-7
         # (BENCHMARKS.md, "Inference options"); the usual choice for convolutions on GPUs.
-        loaded.model.to(torch_device, memory_format=torch.channels_last)
+        prepare_model(loaded.model, torch_device, channels_last=True)
         _models[key] = (loaded, torch_device)
     return _models[key]
 

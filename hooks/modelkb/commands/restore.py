@@ -100,13 +100,12 @@ def run(args: argparse.Namespace) -> int:
     outputs = _plan_outputs(inputs, Path(args.output))
 
     # Importing torch takes a while: only after the cheap checks.
-    import torch
-
     from modelkb.imageio import SIXTEEN_BIT_SUFFIXES, read_image, write_image
     from modelkb.models.tiling import (
         DEFAULT_OVERLAP,
         check_finite,
         check_tiling,
+        prepare_model,
         restore_with_fallback,
         select_device,
     )
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bf16 and device.type != "cuda":
         raise ModelkbError("--bf16 needs --device cuda (or auto with a CUDA GPU)")
     loaded = load_weights(weights_path, args.variant)
-    model = loaded.model.to(device, memory_format=torch.channels_last)  # faster on CPU and GPU
+    model = prepare_model(loaded.model, device, channels_last=True)  # faster on CPU and GPU
     log.info("restoring %d image(s) with %s on %s", len(inputs), loaded.variant, device)
 
     progress = None

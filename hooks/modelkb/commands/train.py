@@ -43,6 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="centre-crop held-out images to at most this size")
     parser.add_argument("--blur-length", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                         help="camera-shake path length range in pixels for synthetic blur")
+    parser.add_argument("--init", default=None, metavar="WEIGHTS",
+                        help="start from these weights (e.g. the shipped file) with a fresh "
+                        "optimiser and warm-up, so training adds up across runs")
+    parser.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                        help="downscale training photos to at most N pixels when loaded "
+                        "(e.g. 1600000: shake lengths then match 1-2 MP photos)")
+    parser.add_argument("--defocus-radius", type=float, nargs=2, default=None,
+                        metavar=("MIN", "MAX"), help="defocus disk radius range in pixels")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--export", default=None, metavar="SAFETENSORS",
@@ -60,12 +68,17 @@ def run(args: argparse.Namespace) -> int:
         if not 0 <= lo <= hi:
             raise ModelkbError(f"--blur-length: need 0 <= MIN <= MAX, got {lo} {hi}")
         degrade["length"] = [lo, hi]
+    if args.defocus_radius is not None:
+        lo, hi = args.defocus_radius
+        if not 0 < lo <= hi:
+            raise ModelkbError(f"--defocus-radius: need 0 < MIN <= MAX, got {lo} {hi}")
+        degrade["defocus_radius"] = [lo, hi]
     opts = TrainOptions(
         data=args.data, out=args.out, variant=args.variant, steps=args.steps, batch=args.batch,
         crop=args.crop, lr=args.lr, warmup=args.warmup, seed=args.seed, device=args.device,
         threads=args.threads, save_every=args.save_every, resume=args.resume, val=args.val,
         val_every=args.val_every, val_size=args.val_size, degrade=degrade,
-        stop_after=args.stop_after,
+        stop_after=args.stop_after, init=args.init, max_pixels=args.max_pixels,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}"

@@ -6,6 +6,7 @@ is reproducible and a resumed run sees exactly the batches the uninterrupted run
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,12 +85,24 @@ def _crop_at(image: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
+def _fit(image: np.ndarray, max_pixels: int | None) -> np.ndarray:
+    """Downscale (Lanczos) so the image holds at most `max_pixels` pixels; None keeps it."""
+    h, w = image.shape[:2]
+    if not max_pixels or h * w <= max_pixels:
+        return image
+    scale = math.sqrt(max_pixels / (h * w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
 class SyntheticSource:
     """Sharp photos degraded on the fly with :mod:`modelkb.train.degrade`."""
 
-    def __init__(self, folder: Path, config: DegradeConfig | None = None) -> None:
+    def __init__(
+        self, folder: Path, config: DegradeConfig | None = None, max_pixels: int | None = None
+    ) -> None:
         self.files = list_images(folder)
-        self.images = [load_rgb(p) for p in self.files]
+        self.images = [_fit(load_rgb(p), max_pixels) for p in self.files]
         self.config = config or DegradeConfig()
         areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()  # bigger photos hold more distinct crops
@@ -97,7 +110,8 @@ class SyntheticSource:
     def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
         """One (sharp, blurred) float32 crop pair of size crop x crop."""
         image = self.images[int(rng.choice(len(self.images), p=self.weights))]
-        margin = 16  # degrade a larger window so borders see real neighbours
+        # degrade a larger window so borders see real neighbours (the longest shake's reach)
+        margin = 16 * max(1, math.ceil(self.config.length[1] / 24))
         size = crop + 2 * margin
         h, w = image.shape[:2]
         top = int(rng.integers(0, max(h - size, 0) + 1))
@@ -136,10 +150,12 @@ class PairedSource:
         return sharp, blurred
 
 
-def open_source(path: Path, config: DegradeConfig | None = None) -> SyntheticSource | PairedSource:
+def open_source(
+    path: Path, config: DegradeConfig | None = None, max_pixels: int | None = None
+) -> SyntheticSource | PairedSource:
     """A folder of sharp photos -> synthetic pairs; a text file -> listed real pairs."""
     if path.is_dir():
-        return SyntheticSource(path, config)
+        return SyntheticSource(path, config, max_pixels)
     if path.is_file():
         return PairedSource(path)
     raise ModelkbError(f"{path}: no such folder of sharp photos or pair list")

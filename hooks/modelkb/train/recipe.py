@@ -50,6 +50,9 @@ class TrainOptions:
     val_size: int = 256
     stop_after: int | None = None  # stop (and save) at this step, schedule still for `steps`
     degrade: dict[str, Any] = field(default_factory=dict)
+    max_pixels: int | None = None
+    init: str | None = None  # start from these weights (fresh optimiser and warm-up)
+    channels_last: bool = True  # training photos are downscaled to at most this many pixels
 
 
 def lr_factor(step: int, total: int, warmup: int, base_lr: float, min_lr: float = MIN_LR) -> float:
@@ -116,7 +119,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelkbError(f"{path}: no such checkpoint to resume from")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         raise ModelkbError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
@@ -238,12 +241,19 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
 
     degrade_cfg = DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v
                                    for k, v in opts.degrade.items()})
-    source = open_source(Path(opts.data), degrade_cfg)
+    source = open_source(Path(opts.data), degrade_cfg, opts.max_pixels)
     val_pairs = validation_pairs(Path(opts.val), size=opts.val_size) if opts.val else []
 
     torch.manual_seed(opts.seed)
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
     model = build_model(opts.variant).to(device)
+    if opts.init and resume_path is None:
+        from modelkb.models.weights import load_weights
+
+        loaded = load_weights(opts.init, opts.variant)
+        model.load_state_dict({k: v.float() for k, v in loaded.model.state_dict().items()})
+    if opts.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=BETAS, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, opts.steps, opts.warmup, opts.lr)
@@ -282,6 +292,8 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
         sharp_np, blurred_np = batch(source, opts.seed, step, opts.batch, opts.crop)
         sharp = torch.from_numpy(sharp_np).to(device)
         blurred = torch.from_numpy(blurred_np).to(device)
+        if opts.channels_last:
+            blurred = blurred.contiguous(memory_format=torch.channels_last)
         optimizer.zero_grad(set_to_none=True)
         if device == "cuda":
             with torch.autocast("cuda", dtype=torch.bfloat16):

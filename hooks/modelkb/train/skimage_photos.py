@@ -43,13 +43,13 @@ def load(name: str) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3]).astype(np.uint8)
 
 
-def export(out_dir: Path) -> dict[str, list[Path]]:
-    """Write OUT/train/*.png and OUT/heldout/*.png; returns the files per role."""
+def export(out_dir: Path, max_side: int | None = MAX_SIDE) -> dict[str, list[Path]]:
+    """Write OUT/train/*.png and OUT/heldout/*.png (training ones at most `max_side`)."""
     written: dict[str, list[Path]] = {"train": [], "heldout": []}
     for name, (role, _licence) in PHOTOS.items():
         image = Image.fromarray(load(name))
-        if role == "train" and max(image.size) > MAX_SIDE:
-            scale = MAX_SIDE / max(image.size)
+        if role == "train" and max_side and max(image.size) > max_side:
+            scale = max_side / max(image.size)
             size = (round(image.size[0] * scale), round(image.size[1] * scale))
             image = image.resize(size, Image.Resampling.LANCZOS)
         folder = out_dir / role

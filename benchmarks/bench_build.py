@@ -117,7 +117,7 @@ def static_twin(project: Path, dest: Path) -> Path:
     from mkdocs.config import load_config
     from mkdocs.structure.files import get_files
 
-    from modelkb import site as modelkb_site
+    from modelkb.site import plugin as modelkb_site
 
     cwd = os.getcwd()
     os.chdir(project)

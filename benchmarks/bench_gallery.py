@@ -74,7 +74,7 @@ def main() -> None:
 
     import torch
 
-    from modelkb.gallery import run_gallery
+    from modelkb.gallery.runner import run_gallery
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -95,8 +95,8 @@ def main() -> None:
                 if report.failures or report.computed != args.photos:
                     raise SystemExit(f"gallery run failed: {report.summary()} "
                                      f"{report.failures}")
-                model[n].append(sum(s["seconds"] for r in report.results.values()
-                                    for s in r.info["steps"] if s["op"] == "restore"))
+                model[n].append(sum(s.seconds for r in report.results.values()
+                                    for s in r.record.steps if s.op == "restore"))
                 shutil.rmtree(cache)
                 print(f"  repeat {repeat + 1}, {n} worker(s): {times[n][-1]:.1f} s",
                       file=sys.stderr, flush=True)

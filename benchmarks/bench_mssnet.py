@@ -191,7 +191,7 @@ def seams(args: argparse.Namespace) -> None:
     tiled = restore_array(model, rgb, device=device, tile=args.tile, overlap=args.overlap)
     diff = np.abs(whole - tiled)
     residual = np.abs(whole - rgb)
-    from modelkb.imageio import quantize
+    from modelkb.imaging import quantize
 
     levels = np.abs(quantize(whole).astype(int) - quantize(tiled).astype(int))
     print(f"{args.variant} (random weights), {width}x{height}, tile {args.tile}, overlap "

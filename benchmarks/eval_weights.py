@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     from modelkb.models.weights import load_weights
     from modelkb.train.data import centre_crop
     from modelkb.train.degrade import DegradeConfig, degrade
-    from modelkb.train.recipe import psnr_ssim, restore_array
+    from modelkb.train.recipe import psnr_ssim, restore_8bit
     from modelkb.train.skimage_photos import PHOTOS, load
 
     if args.threads:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         sharp = centre_crop(load(name), args.size).astype(np.float32) / 255.0
         for seed in range(args.seeds):
             blurred, params = degrade(sharp, np.random.default_rng([2024, index, seed]), config)
-            restored = restore_array(model, blurred)
+            restored = restore_8bit(model, blurred)
             in_psnr, in_ssim = psnr_ssim(sharp, blurred)
             out_psnr, out_ssim = psnr_ssim(sharp, restored)
             rows.append({"image": name, "seed": seed, "blur_length": params["length"],

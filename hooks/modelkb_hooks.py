@@ -1,33 +1,16 @@
-"""MkDocs hooks for modelkb: each event handed to the package, no logic of its own."""
+"""MkDocs hooks for this site: every event handed to one modelkb plugin object.
 
-from __future__ import annotations
+Settings live under ``extra.modelkb`` in mkdocs.yml. Another site can skip this file and
+list ``plugins: [modelkb]`` instead (settings under the plugin's entry).
+"""
 
-from modelkb import site
+from modelkb.site.plugin import ModelkbPlugin
 
+plugin = ModelkbPlugin(from_extra=True)
 
-def on_startup(command, dirty):
-    return site.on_startup(command, dirty)
-
-
-def on_config(config):
-    return site.on_config(config)
-
-
-def on_files(files, config):
-    return site.on_files(files, config)
-
-
-def on_page_markdown(markdown, page, config, files):
-    return site.on_page_markdown(markdown, page, config, files)
-
-
-def on_post_page(output, page, config):
-    return site.on_post_page(output, page, config)
-
-
-def on_post_template(output_content, template_name, config):
-    return site.on_post_template(output_content, template_name, config)
-
-
-def on_post_build(config):
-    return site.on_post_build(config)
+on_config = plugin.on_config
+on_files = plugin.on_files
+on_page_markdown = plugin.on_page_markdown
+on_post_page = plugin.on_post_page
+on_post_template = plugin.on_post_template
+on_post_build = plugin.on_post_build

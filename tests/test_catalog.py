@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelkb.answers import find_links, plain, safe_markdown
 from modelkb.catalog import CatalogError, load_catalog
+from modelkb.site.answers import find_links, plain, safe_markdown
 
 from conftest import ROOT, run_cli
 
@@ -146,7 +146,7 @@ def test_non_utf8_file_names_the_line(tmp_path):
 
 
 def test_oversized_catalog_is_refused(tmp_path):
-    from modelkb.yamlsrc import MAX_BYTES
+    from modelkb.catalog.yamlsrc import MAX_BYTES
 
     found = problems(write(tmp_path, "# " + "x" * MAX_BYTES + "\n"))
     assert "more than the" in found[0]

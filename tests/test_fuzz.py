@@ -22,8 +22,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelkb.answers import find_links, plain, safe_markdown
 from modelkb.catalog import CatalogError, load_catalog
+from modelkb.site.answers import find_links, plain, safe_markdown
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelkb.cache import Cache, hash_bytes, make_key
 from modelkb.catalog import Catalog
-from modelkb.gallery import auto_crop, prune_cache, publish_list, run_gallery
+from modelkb.gallery.cache import Cache, hash_bytes, make_key
+from modelkb.gallery.render import auto_crop
+from modelkb.gallery.runner import prune_cache, publish_list, run_gallery
 
 from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
@@ -173,7 +174,7 @@ def test_incomplete_entry_is_replaced(tmp_path: Path) -> None:
 def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import time
-        from modelkb.cache import Cache
+        from modelkb.gallery.cache import Cache
         def write(d):
             time.sleep(0.5)
             (d / "v").write_text("x")

@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelkb.cache import Cache, CacheFullError
 from modelkb.catalog import Catalog
 from modelkb.errors import ModelkbError
-from modelkb.gallery import run_gallery
-from modelkb.imageio import read_image
+from modelkb.gallery.cache import Cache, CacheFullError
+from modelkb.gallery.runner import run_gallery
+from modelkb.imaging import read_image
 
 from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
@@ -143,7 +143,7 @@ def test_max_pixels_setting_reaches_the_gallery(tmp_path: Path) -> None:
     assert report.failures and "64x48" in report.failures[0].reason
     assert run_gallery(catalog, gallery, tmp_path / "cache", device="cpu",
                        max_pixels=3072).failures == []
-    from modelkb.settings import parse_settings
+    from modelkb.site.config import parse_settings
 
     assert parse_settings({}).max_pixels == 60_000_000
     with pytest.raises(ModelkbError, match="max_pixels"):
@@ -160,7 +160,7 @@ def _write_kind(path: Path, kind: str) -> np.ndarray:
         cmyk.save(path, format="TIFF")
         return np.asarray(cmyk.convert("RGB"))
     elif kind == "16-bit":
-        from modelkb.imageio import write_png16
+        from modelkb.imaging import write_png16
 
         write_png16(path, rgb.astype(np.uint16) * 257)
     elif kind == "palette":
@@ -227,7 +227,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from modelkb.catalog import Catalog, GalleryEntry, Workflow, validate_entry
-from modelkb.gallery import run_gallery
+from modelkb.gallery.runner import run_gallery
 
 folder = Path(sys.argv[1])
 width, height = 8192, 6144  # 50.3 megapixels
@@ -397,7 +397,7 @@ def test_full_disk_tmpfs_gives_a_clear_error(tmp_path: Path) -> None:
             cache.put("k" * 64, _fill_entry)
         message = str(info.value)
         assert "no space left on device" in message and str(mount / "results") in message
-        assert "extra.modelkb.cache" in message
+        assert "extra.modelkb.gallery.cache" in message
         assert cache.get("k" * 64) is None and cache.keys() == []
         assert [p.name for p in cache.root.iterdir()] == [".locks"]  # only lock files
     finally:
@@ -407,7 +407,7 @@ def test_full_disk_tmpfs_gives_a_clear_error(tmp_path: Path) -> None:
 FSIZE_SCRIPT = """
 import resource, signal, sys
 from pathlib import Path
-from modelkb.cache import Cache, CacheFullError
+from modelkb.gallery.cache import Cache, CacheFullError
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
@@ -434,13 +434,13 @@ def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("a", "b"):
         Image.fromarray(_photo()).save(gallery / f"{name}.png")
     catalog = _catalog(tmp_path, {"a": {}, "b": {}})
-    from modelkb import gallery as gallery_module
+    from modelkb.gallery import render as gallery_module
 
     def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(gallery_module, "_save_webp", full)
-    with pytest.raises(CacheFullError, match="extra.modelkb.cache"):
+    with pytest.raises(CacheFullError, match="extra.modelkb.gallery.cache"):
         run_gallery(catalog, gallery, tmp_path / "cache", device="cpu")
     _no_temporary(tmp_path / "cache")
 

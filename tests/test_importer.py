@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelkb.catalog import load_catalog
+from modelkb.catalog.importer import arxiv_id, link_key, parse_prompt, question_slug
 from modelkb.errors import ModelkbError
-from modelkb.importer import arxiv_id, link_key, parse_prompt, question_slug
 
 from conftest import ROOT, run_cli
 
@@ -322,8 +322,8 @@ FIELD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
        st.lists(st.tuples(FIELD_TEXT, st.integers(0, 5), FIELD_TEXT), max_size=3),
        FIELD_TEXT)
 def test_merge_keeps_existing_text_and_validates(tmp_path_factory, models, papers, question):
+    from modelkb.catalog.importer import merge, render
     from modelkb.commands.importer import _validate
-    from modelkb.importer import merge, render
 
     text = prompt_text(
         question.replace('"', "'"),

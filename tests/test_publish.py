@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from test_site import SEED_SLUG, Links
 
-from modelkb import cards
-from modelkb.answers import SECTION_ANCHORS, reference_links
 from modelkb.catalog import load_catalog
+from modelkb.site import cards
+from modelkb.site.answers import SECTION_ANCHORS, reference_links
 
 from conftest import copy_project, make_weights, mkdocs_build, use_tiny_gallery
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from modelkb.cli import main
-from modelkb.imageio import quantize, read_image, read_png16, write_png16
+from modelkb.imaging import quantize, read_image, read_png16, write_png16
 from modelkb.models.mssnet import build
 from modelkb.models.tiling import restore_image
 from modelkb.models.weights import save_checkpoint
@@ -244,7 +244,7 @@ def test_cli_uses_the_shipped_weights_by_default(photo: Path, tmp_path: Path) ->
 
 
 def test_imageio_does_not_import_torch() -> None:
-    code = "import sys, modelkb.imageio, modelkb.commands.restore; print('torch' in sys.modules)"
+    code = "import sys, modelkb.imaging, modelkb.commands.restore; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "False"

@@ -7,7 +7,7 @@ import pytest
 
 from modelkb.models.weights import SHIPPED_PROVENANCE, SHIPPED_WEIGHTS, load_weights
 from modelkb.train.degrade import DegradeConfig, degrade
-from modelkb.train.recipe import psnr_ssim, restore_array
+from modelkb.train.recipe import psnr_ssim, restore_8bit
 from modelkb.train.skimage_photos import PHOTOS, load
 
 
@@ -21,7 +21,7 @@ def test_shipped_weights_sharpen_held_out_crop(monkeypatch: pytest.MonkeyPatch) 
     sharp = load("astronaut")[96:224, 160:288].astype(np.float32) / 255.0  # face and suit
     config = DegradeConfig(length=(7.0, 7.0), jpeg_prob=0.0)
     blurred, _ = degrade(sharp, np.random.default_rng(5), config)
-    restored = restore_array(loaded.model.float(), blurred)
+    restored = restore_8bit(loaded.model.float(), blurred)
     before, _ = psnr_ssim(sharp, blurred)
     after, _ = psnr_ssim(sharp, restored)
     assert after > before, f"restored {after:.2f} dB is not above the input's {before:.2f} dB"

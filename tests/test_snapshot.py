@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from modelkb.catalog import SNAPSHOTS_KEPT, CatalogError, _snapshot_key, load_catalog
-from modelkb.settings import parse_settings
+from modelkb.catalog import SNAPSHOTS_KEPT, CatalogError, load_catalog
+from modelkb.catalog.snapshot import snapshot_key
+from modelkb.site.config import parse_settings
 
 from conftest import ROOT, mkdocs_build
 
@@ -46,7 +47,7 @@ def _snapshot(project: Path) -> Path:
     config = (project / "mkdocs.yml").read_text(encoding="utf-8")
     cache = Path(next(x.split(":", 1)[1].strip() for x in config.splitlines()
                       if x.strip().startswith("cache:")))
-    key = _snapshot_key((project / "catalog.yml").read_bytes())
+    key = snapshot_key((project / "catalog.yml").read_bytes())
     return cache / "catalog" / f"{key}.json"
 
 

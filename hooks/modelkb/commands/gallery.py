@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from modelkb.errors import ModelkbError
+from modelkb.models.registry import DEVICES, check_device
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `modelkb gallery`."""
     parser.add_argument("--config", "-f", default="mkdocs.yml", type=Path, metavar="FILE",
                         help="the site's mkdocs.yml (default: mkdocs.yml)")
-    parser.add_argument("--device", default=None, metavar="auto|cpu|cuda",
+    parser.add_argument("--device", default=None, metavar="|".join(DEVICES),
                         help="where models run (default: extra.modelkb.device)")
     parser.add_argument("--weights", default=None, metavar="FILE|URL",
                         help="MSSNet weights (default: extra.modelkb.weights, "
@@ -97,8 +98,8 @@ def main_config(config_file: str | Path, device: str | None = None,
                 workers: int | None = None):  # -> GalleryReport
     """Run the gallery of the site configured in ``config_file``; returns the report."""
     from modelkb.catalog import load_catalog
-    from modelkb.gallery import prune_cache, run_gallery
-    from modelkb.settings import parse_settings, resolve
+    from modelkb.gallery.runner import prune_cache, run_gallery
+    from modelkb.site.config import parse_settings, resolve
 
     if prune and shard is not None:
         raise ModelkbError("--prune needs the whole gallery: run it without --shard, after "
@@ -108,8 +109,7 @@ def main_config(config_file: str | Path, device: str | None = None,
     root = config_file.resolve().parent
     catalog = load_catalog(resolve(root, settings.catalog), display=settings.catalog)
     device = device or settings.device
-    if device not in ("auto", "cpu", "cuda", "mps"):
-        raise ModelkbError(f"unknown device {device!r}: choose auto, cpu or cuda")
+    check_device(device)
     cache_dir = resolve(root, settings.cache)
     if weights is None and settings.weights and "://" not in settings.weights:
         weights = str(resolve(root, settings.weights))  # relative to mkdocs.yml

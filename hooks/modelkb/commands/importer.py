@@ -12,8 +12,9 @@ from pathlib import Path
 import yaml
 
 from modelkb.catalog import CatalogError, load_catalog
+from modelkb.catalog.importer import Prompt, merge, parse_prompt, render
 from modelkb.errors import ModelkbError
-from modelkb.importer import Prompt, merge, parse_prompt, render
+from modelkb.files import atomic_write
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,22 +56,6 @@ def _validate(text: str, catalog: Path) -> None:
         os.unlink(tmp)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     """Parse every prompt, merge, validate, then write (or print the diff with --dry-run)."""
     catalog: Path = args.catalog
@@ -100,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{catalog}: dry run, nothing written")
         return 0
     try:
-        _write_atomically(catalog, new_text)
+        atomic_write(catalog, new_text)
     except OSError as exc:
         raise ModelkbError(f"{catalog}: cannot write the catalog: {exc.strerror}; "
                            "nothing was changed") from None

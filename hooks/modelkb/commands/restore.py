@@ -7,10 +7,9 @@ import logging
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
+from modelkb.models.registry import DEVICES, VARIANT_NAMES, check_device, check_variant
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
-
-VARIANT_NAMES = ("mssnet-small", "mssnet", "mssnet-large")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variant", metavar="NAME",
         help=f"network variant ({', '.join(VARIANT_NAMES)}); inferred from the weights if omitted",
     )
-    parser.add_argument("--device", default="auto", metavar="auto|cpu|cuda", help="default: auto")
+    parser.add_argument("--device", default="auto", metavar="|".join(DEVICES),
+                        help="default: auto")
     parser.add_argument(
         "--tile", type=str, default=None, metavar="PIXELS",
         help="tile side (multiple of 16, >= 64); 0 = whole image; default: whole image up to "
@@ -87,12 +87,9 @@ def run(args: argparse.Namespace) -> int:
     bit_depth = _parse_int(args.bit_depth, "--bit-depth")
     if bit_depth not in (None, 8, 16):
         raise ModelkbError(f"--bit-depth must be 8 or 16, not {bit_depth}")
-    if args.variant is not None and args.variant not in VARIANT_NAMES:
-        raise ModelkbError(
-            f"unknown variant {args.variant!r}: choose one of {', '.join(VARIANT_NAMES)}"
-        )
-    if args.device not in ("auto", "cpu", "cuda", "mps"):
-        raise ModelkbError(f"unknown device {args.device!r}: choose auto, cpu or cuda")
+    if args.variant is not None:
+        check_variant(args.variant)
+    check_device(args.device)
     inputs = [Path(p) for p in args.inputs]
     for path in inputs:
         if not path.is_file():
@@ -100,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = _plan_outputs(inputs, Path(args.output))
 
     # Importing torch takes a while: only after the cheap checks.
-    from modelkb.imageio import SIXTEEN_BIT_SUFFIXES, read_image, write_image
+    from modelkb.imaging import SIXTEEN_BIT_SUFFIXES, read_image, write_image
     from modelkb.models.tiling import (
         DEFAULT_OVERLAP,
         check_finite,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
+from modelkb.models.registry import VARIANT_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR",
                         help="folder for latest.pt and log.jsonl")
     parser.add_argument("--variant", default="mssnet-small",
-                        choices=["mssnet-small", "mssnet", "mssnet-large"])
+                        choices=VARIANT_NAMES)
     parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--crop", type=int, default=128, help="square crop, multiple of 16")
@@ -60,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, print a one-line summary, optionally export fp16 safetensors."""
-    from modelkb.train.recipe import TrainOptions, export_safetensors, load_checkpoint, train
+    from modelkb.models.weights import save_safetensors
+    from modelkb.train.recipe import TrainOptions, load_checkpoint, train
 
     degrade: dict[str, object] = {}
     if args.blur_length is not None:
@@ -93,6 +95,6 @@ def run(args: argparse.Namespace) -> int:
         ckpt = load_checkpoint(Path(summary["checkpoint"]))
         meta = {"variant": opts.variant, "all_step": str(ckpt["all_step"]),
                 "recipe": json.dumps(ckpt.get("options", {}))}
-        export_safetensors(ckpt["model_state_dict"], Path(args.export), meta)
+        save_safetensors(ckpt["model_state_dict"], Path(args.export), metadata=meta)
         print(f"exported fp16 weights to {args.export}")
     return 0

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from modelkb.errors import ModelkbError
+from modelkb.files import atomic_path, hash_file
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 CHUNK = 1 << 16
@@ -53,15 +54,6 @@ def cache_path(url: str, sha256: str, cache_dir: str | Path | None = None) -> Pa
     return Path(cache_dir or default_cache_dir()) / sha256[:16] / name
 
 
-def _sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch(
     url: str,
     sha256: str,
@@ -79,33 +71,31 @@ def fetch(
         raise ModelkbError(f"{url}: only http:// and https:// URLs can be downloaded")
     target = cache_path(url, sha256, cache_dir)
     if target.is_file():
-        if _sha256_file(target) == sha256:
+        if hash_file(target) == sha256:
             return target
         target.unlink()  # corrupted or tampered cache entry: fetch again
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     try:
-        request = urllib.request.Request(url, headers={"User-Agent": "modelkb"})
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            from tqdm import tqdm
+        with atomic_path(target) as tmp:
+            request = urllib.request.Request(url, headers={"User-Agent": "modelkb"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                from tqdm import tqdm
 
-            with tmp.open("wb") as out, tqdm(
-                total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=f"downloading {target.name}", disable=not progress, leave=False,
-            ) as bar:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-        got = digest.hexdigest()
-        if got != sha256:
-            raise ModelkbError(
-                f"downloaded {url} but its SHA-256 is {got}, not the expected {sha256}; "
-                "the file was discarded (wrong URL, changed file, or a tampered download)"
-            )
-        os.replace(tmp, target)
+                with tmp.open("wb") as out, tqdm(
+                    total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                    desc=f"downloading {target.name}", disable=not progress, leave=False,
+                ) as bar:
+                    while chunk := response.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        bar.update(len(chunk))
+            got = digest.hexdigest()
+            if got != sha256:  # raised inside: the temporary file is removed, nothing kept
+                raise ModelkbError(
+                    f"downloaded {url} but its SHA-256 is {got}, not the expected {sha256}; "
+                    "the file was discarded (wrong URL, changed file, or a tampered download)"
+                )
     except urllib.error.HTTPError as exc:
         raise ModelkbError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
@@ -115,9 +105,6 @@ def fetch(
             f"unreachable. Download the file elsewhere, check its SHA-256, and pass its "
             f"local path instead"
         ) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

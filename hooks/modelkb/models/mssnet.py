@@ -18,12 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modelkb.models.registry import MSSNET_VARIANTS
+
 # name -> (wf, scale, vscale); level channels are wf, wf + scale, wf + scale + vscale.
-VARIANTS: dict[str, tuple[int, int, int]] = {
-    "mssnet-small": (20, 40, 40),
-    "mssnet": (54, 42, 42),
-    "mssnet-large": (80, 50, 50),
-}
+VARIANTS = MSSNET_VARIANTS  # name -> (wf, scale, vscale), listed in models/registry.py
 
 # Parameter counts (shared PReLU counted once, auxiliary tails included).
 PARAMETER_COUNTS: dict[str, int] = {

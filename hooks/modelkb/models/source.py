@@ -50,7 +50,7 @@ class WeightsSource:
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
-    from modelkb.cache import hash_file
+    from modelkb.files import hash_file
 
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from modelkb.errors import ModelkbError
-from modelkb.imageio import Picture, picture_from_pil, to_pil
+from modelkb.imaging import Picture, picture_from_pil, to_pil
+from modelkb.models.registry import check_device
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -34,8 +35,7 @@ AUTO_WHOLE_PIXELS = 1280 * 960
 
 def select_device(name: str = "auto") -> torch.device:
     """'auto' (cuda, then mps, then cpu), 'cuda' or 'cpu'; cpu uses every core."""
-    if name not in ("auto", "cuda", "cpu", "mps"):
-        raise ModelkbError(f"unknown device {name!r}: choose auto, cpu or cuda")
+    check_device(name)
     if name == "cuda" and not torch.cuda.is_available():
         raise ModelkbError("--device cuda was asked but no CUDA GPU is available; use cpu or auto")
     mps = getattr(torch.backends, "mps", None)

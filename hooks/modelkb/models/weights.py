@@ -156,19 +156,28 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
 
 
 def save_checkpoint(model: MSSNet, path: str | Path, all_step: int = 0) -> Path:
-    """Save in the released format: {'model_state_dict': ..., 'all_step': ...}."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model_state_dict": model.state_dict(), "all_step": int(all_step)}, path)
-    return path
+    """Save in the released format: {'model_state_dict': ..., 'all_step': ...}, atomically."""
+    from modelkb.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"model_state_dict": model.state_dict(), "all_step": int(all_step)}, tmp)
+    return Path(path)
 
 
-def save_safetensors(model: MSSNet, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
-    """Save every state_dict key (shared PReLU copied per key) as .safetensors, fp16 by default."""
+def save_safetensors(weights: MSSNet | dict[str, torch.Tensor], path: str | Path,
+                     dtype: torch.dtype = torch.float16,
+                     metadata: dict[str, str] | None = None) -> Path:
+    """Save a network or state_dict as .safetensors (fp16 by default; shared tensors copied,
+    integer tensors kept), atomically; ``metadata`` adds to the variant it records."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to(dtype).clone().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path), metadata={"variant": model.variant or "custom"})
-    return path
+    from modelkb.files import atomic_path
+
+    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
+    tensors = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach())
+               .clone().contiguous() for k, v in state.items()}
+    variant = (weights.variant if isinstance(weights, MSSNet) else infer_variant(state))
+    meta = {"variant": variant or "custom", **(metadata or {})}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return Path(path)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,26 +89,19 @@ def recipe_loss(outputs: list[torch.Tensor], sharp: torch.Tensor) -> torch.Tenso
 def build_model(variant: str) -> nn.Module:
     """A freshly initialised MSSNet of `variant` (a user error for unknown names)."""
     from modelkb.models import mssnet
+    from modelkb.models.registry import check_variant
 
-    if variant not in mssnet.VARIANTS:
-        raise ModelkbError(
-            f"unknown variant {variant!r}; choose one of {', '.join(mssnet.VARIANTS)}"
-        )
-    return mssnet.build(variant)
+    return mssnet.build(check_variant(variant))
 
 
 def save_atomic(obj: Any, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then os.replace it into place."""
+    """torch.save, atomically (see modelkb.files.atomic_path)."""
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from modelkb.files import atomic_path
+
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -127,36 +119,20 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def pad16(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
-    """Reflect-pad an NCHW tensor to multiples of 16; returns it and the original size."""
-    import torch.nn.functional as F
+def restore_8bit(model: nn.Module, blurred: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Run the network on one HxWx3 float image as the site does (models.tiling, whole
+    image), clamped and rounded as written to an 8-bit PNG."""
+    from modelkb.models.tiling import restore_array
 
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % 16, (-w) % 16
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    return x, h, w
-
-
-def restore_array(model: nn.Module, blurred: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Run the network on one HxWx3 float image; returns the clamped HxWx3 float32 result."""
-    import torch
-
-    x = torch.from_numpy(np.ascontiguousarray(blurred.transpose(2, 0, 1)))[None].to(device)
-    x, h, w = pad16(x)
-    with torch.no_grad():
-        y = model.restore(x) if hasattr(model, "restore") else model(x)
-    y = y[..., :h, :w].clamp(0, 1)[0].float().cpu().numpy().transpose(1, 2, 0)
-    return np.round(y * 255.0) / 255.0  # as written to an 8-bit PNG
+    y = restore_array(model, blurred, device=device, tile=0)
+    return np.round(np.clip(y, 0.0, 1.0) * 255.0) / 255.0
 
 
 def psnr_ssim(reference: np.ndarray, image: np.ndarray) -> tuple[float, float]:
-    """PSNR (dB) and SSIM (channel-wise, data range 1) of `image` against `reference`."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    """PSNR (dB) and SSIM of `image` against `reference` (modelkb.gallery.metrics)."""
+    from modelkb.gallery.metrics import psnr, ssim
 
-    psnr = peak_signal_noise_ratio(reference, image, data_range=1.0)
-    ssim = structural_similarity(reference, image, data_range=1.0, channel_axis=2)
-    return float(psnr), float(ssim)
+    return psnr(image, reference), ssim(image, reference)
 
 
 def evaluate(
@@ -167,7 +143,7 @@ def evaluate(
     model.eval()
     rows = []
     for pair in pairs:
-        restored = restore_array(model, pair.blurred, device)
+        restored = restore_8bit(model, pair.blurred, device)
         in_psnr, in_ssim = psnr_ssim(pair.sharp, pair.blurred)
         out_psnr, out_ssim = psnr_ssim(pair.sharp, restored)
         rows.append(
@@ -178,26 +154,6 @@ def evaluate(
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "name"}
     mean["psnr_gain"] = mean["output_psnr"] - mean["input_psnr"]
     return {"mean": mean, "images": rows}
-
-
-def export_safetensors(state_dict: dict[str, Any], path: Path, metadata: dict[str, str]) -> None:
-    """Write a state dict as fp16 safetensors (shared tensors copied), atomically."""
-    import torch
-    from safetensors.torch import save_file
-
-    tensors = {
-        k: v.detach().to(torch.float16).clone().contiguous()
-        if v.is_floating_point() else v.detach().clone().contiguous()
-        for k, v in state_dict.items()
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _log(out_dir: Path, record: dict[str, Any]) -> None:

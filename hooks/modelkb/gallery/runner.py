@@ -22,86 +22,34 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from modelkb.cache import Cache, CacheFullError, hash_file, make_key
-from modelkb.catalog import Catalog, Crop, GalleryEntry, Workflow
+from modelkb.catalog import Catalog, GalleryEntry, Workflow
 from modelkb.errors import ModelkbError
+from modelkb.gallery.cache import Cache, CacheFullError, hash_file, make_key
+from modelkb.gallery.records import (
+    EntryResult,
+    Failure,
+    GalleryRecord,
+    GalleryReport,
+    RecordError,
+)
+from modelkb.gallery.render import RENDER_VERSION, as_u8, read_rgb, render_entry
+from modelkb.gallery.render import to_pil8 as _to_pil
+from modelkb.gallery.workflows import needs_model, workflow_json
 from modelkb.models.source import WeightsSource, choose_weights
-from modelkb.workflows import needs_model, workflow_json
 
-if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached builds skip them
+if TYPE_CHECKING:  # numpy loads only to compute or render: cached builds skip it
     import numpy as np
-    from PIL import Image
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 CODE_VERSION = 2  # bump when the computed outputs change (workflow code, rounding, tiling)
-RENDER_VERSION = 1  # bump when the published files change (sizes, crops, formats)
-WEB_SIDE = 1600
-THUMB_SIDE = 320
-CROP_MIN_SIDE = 256  # crops are zoomed (nearest neighbour) until their long side reaches this
-CROP_GAP = 8
-WEBP_QUALITY = 85
-
-
-@dataclass
-class Failure:
-    """A gallery entry that could not be produced, with the file and the reason."""
-
-    entry: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.entry}: {self.path}: {self.reason}"
-
-
-@dataclass
-class EntryResult:
-    """One entry's published files (name -> file in the cache) and its metrics.json data."""
-
-    id: str
-    status: str  # "computed" (the workflow ran) or "cached"
-    seconds: float
-    files: dict[str, Path]
-    info: dict[str, Any]
-    keys: tuple[str, str]  # (results key, renders key)
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        """PSNR/SSIM/ΔE00 figures (see modelkb.metrics.image_metrics)."""
-        return self.info.get("metrics", {})
-
-
-@dataclass
-class GalleryReport:
-    """What a gallery run produced: results by entry id, failures, counts."""
-
-    results: dict[str, EntryResult] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def computed(self) -> int:
-        """Entries whose workflow ran in this run."""
-        return sum(r.status == "computed" for r in self.results.values())
-
-    @property
-    def cached(self) -> int:
-        """Entries whose workflow output came from the cache."""
-        return sum(r.status == "cached" for r in self.results.values())
-
-    def summary(self) -> str:
-        """'gallery: C computed, N cached' (plus failures, if any)."""
-        text = f"gallery: {self.computed} computed, {self.cached} cached"
-        return text + (f", {len(self.failures)} failed" if self.failures else "")
 
 
 def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[str, Path]]:
@@ -109,102 +57,6 @@ def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[s
     return [(f"{prefix}/{entry_id}/{name}", path)
             for entry_id, result in report.results.items()
             for name, path in result.files.items()]
-
-
-# -- images -----------------------------------------------------------------------------------
-
-def _to_pil(rgb: np.ndarray) -> Image.Image:
-
-    from modelkb.imageio import to_pil
-
-    return to_pil(rgb)
-
-
-def _fit(image: Image.Image, side: int) -> Image.Image:
-    """The image scaled down (Lanczos) so its long side is at most ``side``."""
-    from PIL import Image
-
-    if max(image.size) <= side:
-        return image
-    scale = side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def _save_webp(image: Image.Image, path: Path) -> None:
-
-    image.save(path, format="WEBP", quality=WEBP_QUALITY, method=4)
-
-
-def _read_rgb(path: Path) -> np.ndarray:
-    """Float RGB in [0, 1] of a PNG this module wrote."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
-
-
-def _u8(rgb: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return np.asarray(_to_pil(rgb).convert("RGB"))
-
-
-def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of the square where the model changed the image most (box-filtered |diff|)."""
-    import numpy as np
-    from scipy.ndimage import uniform_filter
-
-    height, width = input_rgb.shape[:2]
-    side = max(8, min(128, min(height, width) // 4))
-    side = min(side, height, width)
-    diff = np.abs(restored.astype(np.float32) - input_rgb.astype(np.float32)).mean(axis=2)
-    box = uniform_filter(diff, size=side, mode="constant")
-    half = side // 2
-    valid = box[half : height - side + half + 1, half : width - side + half + 1]
-    y, x = np.unravel_index(int(np.argmax(valid)), valid.shape)
-    return int(x), int(y), side, side
-
-
-def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int, int, int, int]:
-    x, y = min(crop.x, width - 1), min(crop.y, height - 1)
-    w, h = min(crop.width, width - x), min(crop.height, height - y)
-    if (x, y, w, h) != (crop.x, crop.y, crop.width, crop.height):
-        log.warning("gallery: %s: crop %d,%d %dx%d reaches outside the %dx%d input; "
-                    "clipped to %d,%d %dx%d", entry_id, crop.x, crop.y, crop.width, crop.height,
-                    width, height, x, y, w, h)
-    return x, y, w, h
-
-
-def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale: float,
-                 images: dict[str, np.ndarray]) -> dict[str, str]:
-    """Crop input/baseline/output at ``box`` (input pixels), zoomed alike; one file each + side."""
-    from PIL import Image
-
-    x, y, w, h = box
-    ow, oh = max(1, round(w * scale)), max(1, round(h * scale))
-    zoom = max(1, math.ceil(CROP_MIN_SIDE / max(ow, oh)))
-    size = (ow * zoom, oh * zoom)
-    tiles: dict[str, Image.Image] = {}
-    for role, array in images.items():
-        factor = 1.0 if role == "input" else scale
-        x0, y0 = round(x * factor), round(y * factor)
-        x1 = x0 + (w if role == "input" else ow)
-        y1 = y0 + (h if role == "input" else oh)
-        piece = Image.fromarray(array[y0:y1, x0:x1])
-        tiles[role] = piece.resize(size, Image.Resampling.NEAREST)
-    files = {}
-    for role, tile in tiles.items():
-        files[role] = f"{name}-{role}.png"
-        tile.save(folder / files[role])
-    side = Image.new("RGB", (size[0] * len(tiles) + CROP_GAP * (len(tiles) - 1), size[1]),
-                     (255, 255, 255))
-    for i, tile in enumerate(tiles.values()):
-        side.paste(tile, (i * (size[0] + CROP_GAP), 0))
-    files["side"] = f"{name}.png"
-    side.save(folder / files["side"])
-    return files
 
 
 # -- one entry --------------------------------------------------------------------------------
@@ -229,7 +81,7 @@ def _hash_input(path: Path, display: str) -> str:
 
 def _decode(path: Path, display: str, max_pixels: int | None = None) -> np.ndarray:
 
-    from modelkb.imageio import read_image
+    from modelkb.imaging import read_image
 
     try:
         picture = read_image(path, max_pixels=max_pixels)
@@ -316,21 +168,26 @@ class _Runner:
         render_dir = self.renders.get(render_key)
         if render_dir is None:
             render_dir = self.renders.put(
-                render_key, lambda folder: self.render(folder, entry, workflow, input_path,
-                                                       result_dir, key))
-        info = json.loads((render_dir / "metrics.json").read_text(encoding="utf-8"))
+                render_key, lambda folder: render_entry(
+                    folder, entry, workflow, self.decode(input_path, entry.input), result_dir,
+                    key))
+        try:
+            record = GalleryRecord.from_dict(
+                json.loads((render_dir / "metrics.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, RecordError) as exc:
+            raise _EntryFault(entry.input, f"unreadable cached metrics.json ({exc})") from None
         files = {"output.png": result_dir / "output.png"}
         files.update({p.name: p for p in sorted(render_dir.iterdir())
                       if p.is_file() and p.name != "manifest.json"})
-        return EntryResult(entry.id, status, time.perf_counter() - start, files, info,
+        return EntryResult(entry.id, status, time.perf_counter() - start, files, record,
                            (key, render_key))
 
     def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
                 ref_path: Path | None, weights: WeightsSource | None) -> None:
         import numpy as np
 
-        from modelkb.metrics import image_metrics
-        from modelkb.workflows import run_workflow
+        from modelkb.gallery.metrics import image_metrics
+        from modelkb.gallery.workflows import run_workflow
 
         rgb = self.decode(input_path, entry.input)
         reference = self.decode(ref_path, entry.reference or "") if ref_path else None
@@ -345,9 +202,10 @@ class _Runner:
         restored = None
         if result.restored is not None:
             _to_pil(result.restored).save(folder / "restored.png")
-            restored = _read_rgb(folder / "restored.png")
-        quantised_in = _u8(rgb).astype(np.float32) / 255
-        quantised_ref = _u8(reference).astype(np.float32) / 255 if reference is not None else None
+            restored = read_rgb(folder / "restored.png")
+        quantised_in = as_u8(rgb).astype(np.float32) / 255
+        quantised_ref = as_u8(reference).astype(np.float32) / 255 if reference is not None \
+            else None
         metrics = (image_metrics(quantised_in, restored, quantised_ref)
                    if restored is not None else None)
         summary = result.summary()
@@ -365,49 +223,6 @@ class _Runner:
             "code_version": CODE_VERSION,
         }
         (folder / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
-
-    def render(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
-               result_dir: Path, key: str) -> None:
-        import numpy as np
-
-        from modelkb.workflows import run_workflow, total_scale
-
-        run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
-        rgb = self.decode(input_path, entry.input)
-        output = _read_rgb(result_dir / "output.png")
-        restored = (_read_rgb(result_dir / "restored.png")
-                    if (result_dir / "restored.png").is_file() else None)
-        baseline = run_workflow(workflow, rgb, only_resize=True).output
-        scale = total_scale(workflow)
-        height, width = rgb.shape[:2]
-
-        input_img, output_img, baseline_img = _to_pil(rgb), _to_pil(output), _to_pil(baseline)
-        _save_webp(_fit(output_img, WEB_SIDE), folder / "output.webp")
-        _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp")
-        _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp")
-        _save_webp(_fit(input_img, THUMB_SIDE), folder / "thumb-input.webp")
-        _save_webp(_fit(output_img, THUMB_SIDE), folder / "thumb-output.webp")
-
-        arrays = {"input": np.asarray(input_img.convert("RGB")),
-                  "baseline": np.asarray(baseline_img.convert("RGB")),
-                  "output": np.asarray(output_img.convert("RGB"))}
-        crops = []
-        boxes: list[tuple[str, tuple[int, int, int, int], str | None, bool]] = [
-            (f"crop-{i}", _clamp_crop(c, width, height, entry.id), c.label, False)
-            for i, c in enumerate(entry.crops, start=1)]
-        if restored is not None:
-            boxes.append(("crop-auto", auto_crop(rgb, restored),
-                          "where the model changed the photo most", True))
-        for name, box, label, automatic in boxes:
-            files = _write_crops(folder, name, box, scale, arrays)
-            crops.append({"name": name, "label": label, "auto": automatic,
-                          "x": box[0], "y": box[1], "width": box[2], "height": box[3],
-                          "files": files})
-        info = {"id": entry.id, "key": key, "render_version": RENDER_VERSION,
-                "input_file": entry.input, "reference_file": entry.reference,
-                "scale": scale, **run, "crops": crops}
-        (folder / "metrics.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
-
 
 # -- the whole gallery ------------------------------------------------------------------------
 

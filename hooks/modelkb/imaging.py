@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelkb.errors import ModelkbError
-from modelkb.settings import DEFAULT_MAX_PIXELS
+from modelkb.limits import DEFAULT_MAX_PIXELS
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 

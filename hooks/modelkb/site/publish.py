@@ -20,8 +20,9 @@ from urllib.parse import urlsplit
 
 from mkdocs.structure.files import File
 
-from modelkb import cards, figures
-from modelkb.answers import (
+from modelkb.files import atomic_write
+from modelkb.site import cards, figures
+from modelkb.site.answers import (
     SECTION_ANCHORS,
     SHORTCODE_RE,
     attr,
@@ -30,7 +31,7 @@ from modelkb.answers import (
     render_answer,
 )
 from modelkb.catalog import Catalog, Question
-from modelkb.pages import answer_uri, entry_uri
+from modelkb.site.pages import answer_uri, entry_uri
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -137,10 +138,7 @@ def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) ->
     key = hashlib.sha256(json.dumps([CARD_VERSION, *identity]).encode("utf-8")).hexdigest()
     path = cache_dir / f"{key[:32]}.png"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(draw())
-        tmp.replace(path)
+        atomic_write(path, draw())
     return path
 
 

@@ -15,9 +15,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelkb.cache import canonical_json
 from modelkb.catalog import ResizeStep, RestoreStep, Workflow
 from modelkb.errors import ModelkbError
+from modelkb.gallery.cache import canonical_json
 from modelkb.models.source import WeightsSource
 
 if TYPE_CHECKING:  # numpy and Pillow load only when a step runs: cached builds skip them

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import html
+import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from modelkb.catalog.links import SHORTCODE_RE, Link, find_links  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from modelkb.catalog import Catalog, Question
@@ -18,36 +20,23 @@ SECTION_TITLES = {
     "references": "3. Papers and tools",
 }
 
-SHORTCODE_RE = re.compile(r"(?<!\\)\[\[([a-z0-9][a-z0-9._-]*)\]\]")
-_INLINE_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)")
-_REF_DEF_RE = re.compile(r"^[ ]{0,3}\[[^\]]+\]:\s*<?([^\s>]+)", re.MULTILINE)
-_AUTOLINK_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^\s>]*)>")
-_BARE_URL_RE = re.compile(r"(?<![\w(<])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)<>\]]+")
 _CODE_RE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+).+?\2)",
                       re.DOTALL | re.MULTILINE)
 _PLAIN_ESCAPE_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 
-@dataclass(frozen=True)
-class Link:
-    """A link found in catalog Markdown: an outside target or a ``[[id]]`` shortcode."""
+def front_matter(title: str, description: str = "", *, hidden: bool = False) -> list[str]:
+    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped.
 
-    kind: str  # "url" or "shortcode"
-    target: str
-
-
-def find_links(text: str) -> list[Link]:
-    """Every link target in ``text``: inline, reference, autolinks, bare URLs, shortcodes."""
-    found: list[Link] = [Link("shortcode", m.group(1)) for m in SHORTCODE_RE.finditer(text)]
-    seen: set[str] = set()
-    for regex in (_INLINE_LINK_RE, _REF_DEF_RE, _AUTOLINK_RE, _BARE_URL_RE):
-        for m in regex.finditer(text):
-            target = m.group(1) if regex.groups else m.group(0)
-            target = target.rstrip(".,;:!?\"'")
-            if target not in seen:
-                seen.add(target)
-                found.append(Link("url", target))
-    return found
+    ``hidden`` keeps the page out of the search index (drafts).
+    """
+    lines = ["---", f"title: {json.dumps(html.escape(' '.join(title.split())))}"]
+    if description:
+        text = " ".join(description.split())[:200]
+        lines.append(f"description: {json.dumps(html.escape(text))}")
+    if hidden:
+        lines += ["search:", "  exclude: true"]
+    return lines + ["---", ""]
 
 
 def plain(text: str) -> str:
@@ -119,8 +108,6 @@ def render_links(links: list[tuple[str, str]]) -> str:
 
 def render_answer(q: Question, catalog: Catalog, workflow_md: str = "") -> str:
     """The Markdown of an answer page: question, then exactly the three anchored sections."""
-    from modelkb.pages import front_matter
-
     lines = front_matter(q.question, q.answer.summary, hidden=q.draft)
     if q.draft:
         lines += ['!!! warning "Draft"',

@@ -10,7 +10,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import MISSING, fields
 
-from modelkb.answers import (
+from modelkb.site.answers import (
+    front_matter,
     SHORTCODE_RE,
     outside_code,
     plain,
@@ -34,20 +35,6 @@ def answer_uri(slug: str) -> str:
 def entry_uri(kind: str, entry_id: str) -> str:
     """Source path of a model, paper, tool or task page."""
     return f"{KIND_DIRS[kind]}/{entry_id}.md"
-
-
-def front_matter(title: str, description: str = "", *, hidden: bool = False) -> list[str]:
-    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped.
-
-    ``hidden`` keeps the page out of the search index (drafts).
-    """
-    lines = ["---", f"title: {json.dumps(html.escape(' '.join(title.split())))}"]
-    if description:
-        text = " ".join(description.split())[:200]
-        lines.append(f"description: {json.dumps(html.escape(text))}")
-    if hidden:
-        lines += ["search:", "  exclude: true"]
-    return lines + ["---", ""]
 
 
 class CitedBy:

@@ -5,8 +5,8 @@ Layout of a cache folder (kept outside docs/)::
     <cache>/<key>/...            a complete entry (immutable once in place)
     <cache>/<key>/manifest.json  the entry's files and sizes, written last
     <cache>/.tmp-<key16>-<pid>-<n> an entry being written (ignored; cleaned when orphaned)
-    <cache>/.locks/<key16>       fcntl.flock lock held while that entry is written
-    <cache>/.lock                fcntl.flock lock held while the cache is pruned
+    <cache>/.locks/<key16>       lock (filelock) held while that entry is written
+    <cache>/.lock                lock held while the cache is pruned
 
 An entry is written into a temporary folder inside the cache folder, every file fsynced, then
 moved into place with ``os.rename`` (atomic on one file system), so a reader sees either no
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import itertools
 import json
 import logging
@@ -30,7 +29,10 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import filelock
+
 from modelkb.errors import ModelkbError
+from modelkb.files import file_lock, hash_bytes, hash_file  # noqa: F401 (re-exported)
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -53,27 +55,8 @@ def disk_full_error(root: Path, exc: OSError) -> CacheFullError:
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     return CacheFullError(
         f"no space left on device while writing the gallery cache at {root} ({reason}); "
-        "nothing half-written was kept: free space there or set extra.modelkb.cache to a "
+        "nothing half-written was kept: free space there or set extra.modelkb.gallery.cache to a "
         "folder on a disk with room")
-
-try:  # POSIX; elsewhere writes are still atomic but not serialised between processes
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
-
-
-def hash_bytes(data: bytes) -> str:
-    """Hex SHA-256 of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def hash_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def canonical_json(value: object) -> str:
@@ -151,23 +134,19 @@ class Cache:
         at once instead (and holds nothing).
         """
         if key is None:
-            self.root.mkdir(parents=True, exist_ok=True)
             file = self.root / LOCK_NAME
         else:
-            (self.root / KEY_LOCKS).mkdir(parents=True, exist_ok=True)
             file = self.root / KEY_LOCKS / _short(self.path(key).name)
-        with file.open("a+") as handle:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-                except BlockingIOError:
-                    yield False
-                    return
-            try:
-                yield True
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        lock = file_lock(file, timeout=-1 if wait else 0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     def clean_temporary(self, key: str | None = None) -> int:
         """Remove leftovers of interrupted writes (of ``key`` only, whose lock the caller

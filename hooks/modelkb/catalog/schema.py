@@ -1,0 +1,385 @@
+"""The catalog schema: frozen entry dataclasses whose field descriptions are the published
+"Catalog reference", the validated types behind their annotations, and :class:`Catalog`.
+
+pydantic is imported only to validate (see :func:`_schema`); a build that reuses a validated
+snapshot (:mod:`modelkb.catalog.snapshot`) never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from modelkb.catalog.yamlsrc import Problem
+from modelkb.errors import ModelkbError
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?$")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG = 100
+
+
+def _check_id(value: str) -> str:
+    if not ID_RE.match(value) or ".." in value:
+        raise ValueError(
+            "must be 1-80 characters of a-z, 0-9, '.', '_' and '-', starting and ending "
+            "with a letter or digit, e.g. 'mssnet' or '2401.00261'")
+    return value
+
+
+def _check_slug(value: str) -> str:
+    if len(value) > MAX_SLUG or not SLUG_RE.match(value):
+        raise ValueError(
+            "must be lowercase words of a-z and 0-9 joined by single hyphens, at most "
+            f"{MAX_SLUG} characters, e.g. 'real-image-super-resolution-noise'")
+    return value
+
+
+def _check_url(value: str) -> str:
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// link")
+    return value
+
+
+def _check_relpath(value: str) -> str:
+    p = Path(value)
+    if not value or p.is_absolute() or value.startswith(("/", "\\")) or ".." in p.parts \
+            or "\\" in value or ":" in value:
+        raise ValueError("must be a plain path inside the gallery folder, without '..'")
+    return value
+
+
+def _check_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _f(description: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
+    """A field with its description (published on the Catalog reference page)."""
+    return field(default=default, default_factory=factory, metadata={"description": description})
+
+
+if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating versions
+    Id = Slug = Url = RelPath = Text = Markdown = Summary = Sha256 = str
+    Bool = bool
+    NonNegInt = PosInt = int
+    Scale = float
+    Steps = list["RestoreStep | ResizeStep"]
+
+# Every entry is a frozen, keyword-only dataclass. Annotations name the validated types
+# (Id, Text, Url, ...) that _schema() defines when a catalog is validated, so a build that
+# reuses a validated snapshot never imports pydantic.
+_entry = dataclass(frozen=True, kw_only=True)
+
+
+@_entry
+class Entry:
+    """Base of every catalog entry: unknown keys are errors, values are not coerced."""
+
+    __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when validating
+
+
+@_entry
+class Task(Entry):
+    """A task people want to perform (deblurring, super-resolution, ...)."""
+
+    id: Id = _f("Stable identifier; the task's page is /tasks/<id>/.")
+    name: Text = _f("Display name, plain text.")
+    summary: Markdown = _f("One or two sentences, Markdown without HTML.", "")
+
+
+@_entry
+class WeightsSource(Entry):
+    """Where a model's weights come from."""
+
+    name: Text = _f("Display name, e.g. 'authors' RealBlur-J checkpoint'.")
+    url: Url | None = _f("Download link (http/https), if public.", None)
+    sha256: Sha256 | None = _f("SHA-256 of the file, required for downloads.", None)
+    provenance: Text = _f("Who trained it, on what data.")
+    official: Bool = _f("True for the paper authors' own release.", False)
+
+
+@_entry
+class Model(Entry):
+    """A model that answers can recommend."""
+
+    id: Id = _f("Stable identifier; the model's page is /models/<id>/.")
+    name: Text = _f("The model's name as recommended, e.g. Deblur-MSSNet-RealBlurJ.")
+    task: Id = _f("The id of a task in `tasks`.")
+    variant: Text | None = _f("Architecture variant, e.g. 'mssnet'.", None)
+    paper: Url | None = _f("Link to the model's paper.", None)
+    code: Url | None = _f("Link to the model's source code.", None)
+    summary: Markdown = _f("What the model does, Markdown without HTML.", "")
+    weights: list[WeightsSource] = _f("Known weights releases.", factory=list)
+
+
+@_entry
+class Paper(Entry):
+    """A paper that answers can cite."""
+
+    id: Id = _f("Stable identifier (the arXiv id for arXiv papers).")
+    title: Text = _f("The paper's title, plain text.")
+    link: Url = _f("Link to the paper (abstract or PDF).")
+    code: Url | None = _f("Link to the paper's code, if any.", None)
+    summary: Markdown = _f("Abstract or summary, Markdown without HTML.", "")
+
+
+@_entry
+class Tool(Entry):
+    """A tool or library (code, not a model) that answers can cite."""
+
+    id: Id = _f("Stable identifier; the tool's page is /tools/<id>/.")
+    name: Text = _f("Display name, plain text.")
+    link: Url = _f("Link to the tool (repository or homepage).")
+    summary: Markdown = _f("What the tool does, Markdown without HTML.", "")
+
+
+@_entry
+class RestoreStep(Entry):
+    """Workflow step: run a catalog model on the image."""
+
+    op: Literal["restore"] = _f("`restore`.")
+    model: Id = _f("The id of a model in `models`.")
+
+
+@_entry
+class ResizeStep(Entry):
+    """Workflow step: resize the image."""
+
+    op: Literal["resize"] = _f("`resize`.")
+    scale: Scale = _f("Scale factor, e.g. 2 for 2x.")
+    filter: Literal["lanczos", "bicubic", "bilinear", "nearest"] = _f(
+        "Resampling filter.", "lanczos")
+
+
+STEPS = {"restore": RestoreStep, "resize": ResizeStep}  # a step's class by its op
+
+
+@_entry
+class Workflow(Entry):
+    """A named pipeline of steps, run at build time on gallery inputs."""
+
+    id: Id = _f("Stable identifier.")
+    name: Text = _f("Display name, plain text.")
+    steps: Steps = _f("Steps in order (`op: restore|resize`).")
+
+
+@_entry
+class Crop(Entry):
+    """A zoomed crop to show side by side, in input pixels."""
+
+    x: NonNegInt = _f("Left edge.")
+    y: NonNegInt = _f("Top edge.")
+    width: PosInt = _f("Width.")
+    height: PosInt = _f("Height.")
+    label: Text | None = _f("What the crop shows.", None)
+
+
+@_entry
+class GalleryEntry(Entry):
+    """A photo in the gallery folder, run through a workflow at build time."""
+
+    id: Id = _f("Stable identifier; images are published under /gallery/<id>/.")
+    input: RelPath = _f("Input image, relative to the gallery folder.")
+    reference: RelPath | None = _f("Sharp reference image, if any.", None)
+    workflow: Id = _f("The id of a workflow in `workflows`.")
+    caption: Text = _f("Caption, plain text.")
+    source: Text = _f("Where the photo comes from.")
+    source_url: Url | None = _f("Link to the source.", None)
+    licence: Text = _f("The photo's licence.")
+    crops: list[Crop] = _f("Zoomed crops to show.", factory=list)
+
+
+@_entry
+class Answer(Entry):
+    """The answer to a question: three sections, Markdown without HTML."""
+
+    summary: Summary = _f("One line (at most 200 characters): the task, for link previews.")
+    task: Markdown = _f("Section 1: what the person is trying to do.")
+    workflow: Markdown = _f("Section 2: how the model works, input -> model -> output.")
+    notes: dict[Id, Markdown] = _f(
+        "Section 3: for each recommended model, related paper and tool id, how it bears on "
+        "the question (say 'not directly relevant because ...' when so).", factory=dict)
+
+
+@_entry
+class Question(Entry):
+    """A question as asked, with the models and papers recommended for it, and its answer."""
+
+    slug: Slug = _f("Stable URL part: the answer is at /answers/<slug>/.")
+    question: Text = _f("The question exactly as asked, plain text.")
+    task: Id = _f("The id of a task in `tasks`.")
+    models: list[Id] = _f("Recommended model ids.", factory=list)
+    papers: list[Id] = _f("Related paper ids.", factory=list)
+    tools: list[Id] = _f("Related tool ids.", factory=list)
+    workflow: Id | None = _f("Workflow shown in section 2.", None)
+    gallery: list[Id] = _f("Gallery entries shown in section 2.", factory=list)
+    draft: Bool = _f("Drafts build with a banner, outside home and exports.", False)
+    answer: Answer = _f("The answer's three sections.")
+
+
+SECTIONS: dict[str, type[Entry]] = {
+    "tasks": Task,
+    "models": Model,
+    "papers": Paper,
+    "tools": Tool,
+    "workflows": Workflow,
+    "gallery": GalleryEntry,
+    "questions": Question,
+}
+KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTIONS}
+
+# What each validated type name in the annotations above means, for the Catalog reference.
+TYPE_NAMES = {
+    "Id": "id", "Slug": "slug", "Url": "URL", "RelPath": "path", "Text": "text",
+    "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
+    "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
+    "Steps": "list[step]",
+}
+
+_SCHEMA: dict[str, Any] = {}
+
+
+def _schema() -> dict[str, Any]:
+    """pydantic's validators for the sections (built once per process, on first use).
+
+    The annotations of the dataclasses name types (Id, Text, ...) that are defined here, with
+    pydantic, and added to this module's namespace, where pydantic resolves them.
+    """
+    if _SCHEMA:
+        return _SCHEMA
+    from typing import Annotated
+
+    from pydantic import AfterValidator, Field, Strict, TypeAdapter, ValidationError
+
+    strict_str = Annotated[str, Strict()]
+    text_check = AfterValidator(_check_text)
+    step = Annotated[RestoreStep | ResizeStep, Field(discriminator="op")]
+    types = {
+        "Id": Annotated[strict_str, AfterValidator(_check_id)],
+        "Slug": Annotated[strict_str, AfterValidator(_check_slug)],
+        "Url": Annotated[strict_str, AfterValidator(_check_url)],
+        "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
+        "Text": Annotated[strict_str, Field(min_length=1), text_check],
+        "Markdown": Annotated[strict_str, text_check],
+        "Summary": Annotated[strict_str, Field(min_length=1, max_length=200)],
+        "Sha256": Annotated[strict_str, Field(pattern=r"^[0-9a-f]{64}$")],
+        "Bool": Annotated[bool, Strict()],
+        "NonNegInt": Annotated[int, Strict(), Field(ge=0)],
+        "PosInt": Annotated[int, Strict(), Field(gt=0)],
+        "Scale": Annotated[float, Strict(), Field(gt=0, le=8)],
+        "Steps": Annotated[list[step], Field(min_length=1)],
+    }
+    assert set(types) == set(TYPE_NAMES)
+    globals().update(types)
+    adapters = {cls: TypeAdapter(cls) for cls in ENTRY_CLASSES}
+    _SCHEMA.update(adapters=adapters, error=ValidationError)
+    return _SCHEMA
+
+
+def validate_entry(cls: type[E], data: Any) -> E:
+    """``data`` validated as one ``cls`` entry (raises pydantic's ValidationError)."""
+    return _schema()["adapters"][cls].validate_python(data)
+
+
+ENTRY_CLASSES: tuple[type[Entry], ...] = (
+    Task, WeightsSource, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
+    GalleryEntry, Answer, Question)
+E = TypeVar("E", bound=Entry)
+
+
+def _nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
+    """The entry classes a field of ``cls`` holds (one, or a list of them), else ()."""
+    annotation = next(f.type for f in fields(cls) if f.name == name)
+    words = set(re.findall(r"\w+", str(annotation)))
+    if "Steps" in words:
+        return tuple(STEPS.values())
+    return tuple(c for c in ENTRY_CLASSES if c.__name__ in words)
+
+
+def entry_from_data(cls: type[E], data: dict[str, Any]) -> E:
+    """Rebuild an entry from the JSON of one that was validated (no validation, no pydantic)."""
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        inner = _NESTED[cls].get(f.name)
+        if inner:
+            value = ([_nested_from_data(inner, x) for x in value] if isinstance(value, list)
+                     else _nested_from_data(inner, value))
+        values[f.name] = value
+    return cls(**values)
+
+
+def _nested_from_data(inner: tuple[type[Entry], ...], item: dict[str, Any]) -> Entry:
+    """One nested entry: a step's class is chosen by its op, as pydantic's discriminator does."""
+    return entry_from_data(STEPS[item["op"]] if len(inner) > 1 else inner[0], item)
+
+
+# For each entry class, its fields that hold entries: field name -> the possible classes.
+_NESTED = {cls: {f.name: inner for f in fields(cls) if (inner := _nested_entries(cls, f.name))}
+           for cls in ENTRY_CLASSES}
+
+
+@dataclass
+class Catalog:
+    """The validated catalog: entries by id, in file order, plus the set of allowed URLs."""
+
+    path: Path
+    tasks: dict[str, Task] = field(default_factory=dict)
+    models: dict[str, Model] = field(default_factory=dict)
+    papers: dict[str, Paper] = field(default_factory=dict)
+    tools: dict[str, Tool] = field(default_factory=dict)
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    gallery: dict[str, GalleryEntry] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
+
+    def entry(self, entry_id: str) -> tuple[str, Any] | None:
+        """The (kind, entry) a ``[[id]]`` shortcode refers to, or None."""
+        for kind in ("models", "papers", "tools", "tasks"):
+            found = getattr(self, kind).get(entry_id)
+            if found is not None:
+                return kind, found
+        return None
+
+    def urls(self) -> set[str]:
+        """Every URL the catalog itself lists: the only outside links answers may use."""
+        found: set[str] = set()
+        for m in self.models.values():
+            found.update(u for u in (m.paper, m.code) if u)
+            found.update(w.url for w in m.weights if w.url)
+        for p in self.papers.values():
+            found.update(u for u in (p.link, p.code) if u)
+        for t in self.tools.values():
+            found.add(t.link)
+        for g in self.gallery.values():
+            if g.source_url:
+                found.add(g.source_url)
+        return found
+
+    def published_questions(self) -> list[Question]:
+        """Questions that are not drafts, in catalog order."""
+        return [q for q in self.questions.values() if not q.draft]
+
+
+
+class CatalogError(ModelkbError):
+    """The catalog has problems; ``problems`` lists each with its position."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        count = len(problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in the catalog:"
+        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
+
+

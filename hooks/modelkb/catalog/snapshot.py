@@ -1,0 +1,64 @@
+"""Validated catalogs kept as snapshots: a rebuild of unchanged bytes skips YAML and pydantic.
+
+A snapshot is the plain JSON of the validated entries, keyed by the catalog file's bytes and
+the code that validates it, written atomically into the build cache; at most
+:data:`SNAPSHOTS_KEPT` are kept. An unusable snapshot is ignored (the catalog is validated).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, entry_from_data
+from modelkb.files import atomic_write
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+SNAPSHOT_FORMAT = 1
+SNAPSHOTS_KEPT = 8
+_code_hash: list[str] = []
+
+
+def snapshot_key(raw: bytes) -> str:
+    """SHA-256 of the catalog's bytes and of the code that validates it."""
+    if not _code_hash:
+        digest = hashlib.sha256(f"modelkb catalog snapshot {SNAPSHOT_FORMAT}".encode())
+        here = Path(__file__).parent
+        for module in ("schema.py", "validate.py", "yamlsrc.py", "links.py"):  # validation code
+            digest.update((here / module).read_bytes())
+        _code_hash.append(digest.hexdigest())
+    return hashlib.sha256(_code_hash[0].encode() + raw).hexdigest()
+
+
+def load_snapshot(file: Path, path: Path) -> Catalog | None:
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        catalog = Catalog(path=path)
+        for name, cls in SECTIONS.items():
+            target = getattr(catalog, name)
+            for item in data["sections"][name]:
+                target[item[KEY_FIELD[name]]] = entry_from_data(cls, item)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.debug("catalog snapshot %s unusable (%s); validating the catalog", file, exc)
+        return None
+    return catalog
+
+
+def save_snapshot(folder: Path, key: str, catalog: Catalog) -> None:
+    """Write the snapshot atomically; keep the newest few; never fail the build over it."""
+    data = {"format": SNAPSHOT_FORMAT,
+            "sections": {name: [asdict(e) for e in getattr(catalog, name).values()]
+                         for name in SECTIONS}}
+    try:
+        atomic_write(folder / f"{key}.json", json.dumps(data, ensure_ascii=False))
+        older = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in older[SNAPSHOTS_KEPT:]:
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.debug("catalog snapshot not saved in %s: %s", folder, exc)

@@ -1,0 +1,105 @@
+"""File helpers used everywhere: atomic writes, content hashes, inter-process locks.
+
+Every file modelkb writes that someone may read while it is written (catalogs, snapshots,
+pages, cards, weights, checkpoints) goes through :func:`atomic_write` or :func:`atomic_path`:
+the data lands in a temporary file beside the target, is flushed to disk, and replaces the
+target with ``os.replace``, so a reader (or a crash) sees the old file or the new one, never
+half of one. Locks are :mod:`filelock` locks (``fcntl``/``msvcrt`` underneath).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import filelock
+
+_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it)
+os.umask(_UMASK)
+
+
+def hash_bytes(data: bytes) -> str:
+    """Hex SHA-256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def hash_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, keep_mode: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+
+    Write the file at the yielded path (``torch.save``, ``save_file``, ``Image.save``...).
+    If the block raises, the temporary file is removed and ``path`` is untouched. A symlink
+    at ``path`` is written through: its target is replaced, the link stays.
+    """
+    path = Path(path)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        if keep_mode and target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, data: bytes | str, *, keep_mode: bool = True) -> Path:
+    """Write ``data`` (text is UTF-8) to ``path`` atomically; returns ``path``."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(path, keep_mode=keep_mode) as tmp:
+        tmp.write_bytes(payload)
+    return Path(path)
+
+
+def write_if_changed(path: str | Path, data: bytes | str) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly it; True if written.
+
+    An unchanged file keeps its modification time, so ``mkdocs serve --dirty`` skips it.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if Path(path).read_bytes() == payload:
+            return False
+    except OSError:
+        pass
+    atomic_write(path, payload)
+    return True
+
+
+def file_lock(path: str | Path, timeout: float = -1) -> filelock.BaseFileLock:
+    """An inter-process lock on ``path`` (created if needed); ``timeout=0`` never waits."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(str(path), timeout=timeout)
+
+
+def try_lock(path: str | Path) -> filelock.BaseFileLock | None:
+    """The lock on ``path`` if nobody holds it (acquired), else None."""
+    lock = file_lock(path, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return None
+    return lock
+
+
+Writer = Callable[[Path], None]

@@ -1,0 +1,260 @@
+"""Typed records of a gallery run: what each entry computed, what it published, what failed.
+
+``metrics.json`` (published beside each entry's images) is :class:`GalleryRecord` as JSON;
+:meth:`GalleryRecord.from_dict` reads it back, checking every field's type, so pages, cards
+and exports read attributes, never string keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class RecordError(ValueError):
+    """A record file does not have the expected shape."""
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    """``value`` (parsed JSON) as type ``tp``: dataclasses, lists, dicts, optionals, scalars."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, where)
+            except RecordError:
+                continue
+        raise RecordError(f"{where}: {value!r} is none of {tp}")
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecordError(f"{where}: expected a list")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected a mapping")
+        _key, item = typing.get_args(tp)
+        return {k: _convert(item, v, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    if tp is Any:
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecordError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecordError(f"{where}: expected {tp.__name__}, got {value!r}")
+        return value
+    raise RecordError(f"{where}: unsupported type {tp}")  # pragma: no cover
+
+
+def from_dict(cls: type[T], data: Any, where: str = "record") -> T:
+    """An instance of dataclass ``cls`` from parsed JSON (unknown keys are ignored)."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{where}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RecordError(f"{where}: missing {f.name!r}")
+    return cls(**values)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """A record as JSON-ready data (dataclasses.asdict)."""
+    return dataclasses.asdict(record)
+
+
+@dataclass(frozen=True)
+class Size:
+    """An image's size in pixels."""
+
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one workflow step did; restore steps name the model, device and weights."""
+
+    op: str
+    seconds: float
+    model: str | None = None
+    device: str | None = None
+    device_name: str | None = None
+    variant: str | None = None
+    weights_sha256: str | None = None
+    weights_provenance: str | None = None
+    load_seconds: float | None = None
+    fallback: str | None = None
+    scale: float | None = None
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """The weights a picture was made with."""
+
+    sha256: str
+    provenance: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """PSNR (None: identical, infinite) and SSIM of one image against the reference."""
+
+    psnr: float | None
+    ssim: float
+
+
+@dataclass(frozen=True)
+class ReferenceScores:
+    """Input and restored image against the sharp reference, and the gain."""
+
+    input: Score
+    restored: Score
+    gain: Score
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Mean and 95th percentile of a per-pixel measure."""
+
+    mean: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class SkinScores:
+    """Colour change on skin-like pixels (None when too few pixels match the rule)."""
+
+    fraction: float
+    pixels: int
+    delta_e2000: Stats | None
+    rule: str
+
+
+@dataclass(frozen=True)
+class ColourScores:
+    """CIEDE2000 colour change between input and restored image."""
+
+    delta_e2000: Stats
+    skin: SkinScores
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every measure of one entry (see modelkb.gallery.metrics)."""
+
+    colour: ColourScores
+    reference: ReferenceScores | None = None
+
+
+@dataclass(frozen=True)
+class CropInfo:
+    """A zoomed crop: where (input pixels), why, and its published files by role."""
+
+    name: str
+    label: str | None
+    auto: bool
+    x: int
+    y: int
+    width: int
+    height: int
+    files: dict[str, str]
+
+
+@dataclass(frozen=True)
+class GalleryRecord:
+    """One entry's ``metrics.json``: the run, its measurements and its published crops."""
+
+    id: str
+    key: str
+    workflow: str
+    input: Size
+    output: Size
+    steps: list[StepInfo]
+    seconds: float
+    device: str
+    scale: float = 1.0
+    render_version: int = 0
+    code_version: int = 0
+    input_file: str | None = None
+    reference_file: str | None = None
+    variant: str | None = None
+    weights: WeightsInfo | None = None
+    metrics: Metrics | None = None
+    crops: list[CropInfo] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> GalleryRecord:
+        """Read parsed ``metrics.json`` (a RecordError when its shape is wrong)."""
+        return from_dict(cls, data, "metrics.json")
+
+
+@dataclass
+class Failure:
+    """A gallery entry that could not be produced, with the file and the reason."""
+
+    entry: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.path}: {self.reason}"
+
+
+@dataclass
+class EntryResult:
+    """One entry's published files (name -> file in the cache) and its record."""
+
+    id: str
+    status: str  # "computed" (the workflow ran) or "cached"
+    seconds: float
+    files: dict[str, Path]
+    record: GalleryRecord
+    keys: tuple[str, str]  # (results key, renders key)
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """PSNR/SSIM/ΔE00 figures (see modelkb.gallery.metrics.image_metrics)."""
+        return self.record.metrics
+
+
+@dataclass
+class GalleryReport:
+    """What a gallery run produced: results by entry id, failures, counts."""
+
+    results: dict[str, EntryResult] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def computed(self) -> int:
+        """Entries whose workflow ran in this run."""
+        return sum(r.status == "computed" for r in self.results.values())
+
+    @property
+    def cached(self) -> int:
+        """Entries whose workflow output came from the cache."""
+        return sum(r.status == "cached" for r in self.results.values())
+
+    def summary(self) -> str:
+        """'gallery: C computed, N cached' (plus failures, if any)."""
+        text = f"gallery: {self.computed} computed, {self.cached} cached"
+        return text + (f", {len(self.failures)} failed" if self.failures else "")

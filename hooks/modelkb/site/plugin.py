@@ -1,0 +1,207 @@
+"""The MkDocs plugin: each build event of a modelkb site, with the build's state on the object.
+
+Used two ways, with the same code:
+
+- as a plugin: ``pip install modelkb`` and ``plugins: [modelkb]`` in mkdocs.yml (the
+  ``mkdocs.plugins`` entry point); settings under the plugin's entry;
+- through a hook file (this repository's ``hooks/modelkb_hooks.py``), which creates one
+  :class:`ModelkbPlugin` with ``from_extra=True`` and hands it MkDocs' events; settings
+  under ``extra.modelkb``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.structure.files import File, Files
+
+from modelkb.catalog import Catalog, load_catalog
+from modelkb.errors import ModelkbError
+from modelkb.files import write_if_changed
+from modelkb.site import figures, publish
+from modelkb.site.config import ModelkbConfig, parse_settings, resolve
+from modelkb.site.gallery_pages import GalleryView
+from modelkb.site.pages import (
+    absolute_links_to_relative,
+    answers_list,
+    build_pages,
+    resolve_shortcodes,
+)
+
+log = logging.getLogger("mkdocs.plugins.modelkb")
+
+HOME_SHORTCODE = "[[!answers]]"
+ASSETS = Path(__file__).parent / "assets"
+ASSET_URIS = {
+    "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css"),
+    "extra_javascript": ("assets/modelkb/modelkb.js", "assets/modelkb/publish.js"),
+}
+
+
+@dataclass
+class BuildState:
+    """What one build knows: where it runs, the validated catalog, what it generated."""
+
+    root: Path
+    catalog: Catalog
+    view: GalleryView
+    generated: set[str] = field(default_factory=set)
+
+
+class ModelkbPlugin(BasePlugin[ModelkbConfig]):
+    """Generates a modelkb site from its catalog; see the module docstring for the two uses."""
+
+    supports_multiple_instances = False
+
+    def __init__(self, from_extra: bool = False) -> None:
+        super().__init__()
+        self.from_extra = from_extra
+        self._state: BuildState | None = None
+
+    @property
+    def state(self) -> BuildState:
+        """The current build's state (set by on_config)."""
+        if self._state is None:
+            raise PluginError("modelkb: the build events ran out of order (on_config has "
+                              "not run)")
+        return self._state
+
+    # -- events ---------------------------------------------------------------------------
+
+    def on_config(self, config):
+        """Validate settings and load the catalog; any problem stops the build with its lines."""
+        config_path = config.config_file_path
+        root = Path(config_path).parent if config_path else Path.cwd()
+        try:
+            if self.from_extra:
+                self.config = parse_settings(config.extra.get("modelkb"),
+                                             Path(config_path or "mkdocs.yml").name)
+            settings = self.config
+            catalog_path = resolve(root, settings.catalog)
+            catalog = load_catalog(catalog_path, display=_display(catalog_path, root),
+                                   snapshot_dir=resolve(root, settings.cache) / "catalog")
+        except ModelkbError as exc:
+            raise PluginError(str(exc)) from None
+        view = GalleryView(catalog, None, config.use_directory_urls)
+        self._state = BuildState(root=root, catalog=catalog, view=view)
+        publish.warn_without_site_url(config)
+        for key, uris in ASSET_URIS.items():
+            present = [str(x) for x in config[key]]
+            config[key].extend(uri for uri in uris if uri not in present)
+        drafts = [q.slug for q in catalog.questions.values() if q.draft]
+        if drafts and settings.drafts == "error":
+            raise PluginError(f"draft answers present: {', '.join(drafts)} (remove "
+                              "'draft: true' or set the modelkb setting drafts to show)")
+        if drafts and settings.drafts == "warn":
+            log.warning("draft answers present: %s", ", ".join(drafts))
+        return config
+
+    @event_priority(50)  # before other plugins, so they see the generated pages
+    def on_files(self, files: Files, config) -> Files:
+        """Run the gallery, then add the catalog's pages and images as generated files.
+
+        Nothing is written into docs/: pages and images are File.generated pointing at files
+        in the cache folder. A page's file is rewritten only when its text changes, so its
+        modification time is stable and `mkdocs serve --dirty` rebuilds only what changed.
+        """
+        st = self.state
+        cache_dir = resolve(st.root, self.config.cache)
+        if st.catalog.gallery:
+            st.view.report = self._run_gallery()
+            from modelkb.gallery.runner import publish_list
+
+            for site_path, cache_file in publish_list(st.view.report, figures.GALLERY_DIR):
+                files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
+        has_card = files.get_file_from_path("model-card.md") is not None
+        pages = build_pages(st.catalog, workflow_md=st.view.workflow_md,
+                            extra_md=lambda kind, entry_id: st.view.model_weights_md(
+                                kind, entry_id, has_card))
+        pages[f"{figures.GALLERY_DIR}/index.md"] = st.view.gallery_page()
+        st.generated = set(pages)
+        pages_dir = cache_dir / "pages"
+        for uri, content in pages.items():
+            if files.get_file_from_path(uri) is not None:
+                raise PluginError(f"docs/{uri} exists, but modelkb generates that page from "
+                                  "the catalog; rename or delete the file in docs/")
+            source = pages_dir / uri
+            try:
+                write_if_changed(source, content)
+            except OSError as exc:
+                raise PluginError(f"cannot write {source}: {exc.strerror or exc}; check free "
+                                  "space and permissions of the modelkb cache folder") from None
+            files.append(File.generated(config, uri, abs_src_path=str(source)))
+        for uris in ASSET_URIS.values():
+            for uri in uris:
+                files.append(File.generated(config, uri,
+                                            abs_src_path=str(ASSETS / Path(uri).name)))
+        for card in publish.card_files(config, st.catalog, st.view.report, st.view.entries_for,
+                                       cache_dir / "cards"):
+            files.append(card)
+        return files
+
+    def on_page_markdown(self, markdown: str, page, config, files) -> str:
+        """Expand ``[[id]]`` shortcodes and the home page's answer list."""
+        st = self.state
+        uri = page.file.src_uri
+        if HOME_SHORTCODE in markdown:
+            markdown = markdown.replace(HOME_SHORTCODE, answers_list(st.catalog))
+        unknown: list[str] = []
+        markdown = resolve_shortcodes(markdown, uri, st.catalog, unknown.append)
+        for entry_id in unknown:
+            log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
+                        f"docs/{uri}" if uri not in st.generated else uri, entry_id)
+        return absolute_links_to_relative(markdown, uri)
+
+    @event_priority(-50)  # after other plugins have changed the page
+    def on_post_page(self, output: str, page, config) -> str:
+        """Page HTML as written, plus its link-preview meta tags (Open Graph, Twitter)."""
+        st = self.state
+        tags = publish.head_tags(page, config, st.catalog, st.view.report, st.view.entries_for)
+        return publish.add_head_tags(output, tags)
+
+    def on_post_template(self, output_content: str, template_name: str, config) -> str:
+        """Static templates as written; the 404 page gains links to home, answers and search."""
+        if template_name == "404.html":
+            return publish.not_found_html(output_content, config)
+        return output_content
+
+    def on_post_build(self, config) -> None:
+        """Exports after the site is written: answers as Markdown, catalog.json."""
+        st = self.state
+        publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _run_gallery(self):
+        """Run every gallery entry (cached results are reused); report faults as warnings."""
+        from modelkb.gallery.runner import run_gallery
+
+        settings, root = self.config, self.state.root
+        weights = settings.weights
+        if weights and "://" not in weights:
+            weights = str(resolve(root, weights))  # relative to mkdocs.yml, not the cwd
+        try:
+            report = run_gallery(self.state.catalog, resolve(root, settings.gallery),
+                                 resolve(root, settings.cache), device=settings.device,
+                                 weights=weights, max_pixels=settings.max_pixels)
+        except ModelkbError as exc:
+            raise PluginError(str(exc)) from None
+        for failure in report.failures:
+            log.warning("gallery: %s", failure)
+        if report.failures and settings.gallery_failures == "error":
+            raise PluginError(f"{len(report.failures)} gallery entr"
+                              f"{'y' if len(report.failures) == 1 else 'ies'} failed (see "
+                              "above); the modelkb setting gallery_failures is 'error'")
+        return report
+
+
+def _display(path: Path, root: Path) -> str:
+    """``path`` relative to the project folder when inside it (for messages)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

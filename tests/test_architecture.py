@@ -147,6 +147,9 @@ def test_plugin_builds_the_same_site(tmp_path: Path, shared_cache: Path) -> None
     head = head.replace("plugins:\n  - search\n", "plugins:\n  - search\n  - modelkb:\n"
                         + settings)
     (as_plugin / "mkdocs.yml").write_text(head, encoding="utf-8")
+    head = head.replace("watch:\n  - catalog.yml\n  - gallery_src\n  - hooks\n",
+                        "watch:\n  - catalog.yml\n  - gallery_src\n")
+    (as_plugin / "mkdocs.yml").write_text(head, encoding="utf-8")
     shutil.rmtree(as_plugin / "hooks")
     assert "hooks" not in (as_plugin / "mkdocs.yml").read_text(encoding="utf-8")
 

@@ -72,12 +72,18 @@ def parse_settings(raw: object, config_file: str = "mkdocs.yml",
                            f"(known keys: {known})")
     problems = [f"unknown setting '{prefix}.{key}' (known: {known})"
                 for key in raw if key not in SETTING_NAMES]
-    config = ModelkbConfig(config_file_path=config_file)
-    config.load_dict({k: v for k, v in raw.items() if k in SETTING_NAMES})
-    errors, _warnings = config.validate()
-    problems += [f"{prefix}.{name}: {error}" for name, error in errors]
+    for name, option in ModelkbConfig._schema:  # each on its own: every problem reported
+        try:
+            option.validate(raw.get(name))
+        except ValidationError as exc:
+            problems.append(f"{prefix}.{name}: {exc}")
     if problems:
         raise ModelkbError(f"{config_file}: " + "; ".join(problems))
+    config = ModelkbConfig(config_file_path=config_file)
+    config.load_dict(dict(raw))
+    errors, _warnings = config.validate()
+    if errors:  # pragma: no cover - each option passed on its own above
+        raise ModelkbError(f"{config_file}: " + "; ".join(f"{prefix}.{k}: {e}" for k, e in errors))
     return config
 
 

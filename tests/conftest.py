@@ -71,7 +71,9 @@ def mkdocs_build(project: Path, *, strict: bool = True, env: dict | None = None)
     if strict:
         cmd.append("--strict")
     proc = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})})
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                               # a local copy: site_url may be the loopback default
+                               "MODELKB_LOCAL_BUILD": "1", **(env or {})})
     return Build(proc.returncode, proc.stdout + proc.stderr, site, project)
 
 
@@ -150,6 +152,8 @@ models:
   - id: deblur-mssnet-realblurj
     name: Deblur-MSSNet-RealBlurJ
     task: image-deblurring
+    architecture: mssnet
+    variant: mssnet
 workflows:
   - id: deblur-then-2x
     name: Deblur, then 2x
@@ -172,9 +176,12 @@ def gallery_catalog_yaml(entries: dict[str, str], caption: str = "photo {id}") -
 
 def gallery_catalog(tmp: Path, entries: dict[str, dict], workflow: str = "deblur-then-2x"):
     """An in-memory Catalog with the restore and resize-only workflows and these entries."""
-    from modelkb.catalog import Catalog, GalleryEntry, Workflow, validate_entry
+    from modelkb.catalog import Catalog, GalleryEntry, Model, Workflow, validate_entry
 
     catalog = Catalog(path=tmp / "catalog.yml")
+    catalog.models["deblur-mssnet-realblurj"] = validate_entry(Model, {
+        "id": "deblur-mssnet-realblurj", "name": "Deblur-MSSNet-RealBlurJ",
+        "task": "image-deblurring", "architecture": "mssnet", "variant": "mssnet"})
     catalog.workflows["deblur-then-2x"] = validate_entry(Workflow, RESTORE_2X)
     catalog.workflows["just-2x"] = validate_entry(Workflow,
         {"id": "just-2x", "name": "2x", "steps": [{"op": "resize", "scale": 2}]})

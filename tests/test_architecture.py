@@ -20,7 +20,7 @@ ALLOWED = {
     "files": set(),
     "catalog": {"errors", "limits", "files"},
     "imaging": {"errors", "limits", "files"},
-    "models": {"errors", "limits", "files", "imaging"},
+    "models": {"errors", "limits", "files", "catalog", "imaging"},
     "gallery": {"errors", "limits", "files", "catalog", "imaging", "models"},
     "train": {"errors", "limits", "files", "imaging", "models", "gallery"},
     "site": {"errors", "limits", "files", "catalog", "imaging", "models", "gallery"},

@@ -1,8 +1,10 @@
 """A built answer page in a real, headless Chromium (driven by Playwright over DevTools).
 
 Checks what only a browser can: no console errors, no request leaving 127.0.0.1, every image
-decoded, the before/after slider with keyboard and mouse, the copy buttons, the phone layout.
-Screenshots go to test-artifacts/ (git-ignored). Skips only when no Chromium is installed.
+decoded and sized, the comparison viewer (width, divider, views, zoom and pan with mouse and
+keyboard, the view without JavaScript), the copy buttons, the phone layout, the page's
+weight. Screenshots go to test-artifacts/ (git-ignored). Skips only when no Chromium is
+installed.
 """
 
 from __future__ import annotations
@@ -118,12 +120,34 @@ def load_all_images(page) -> list[dict]:
         src: img.currentSrc || img.src, complete: img.complete, width: img.naturalWidth}))""")
 
 
+VIEWER = "[data-mkb-viewer]"
+STAGE = f"{VIEWER} .mkb-viewer__stage"
+DESKTOP = {"width": 1400, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PAGE_BUDGET = 1_200_000  # bytes: the answer page with everything it loads
+
+
 def slider_pos(page) -> float:
-    value = page.eval_on_selector(
-        "[data-mkb-compare] .mkb-compare__frame",
-        "f => getComputedStyle(f).getPropertyValue('--mkb-pos') || f.style.getPropertyValue("
-        "'--mkb-pos')")
+    value = page.eval_on_selector(STAGE, "f => f.style.getPropertyValue('--mkb-pos')")
     return float(str(value).strip().rstrip("%"))
+
+
+def zoom(page) -> float:
+    return float(page.eval_on_selector(VIEWER, "f => f.dataset.zoom"))
+
+
+def unsized_images(page) -> list[str]:
+    """Images without width and height attributes (they make the page jump as they load)."""
+    return page.evaluate("""() => [...document.images]
+        .filter(i => !i.getAttribute('width') || !i.getAttribute('height'))
+        .map(i => i.getAttribute('src'))""")
+
+
+def loaded_bytes(page) -> int:
+    """Bytes the page and everything it loaded took (the server sends them uncompressed)."""
+    return page.evaluate("""() => performance.getEntriesByType('navigation')
+        .concat(performance.getEntriesByType('resource'))
+        .reduce((n, e) => n + (e.transferSize || e.encodedBodySize || 0), 0)""")
 
 
 def clipboard(page) -> str:
@@ -134,26 +158,44 @@ def test_answer_page_in_a_real_browser(served, browser):
     base, build = served
     path = f"answers/{SEED_SLUG}/"
     ARTIFACTS.mkdir(exist_ok=True)
-    context, page, watch = open_page(browser, base, path,
-                                     viewport={"width": 1280, "height": 900})
+    context, page, watch = open_page(browser, base, path, viewport=DESKTOP)
     try:
         images = load_all_images(page)
         assert images, "the answer page shows no image"
         broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
         assert not broken, f"images that did not load: {broken}"
         assert any("gallery/portrait/" in i["src"] for i in images)
+        assert not unsized_images(page), unsized_images(page)
+        weight = loaded_bytes(page)
+        assert 0 < weight < PAGE_BUDGET, f"the answer page loads {weight} bytes"
 
-        # The slider, with the keyboard: focus the range input and press ArrowRight.
-        page.locator("[data-mkb-compare] .mkb-compare__range").first.scroll_into_view_if_needed()
+        # The viewer spans the article (Material's figures would cap it at 480 px).
+        widths = page.evaluate("""() => ({
+            stage: document.querySelector('.mkb-viewer__stage').getBoundingClientRect().width,
+            article: document.querySelector('article.md-typeset').getBoundingClientRect().width,
+        })""")
+        article = widths["article"]
+        assert widths["stage"] >= 0.9 * article, widths
+
+        # Without JavaScript's help nothing is hidden: the side-by-side views are replaced.
+        assert page.locator(f"{VIEWER} .mkb-viewer__views").first.is_hidden()
+        page.locator(STAGE).first.scroll_into_view_if_needed()
+
+        # The divider, from the keyboard: focus the handle, press ArrowRight and End.
+        handle = page.locator(f"{VIEWER} .mkb-viewer__handle").first
+        assert handle.get_attribute("role") == "slider"
         start = slider_pos(page)
-        page.focus("[data-mkb-compare] .mkb-compare__range")
+        handle.focus()
         for _ in range(5):
             page.keyboard.press("ArrowRight")
-        assert slider_pos(page) > start
+        assert slider_pos(page) == pytest.approx(start + 10)
+        assert handle.get_attribute("aria-valuenow") == str(round(start + 10))
+        page.keyboard.press("Home")
+        assert slider_pos(page) == 0
 
         # ...and with a mouse drag across the frame, from 20 % to 80 % of its width.
-        frame = page.locator("[data-mkb-compare] .mkb-compare__frame").first
-        box = frame.bounding_box()
+        stage = page.locator(STAGE).first
+        box = stage.bounding_box()
         assert box and box["width"] > 50
         y = box["y"] + box["height"] * 0.4
         page.mouse.move(box["x"] + box["width"] * 0.2, y)
@@ -162,6 +204,57 @@ def test_answer_page_in_a_real_browser(served, browser):
         page.mouse.move(box["x"] + box["width"] * 0.8, y, steps=8)
         page.mouse.up()
         assert abs(slider_pos(page) - 80) < 3
+
+        # Views: the right side shows the sharp original, then the heat map with its legend.
+        right = page.locator(f"{VIEWER} .mkb-viewer__layer--right img").first
+        assert right.get_attribute("src").endswith("output.webp")
+        page.select_option(f"{VIEWER} select[data-side=right]", "reference")
+        assert right.get_attribute("src").endswith("reference.webp")
+        assert page.locator(f"{VIEWER} .mkb-viewer__tag--right").first.inner_text() \
+            == "Sharp original"
+        assert page.locator(f"{VIEWER} .mkb-legend").first.is_hidden()
+        page.select_option(f"{VIEWER} select[data-side=left]", "diff")
+        left = page.locator(f"{VIEWER} .mkb-viewer__layer--left img").first
+        assert left.get_attribute("src").endswith("diff.webp")
+        assert page.locator(f"{VIEWER} .mkb-legend").first.is_visible()
+        page.wait_for_function("""() => [...document.querySelectorAll(
+            '.mkb-viewer__layer img')].every(i => i.complete && i.naturalWidth > 0)""")
+        page.select_option(f"{VIEWER} select[data-side=left]", "baseline")
+        page.select_option(f"{VIEWER} select[data-side=right]", "output")
+
+        # Zoom: keyboard (+, 0), the 1:1 button, Ctrl + wheel, double-click; pan by dragging.
+        assert zoom(page) == pytest.approx(1)
+        stage.focus()
+        page.keyboard.press("+")
+        assert zoom(page) == pytest.approx(1.5)
+        page.keyboard.press("0")
+        assert zoom(page) == pytest.approx(1)
+        page.locator(f"{VIEWER} button[data-action=one]").first.click()
+        one = zoom(page)
+        full_width = int(page.eval_on_selector(VIEWER, "f => f.dataset.fullWidth"))
+        assert one == pytest.approx(max(1, full_width / box["width"]), rel=0.02)
+        page.locator(f"{VIEWER} button[data-action=fit]").first.click()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, -400)
+        page.keyboard.up("Control")
+        page.wait_for_function("Number(document.querySelector('[data-mkb-viewer]')"
+                               ".dataset.zoom) > 1.5")
+        transforms = page.eval_on_selector_all(
+            f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
+        assert len(set(transforms)) == 1, f"the two views are not in step: {transforms}"
+        before_pan = transforms[0]
+        page.mouse.move(box["x"] + box["width"] * 0.3, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, y + 20, steps=5)
+        page.mouse.up()
+        after_pan = page.eval_on_selector_all(
+            f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
+        assert after_pan[0] != before_pan and after_pan[0] == after_pan[1]
+        page.keyboard.press("0")
+        page.mouse.dblclick(box["x"] + box["width"] / 2, y)
+        assert zoom(page) == pytest.approx(one, rel=0.02)
+        page.keyboard.press("0")
 
         # Copy-link buttons: one per section, each copying the absolute URL with the anchor.
         canonical = page.eval_on_selector('link[rel="canonical"]', "l => l.href")
@@ -181,7 +274,11 @@ def test_answer_page_in_a_real_browser(served, browser):
         export = (build.site / "answers" / f"{SEED_SLUG}.md").read_text(encoding="utf-8")
         assert clipboard(page) == export
 
+        # The menu shows where this page belongs.
+        assert page.locator(".md-nav__link--active", has_text="Answers").count() >= 1
+
         page.screenshot(path=str(ARTIFACTS / "answer-desktop.png"), full_page=True)
+        page.locator(VIEWER).first.screenshot(path=str(ARTIFACTS / "viewer-desktop.png"))
         assert not watch.errors, f"console errors: {watch.errors}"
         assert not watch.failed, f"failed requests: {watch.failed}"
         outside = [u for u in watch.requests
@@ -194,20 +291,65 @@ def test_answer_page_in_a_real_browser(served, browser):
 def test_answer_page_at_phone_width(served, browser):
     base, _ = served
     context, page, watch = open_page(
-        browser, base, f"answers/{SEED_SLUG}/", viewport={"width": 375, "height": 812},
+        browser, base, f"answers/{SEED_SLUG}/", viewport=PHONE,
         device_scale_factor=2, is_mobile=True, has_touch=True)
     try:
         images = load_all_images(page)
         assert all(i["complete"] and i["width"] > 0 for i in images)
+        assert not unsized_images(page)
         widths = page.evaluate("""() => ({doc: document.documentElement.scrollWidth,
             body: document.body.scrollWidth, view: window.innerWidth})""")
         assert widths["doc"] <= widths["view"] and widths["body"] <= widths["view"], widths
+        stage = page.locator(STAGE).first.bounding_box()
+        assert stage and stage["x"] >= 0 and stage["x"] + stage["width"] <= PHONE["width"]
+        assert stage["width"] >= PHONE["width"] * 0.85
         assert page.locator("h2#workflow button.mkb-copy--link").is_visible()
         page.screenshot(path=str(ARTIFACTS / "answer-phone.png"), full_page=True)
         assert not watch.errors, f"console errors: {watch.errors}"
         outside = [u for u in watch.requests
                    if not u.startswith("data:") and urlsplit(u).hostname != "127.0.0.1"]
         assert not outside, outside
+    finally:
+        context.close()
+
+
+def test_viewer_without_javascript_shows_the_views_side_by_side(served, browser):
+    base, _ = served
+    context, page, _ = open_page(browser, base, f"answers/{SEED_SLUG}/", viewport=DESKTOP,
+                                 java_script_enabled=False)
+    try:
+        views = page.locator(f"{VIEWER} .mkb-viewer__view")
+        assert views.count() >= 4  # resize only, model + resize, input, sharp original, diff
+        labels = [views.nth(i).locator("figcaption strong").inner_text()
+                  for i in range(views.count())]
+        assert labels[:2] == ["Resize only", "Model + resize"]
+        assert "Sharp original" in labels
+        boxes = [views.nth(i).bounding_box() for i in range(2)]
+        assert boxes[0]["y"] == pytest.approx(boxes[1]["y"]) and boxes[1]["x"] > boxes[0]["x"]
+        caption = page.locator(f"{VIEWER} .mkb-viewer__caption").first.inner_text()
+        assert "drag" not in caption.lower() and "side by side" in caption
+        assert page.locator(STAGE).count() == 0
+        page.locator(VIEWER).first.scroll_into_view_if_needed()
+        page.locator(VIEWER).first.screenshot(path=str(ARTIFACTS / "viewer-nojs.png"))
+    finally:
+        context.close()
+
+
+def test_home_page_shows_each_answers_photos(served, browser):
+    base, _ = served
+    context, page, watch = open_page(browser, base, "", viewport=DESKTOP)
+    try:
+        strip = page.locator(".mkb-strip a")
+        assert strip.count() >= 1
+        href = strip.first.get_attribute("href")
+        assert href.startswith(f"answers/{SEED_SLUG}/#photo-")
+        assert not unsized_images(page)
+        menu = page.locator(".md-sidebar--primary .md-nav__item").all_inner_texts()
+        assert not [m for m in menu if m.strip() == "Tools"], menu
+        page.screenshot(path=str(ARTIFACTS / "home-desktop.png"), full_page=True)
+        strip.first.click()
+        page.wait_for_url(f"**/answers/{SEED_SLUG}/#photo-*")
+        assert not watch.errors, watch.errors
     finally:
         context.close()
 

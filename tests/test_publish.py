@@ -142,28 +142,35 @@ def test_other_pages_get_the_shared_plain_card(seed):
     assert head(seed.page("")).meta["og:title"] == ["modelkb"]
 
 
-def test_card_shows_before_left_and_after_right(seed):
+def test_card_shows_one_region_before_left_and_after_right(seed):
+    """Both halves show the same region of the photo (issue 17): before = plain resize on the
+    left, after = the model on the right; the card stays small."""
     tags = head(seed.page(f"answers/{SEED_SLUG}")).meta
-    with Image.open(site_file(seed, tags["og:image"][0])) as png:
+    card_file = site_file(seed, tags["og:image"][0])
+    assert card_file.stat().st_size <= 200_000
+    with Image.open(card_file) as png:
         assert png.size == (1200, 630)
         card = np.asarray(png.convert("RGB"), dtype=np.float32)
-    area = (cards.WIDTH, cards.HEIGHT - cards.TEXT_BAND)
+    half = cards.WIDTH // 2
+    area = (half, cards.HEIGHT - cards.TEXT_BAND)
     with Image.open(seed.site / "gallery/portrait/baseline.webp") as b, \
             Image.open(seed.site / "gallery/portrait/output.webp") as a:
-        before = np.asarray(cards._cover(b.convert("RGB"), area), dtype=np.float32)
-        after = np.asarray(cards._cover(a.convert("RGB"), area), dtype=np.float32)
-    rows = slice(cards.TEXT_BAND + 90, cards.HEIGHT)  # below the labels
-    left, right = slice(20, 560), slice(640, 1180)
-    shown = card[rows]
-    band = slice(90, area[1])
+        b_img, a_img = b.convert("RGB"), a.convert("RGB")
+    x, y, w, h = cards.card_region(b_img, a_img)
+    before = np.asarray(b_img.crop((x, y, x + w, y + h)).resize(area), dtype=np.float32)
+    after = np.asarray(a_img.crop((x, y, x + w, y + h)).resize(area), dtype=np.float32)
+    rows = slice(cards.TEXT_BAND + 90, cards.HEIGHT - 80)  # below the labels, above the badge
+    band = slice(90, area[1] - 80)
+    shown_left, shown_right = card[rows, 20:half - 20], card[rows, half + 20:cards.WIDTH - 20]
+    cols = slice(20, half - 20)
 
-    def dist(x, y):
-        return float(np.abs(x - y).mean())
+    def dist(p, q):
+        return float(np.abs(p - q).mean())
 
-    assert dist(shown[:, left], before[band, left]) < dist(shown[:, left], after[band, left])
-    assert dist(shown[:, right], after[band, right]) < dist(shown[:, right], before[band, right])
-    assert dist(shown[:, left], before[band, left]) < 3
-    assert dist(shown[:, right], after[band, right]) < 3
+    assert dist(shown_left, before[band, cols]) < dist(shown_left, after[band, cols])
+    assert dist(shown_right, after[band, cols]) < dist(shown_right, before[band, cols])
+    assert dist(shown_left, before[band, cols]) < 8
+    assert dist(shown_right, after[band, cols]) < 8
     assert "before" in tags["og:image:alt"][0] and "after" in tags["og:image:alt"][0]
 
 

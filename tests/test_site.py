@@ -244,7 +244,8 @@ def test_dirty_rebuild_renders_only_the_edited_answer(project):
 
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--dirty", "-d",
                            str(first.site)], cwd=project, capture_output=True, text=True,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, timeout=600)
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                               "MODELKB_LOCAL_BUILD": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert answer.stat().st_mtime_ns > before[answer]
     assert "It shares just the idea" in answer.read_text(encoding="utf-8")

@@ -36,7 +36,8 @@ print("IMPORTED", *sorted(m for m in ("pydantic", "torch", "numpy", "PIL") if m 
 def _build_listing_modules(project: Path) -> set[str]:
     proc = subprocess.run([sys.executable, "-c", _BUILD_AND_LIST_MODULES, str(project / "site")],
                           cwd=project, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, check=False)
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1",
+                               "MODELKB_LOCAL_BUILD": "1"}, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("IMPORTED"))
     return set(line.split()[1:])

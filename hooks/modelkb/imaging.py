@@ -23,6 +23,7 @@ This module must not import torch (it is used by build-time code that may never 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import struct
 import warnings
@@ -35,13 +36,21 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelkb.errors import ModelkbError
-from modelkb.limits import DEFAULT_MAX_PIXELS
+from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_PNG_SLACK
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
+# The only formats Pillow may open: never EPS/PS/PDF (Ghostscript) or other delegates.
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "GIF")
+FORMATS_TEXT = "PNG, JPEG, WebP, TIFF, BMP or GIF"
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """``Image.open`` restricted to :data:`ALLOWED_FORMATS` (content decides, not the name)."""
+    return Image.open(path, formats=ALLOWED_FORMATS)
 
 
 @dataclass
@@ -103,59 +112,106 @@ def _png_header(data: bytes) -> tuple[int, int, int, int, int] | None:
     return width, height, depth, colour, interlace
 
 
-def _unfilter(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
-    """Undo PNG scanline filters (all five types) into a height x stride uint8 array."""
-    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
-    out = np.zeros((height, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
-    for y in range(height):
-        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
-        if kind == 0:
-            cur = line
-        elif kind == 1:  # Sub: running sum per byte lane
-            lanes = line.reshape(-1, bpp)
-            cur = (np.cumsum(lanes, axis=0) % 256).reshape(-1)
-        elif kind == 2:
-            cur = (line + prev) % 256
-        else:
-            cur = line.copy()
-            for x in range(stride):
-                left = cur[x - bpp] if x >= bpp else 0
-                up = prev[x]
-                if kind == 3:
-                    cur[x] = (cur[x] + (left + up) // 2) % 256
-                else:
-                    ul = prev[x - bpp] if x >= bpp else 0
-                    p = left + up - ul
-                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - ul)
-                    pred = left if pa <= pb and pa <= pc else (up if pb <= pc else ul)
-                    cur[x] = (cur[x] + pred) % 256
-        out[y] = cur
-        prev = cur.astype(np.int32)
-    return out
+def _png16_rawmodes(tile: list) -> tuple[object, str] | None:
+    """(tile, low-byte rawmode) when Pillow decodes this PNG as 16-bit RGB(A) truncated."""
+    if len(tile) != 1:
+        return None
+    args = tile[0][3] if len(tile[0]) > 3 else None
+    if args not in ("RGB;16B", "RGBA;16B"):
+        return None
+    return tile[0], args.replace(";16B", ";16L")
 
 
-def read_png16(data: bytes) -> np.ndarray:
-    """Decode a non-interlaced 16-bit gray/GA/RGB/RGBA PNG into an HxWxC uint16 array."""
+def _with_rawmode(tile: object, rawmode: str) -> object:
+    """The same decoder tile, unpacking with ``rawmode`` (Pillow >= 11 tiles are namedtuples)."""
+    if hasattr(tile, "_replace"):
+        return tile._replace(args=rawmode)  # type: ignore[attr-defined]
+    codec, box, offset, _args = tile  # type: ignore[misc]
+    return (codec, box, offset, rawmode)
+
+
+def check_png_inflate(data: bytes, name: str | Path = "the PNG") -> None:
+    """Raise a ModelkbError when the PNG's image data inflates to more bytes than its
+    declared size needs (a small file that would expand to gigabytes); memory stays bounded."""
     header = _png_header(data)
     if header is None:
-        raise ValueError("not a PNG file")
+        raise ModelkbError(f"{name} is not a PNG file")
     width, height, depth, colour, interlace = header
-    channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(colour)
-    if depth != 16 or channels is None or interlace:
-        raise ValueError("only non-interlaced 16-bit PNGs are decoded here")
-    idat, pos = bytearray(), 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        if kind == b"IDAT":
-            idat += data[pos + 8 : pos + 8 + length]
-        elif kind == b"IEND":
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
+    stride = (width * channels * depth + 7) // 8
+    needed = height * (stride + 1) + (7 * (height + 8) if interlace else 0)
+    allowed = needed + MAX_PNG_SLACK
+    inflater, total, pos = zlib.decompressobj(), 0, 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        if kind == b"IEND":
             break
+        if kind == b"IDAT":
+            pending = data[pos + 8:pos + 8 + length]
+            while pending:
+                try:
+                    total += len(inflater.decompress(pending, 1 << 16))
+                except zlib.error as exc:
+                    raise ModelkbError(f"cannot read {name}: damaged PNG image data ({exc}); "
+                                       "is the file complete?") from None
+                if total > allowed:
+                    raise ModelkbError(
+                        f"{name} declares {width}x{height} pixels but its image data inflates "
+                        f"to more than the {allowed:,} bytes that size needs: it may be a "
+                        "decompression bomb; re-save the photo with an image editor")
+                pending = inflater.unconsumed_tail
         pos += 12 + length
-    bpp = 2 * channels
-    raw = _unfilter(zlib.decompress(bytes(idat)), height, width * bpp, bpp)
-    return raw.view(">u2").astype(np.uint16).reshape(height, width, channels)
+
+
+def _read_png16_pypng(data: bytes, name: str | Path) -> np.ndarray:
+    """16-bit gray+alpha PNGs (Pillow has no 16-bit LA mode) through pypng."""
+    import png
+
+    try:
+        width, height, rows, info = png.Reader(bytes=data).read()
+        planes = int(info["planes"])
+        array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    except (png.Error, ValueError, zlib.error) as exc:
+        raise ModelkbError(f"cannot read {name} as a 16-bit PNG ({exc}); is it complete?"
+                           ) from None
+    return array.reshape(height, width, planes)
+
+
+def read_png16(data: bytes, name: str | Path = "the PNG",
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a 16-bit PNG (gray, gray+alpha, RGB, RGBA; interlaced or not) into an HxWxC
+    uint16 array, with its decompressed size bounded by its declared dimensions.
+
+    Pillow's C decoder does the work (it unpacks 16-bit colour to 8 bits, so the high and
+    the low bytes are unpacked in two passes); gray+alpha goes through pypng.
+    """
+    header = _png_header(data)
+    if header is None or header[2] != 16:
+        raise ModelkbError(f"{name} is not a 16-bit PNG")
+    check_pixels(Path(str(name)), header[0], header[1], max_pixels)
+    check_png_inflate(data, name)
+    if header[3] == 4:
+        return _read_png16_pypng(data, name)
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            if image.mode == "I;16":
+                image.load()
+                return np.asarray(image, dtype=np.uint16)[..., None].copy()
+            modes = _png16_rawmodes(image.tile)
+            if modes is None:
+                raise ModelkbError(f"cannot read {name}: unexpected 16-bit PNG layout "
+                                   f"(Pillow mode {image.mode})")
+            image.load()
+            high = np.asarray(image, dtype=np.uint8)
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.tile = [_with_rawmode(modes[0], modes[1])]
+            image.load()
+            low = np.asarray(image, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError, zlib.error, struct.error) as exc:
+        raise ModelkbError(f"cannot read {name} as a 16-bit PNG ({exc}); is it complete?"
+                           ) from None
+    return (high.astype(np.uint16) << 8) | low
 
 
 def orient(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -171,12 +227,12 @@ def orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(array, k=turns))
 
 
-def _picture_from_png16(data: bytes, orientation: int = 1) -> Picture:
-    array = orient(read_png16(data), orientation)
+def _picture_from_array16(array: np.ndarray, icc: bytes | None = None) -> Picture:
+    """A Picture from an HxWxC (C = 1..4) uint16 array."""
     channels = array.shape[2]
     color = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=2)
     alpha = array[..., -1].copy() if channels in (2, 4) else None
-    return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, None)
+    return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, icc)
 
 
 def check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
@@ -206,6 +262,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
     """Read a photo file into a Picture, with a clear ModelkbError when it cannot be read.
 
     ``max_pixels`` (default :data:`DEFAULT_MAX_PIXELS`) caps width x height before decoding.
+    Only :data:`ALLOWED_FORMATS` are opened; 16-bit PNGs and TIFFs keep their 16 bits.
     """
     path = Path(path)
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
@@ -224,37 +281,57 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> Picture:
         check_pixels(path, header[0], header[1], limit)
     try:
         with _pillow_limit(limit):
-            if header is not None and header[2] == 16 and header[3] in (2, 4, 6) \
-                    and not header[4]:
-                with Image.open(path) as image:
+            if header is not None and header[2] == 16:
+                data = path.read_bytes()
+                with open_image(path) as image:
                     orientation = image.getexif().get(0x0112, 1)
-                return _picture_from_png16(path.read_bytes(), orientation)
+                    icc = image.info.get("icc_profile")
+                array = orient(read_png16(data, path, limit), orientation)
+                return _picture_from_array16(array, icc)
             if head.startswith(TIFF_SIGNATURES):
                 picture = _read_tiff16(path, limit)
                 if picture is not None:
                     return picture
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 check_pixels(path, image.width, image.height, limit)
                 image.load()
-                hint = 16 if header is not None and header[2] == 16 else None
-                return picture_from_pil(image, bit_depth_hint=hint)
+                return picture_from_pil(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ModelkbError(
             f"{path} is refused as a possible decompression bomb ({exc}); shrink the photo, or "
             "raise extra.modelkb.max_pixels in mkdocs.yml if you trust the file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, zlib.error,
-            struct.error) as exc:
+    except UnidentifiedImageError:
+        raise ModelkbError(
+            f"cannot read {path}: it is not a {FORMATS_TEXT} image (whatever its name says; "
+            "other formats such as EPS, PostScript or PDF are never opened); save it as PNG "
+            "or JPEG") from None
+    except (OSError, ValueError, SyntaxError, zlib.error, struct.error, EOFError) as exc:
         raise ModelkbError(
             f"cannot read {path} as an image ({exc}); is it complete? Give a PNG, JPEG, TIFF "
             "or WebP photo"
         ) from None
 
 
+def _tiff_bits(path: Path) -> int:
+    """The largest bits per sample a TIFF declares (Pillow reads only the header)."""
+    with open_image(path) as image:
+        bits = image.tag_v2.get(258, 8) if hasattr(image, "tag_v2") else 8  # type: ignore
+    return max(bits) if isinstance(bits, tuple) else int(bits)
+
+
 def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | None:
-    """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for other TIFFs."""
+    """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for 8-bit TIFFs.
+
+    A 16-bit TIFF that tifffile cannot decode (or tifffile missing) is an error, never 8 bits.
+    """
     try:
         import tifffile
     except ImportError:
+        if _tiff_bits(path) > 8:
+            raise ModelkbError(
+                f"cannot read {path} at full precision: it has more than 8 bits per channel and "
+                "the TIFF decoder 'tifffile' is not installed; run: pip install tifffile "
+                "(modelkb never silently reduces a photo to 8 bits)") from None
         return None
     try:
         with tifffile.TiffFile(path) as tif:
@@ -266,16 +343,17 @@ def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | 
             array = tif.asarray(key=0)
     except ModelkbError:
         raise
-    except Exception:  # noqa: BLE001 - a damaged TIFF: Pillow's reader gives the message
+    except Exception as exc:  # noqa: BLE001 - a TIFF tifffile cannot parse: Pillow's message
+        if _tiff_bits(path) > 8:
+            raise ModelkbError(f"cannot read the 16-bit TIFF {path} ({exc}); re-save it as a "
+                               "16-bit PNG") from None
         return None
     if array.dtype != np.uint16 or array.ndim not in (2, 3):
-        return None
+        raise ModelkbError(f"cannot read the 16-bit TIFF {path}: unexpected layout "
+                           f"{array.dtype} {array.shape}; re-save it as a 16-bit PNG")
     if array.ndim == 2:
         array = array[..., None]
-    channels = array.shape[2]
-    color = array[..., :3] if channels >= 3 else np.repeat(array[..., :1], 3, axis=2)
-    alpha = array[..., -1].copy() if channels in (2, 4) else None
-    return Picture(_as_unit(color, 65535), alpha, channels <= 2, 16, None)
+    return _picture_from_array16(array)
 
 
 def quantize(values: np.ndarray, bit_depth: int = 8) -> np.ndarray:
@@ -333,18 +411,35 @@ def write_png16(path: str | Path, array: np.ndarray) -> None:
     Path(path).write_bytes(data + chunk(b"IEND", b""))
 
 
-def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-                grayscale: bool = False, bit_depth: int = 8,
-                icc_profile: bytes | None = None) -> None:
-    """Write restored float RGB (plus alpha) to ``path`` at 8 or 16 bits per channel."""
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}
+LOSSY_SUFFIXES = {".jpg", ".jpeg", ".webp"}
+
+
+def check_output_name(path: str | Path, bit_depth: int | None = None,
+                      has_alpha: bool = False) -> None:
+    """Raise a ModelkbError (before any work) when ``path``'s format cannot hold the output."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        raise ModelkbError(f"cannot write {path.name}: unknown output format {suffix or '(none)'};"
+                           f" use one of {', '.join(sorted(WRITE_FORMATS))}")
     if bit_depth == 16 and suffix not in SIXTEEN_BIT_SUFFIXES:
         raise ModelkbError(f"cannot write 16 bits per channel to {path.name}: use .png or .tif")
-    if alpha is not None and suffix in (".jpg", ".jpeg"):
+    if has_alpha and suffix in (".jpg", ".jpeg"):
         raise ModelkbError(
-            f"{path.name}: JPEG cannot store the input's alpha channel; write a .png instead"
-        )
+            f"{path.name}: JPEG cannot store the input's alpha channel; write a .png instead")
+
+
+def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+                grayscale: bool = False, bit_depth: int = 8,
+                icc_profile: bytes | None = None, suffix: str | None = None) -> None:
+    """Write restored float RGB (plus alpha) to ``path`` at 8 or 16 bits per channel; the
+    format follows ``suffix`` (default: the path's own, e.g. for a temporary file)."""
+    path = Path(path)
+    suffix = (suffix or path.suffix).lower()
+    check_output_name(path.with_suffix(suffix) if path.suffix.lower() != suffix else path,
+                      bit_depth, alpha is not None)
     try:
         if bit_depth == 16:
             array = output_channels(rgb, alpha, grayscale, 16)
@@ -356,9 +451,9 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
                 tifffile.imwrite(path, array[..., 0] if array.shape[2] == 1 else array)
             return
         image = to_pil(rgb, alpha, grayscale)
-        options = {"icc_profile": icc_profile} if icc_profile else {}
-        if suffix in (".jpg", ".jpeg"):
+        options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
+        if suffix in (".jpg", ".jpeg", ".webp"):
             options["quality"] = 95
-        image.save(path, **options)
+        image.save(path, format=WRITE_FORMATS[suffix], **options)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelkbError(f"cannot write {path}: {exc}") from exc

@@ -390,16 +390,53 @@ def _entries(data: dict[str, Any], section: str) -> list[dict[str, Any]]:
     return [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
 
 
-def _unique(base: str, taken: set[str], limit: int) -> str:
+def _unique(base: str, taken: set[str], limit: int, memo: dict[str, int] | None = None) -> str:
+    """``base``, or ``base-N`` with the smallest free N; ``memo`` (for a ``taken`` set that
+    only grows) remembers where each base's search ended, so N equal bases stay linear."""
     if base not in taken:
         return base
-    n = 2
+    n = memo.get(base, 2) if memo is not None else 2
     while True:
         suffix = f"-{n}"
         candidate = base[:limit - len(suffix)].rstrip("-._") + suffix
         if candidate not in taken:
+            if memo is not None:
+                memo[base] = n + 1
             return candidate
         n += 1
+
+
+class _Lookup:
+    """Entries found by any of their keys in constant time; the earliest entry wins, as a
+    scan of the list in order would find it."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._count = 0
+
+    def add(self, entry: dict[str, Any], keys: list[str | None]) -> None:
+        """Index ``entry`` (after every entry added before it) under ``keys``."""
+        for key in keys:
+            if key and key not in self._found:
+                self._found[key] = (self._count, entry)
+        self._count += 1
+
+    def find(self, *keys: str | None) -> dict[str, Any] | None:
+        """The earliest entry indexed under any of ``keys``, or None."""
+        hits = [self._found[k] for k in keys if k and k in self._found]
+        return min(hits, key=lambda hit: hit[0])[1] if hits else None
+
+
+def _model_keys(entry: dict[str, Any]) -> list[str | None]:
+    return [_name_key(str(entry.get("name", ""))), _as_key(entry.get("id"))]
+
+
+def _paper_keys(entry: dict[str, Any]) -> list[str | None]:
+    return ["link:" + link_key(str(entry.get("link", ""))), "id:" + str(entry.get("id"))]
+
+
+def _as_key(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
@@ -413,28 +450,45 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
     ids = {str(e.get("id")) for s in ("tasks", "models", "papers", "tools")
            for e in _entries(data, s)}
 
+    models, papers, questions = _Lookup(), _Lookup(), _Lookup()
+    for m in _entries(data, "models"):
+        models.add(m, _model_keys(m))
+    for p in _entries(data, "papers"):
+        papers.add(p, _paper_keys(p))
+    for q in _entries(data, "questions"):
+        questions.add(q, [_clean(str(q.get("question", "")))])
+    slugs = {str(q.get("slug")) for q in _entries(data, "questions")}
+    id_memo: dict[str, int] = {}
+    slug_memo: dict[str, int] = {}
+
     def add(section: str, entry: dict[str, Any]) -> None:
         result.added[section].append(entry)
         if not isinstance(data.get(section), list):
             data[section] = []
         data[section].append(entry)
+        if section == "models":
+            models.add(entry, _model_keys(entry))
+        elif section == "papers":
+            papers.add(entry, _paper_keys(entry))
+        elif section == "questions":
+            questions.add(entry, [_clean(str(entry.get("question", "")))])
+            slugs.add(str(entry.get("slug")))
 
     for prompt in prompts:
         tasks = _entries(data, "tasks")
         model_ids: list[str] = []
         paper_ids: list[str] = []
+        listed: set[str] = set()  # model and paper ids share one namespace
         counts = {"models added": 0, "models reused": 0, "papers added": 0, "papers reused": 0}
         for model in prompt.models:
             key = _name_key(model.name)
-            found = next((m for m in _entries(data, "models")
-                          if _name_key(str(m.get("name", ""))) == key or m.get("id") == key),
-                         None)
+            found = models.find(key)
             if found is not None:
                 counts["models reused"] += 1
                 mid = str(found.get("id"))
             else:
                 task = infer_model_task(model.name, tasks) or _uncategorised(data, ids, add)
-                mid = _unique(model_id(model.name), ids, MAX_ID)
+                mid = _unique(model_id(model.name), ids, MAX_ID, id_memo)
                 ids.add(mid)
                 entry: dict[str, Any] = {"id": mid, "name": model.name, "task": task,
                                          "paper": model.paper}
@@ -444,19 +498,19 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
                     entry["summary"] = model.summary
                 add("models", entry)
                 counts["models added"] += 1
-            if mid not in model_ids:
+            if mid not in listed:
+                listed.add(mid)
                 model_ids.append(mid)
         for paper in prompt.papers:
             key = link_key(paper.link)
             arxiv = arxiv_id(paper.link)
-            found = next((p for p in _entries(data, "papers")
-                          if link_key(str(p.get("link", ""))) == key
-                          or (arxiv and str(p.get("id")) == arxiv.replace("/", "-"))), None)
+            found = papers.find("link:" + key,
+                                "id:" + arxiv.replace("/", "-") if arxiv else None)
             if found is not None:
                 counts["papers reused"] += 1
                 pid = str(found.get("id"))
             else:
-                pid = _unique(paper_id(paper.link, paper.title), ids, MAX_ID)
+                pid = _unique(paper_id(paper.link, paper.title), ids, MAX_ID, id_memo)
                 ids.add(pid)
                 entry = {"id": pid, "title": paper.title, "link": paper.link}
                 if paper.code:
@@ -465,22 +519,22 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
                     entry["summary"] = paper.summary
                 add("papers", entry)
                 counts["papers added"] += 1
-            if pid not in paper_ids:
+            if pid not in listed:
+                listed.add(pid)
                 paper_ids.append(pid)
         done = ", ".join(f"{v} {k.replace('s ', ' ', 1) if v == 1 else k}"
                          for k, v in counts.items() if v)
-        existing = next((q for q in _entries(data, "questions")
-                         if _clean(str(q.get("question", ""))) == prompt.question), None)
+        existing = questions.find(prompt.question)
         if existing is not None:
             slug = existing.get("slug")
-            missing = [i for i in model_ids if i not in (existing.get("models") or [])] + \
-                [i for i in paper_ids if i not in (existing.get("papers") or [])]
+            has = {str(i) for section in ("models", "papers")
+                   if isinstance(existing.get(section), list) for i in existing[section]}
+            missing = [i for i in model_ids + paper_ids if i not in has]
             note = f" (not listed by it: {', '.join(missing)})" if missing else ""
             result.report.append(f"{prompt.name}: question already in the catalog as "
                                  f"'{slug}', left as it is{note}; {done or 'nothing new'}")
             continue
-        slugs = {str(q.get("slug")) for q in _entries(data, "questions")}
-        slug = _unique(question_slug(prompt.question), slugs, MAX_SLUG)
+        slug = _unique(question_slug(prompt.question), slugs, MAX_SLUG, slug_memo)
         task = infer_question_task(prompt.question, _entries(data, "tasks")) or \
             infer_model_task(prompt.question, _entries(data, "tasks"))
         if task is None:

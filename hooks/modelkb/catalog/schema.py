@@ -12,16 +12,27 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?$")
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?\Z")
+SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 MAX_SLUG = 100
+# Names the site itself uses for pages and folders (at the root and in each section folder):
+# an id or slug equal to one of them, before its first '.', ignoring case, is refused.
+RESERVED_NAMES = frozenset({
+    "index", "site", "assets", "search", "gallery", "404", "reference", "answers", "models",
+    "papers", "tools", "tasks", "sitemap", "catalog", "robots", "favicon"})
+# C0 controls but tab and line breaks, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _reserved(value: str) -> str | None:
+    stem = value.lower().split(".", 1)[0]
+    return stem if stem in RESERVED_NAMES or value.lower() in RESERVED_NAMES else None
 
 
 def _check_id(value: str) -> str:
@@ -29,6 +40,9 @@ def _check_id(value: str) -> str:
         raise ValueError(
             "must be 1-80 characters of a-z, 0-9, '.', '_' and '-', starting and ending "
             "with a letter or digit, e.g. 'mssnet' or '2401.00261'")
+    if _reserved(value):
+        raise ValueError(f"is a name the site uses for its own pages ('{_reserved(value)}'); "
+                         "choose another")
     return value
 
 
@@ -37,19 +51,23 @@ def _check_slug(value: str) -> str:
         raise ValueError(
             "must be lowercase words of a-z and 0-9 joined by single hyphens, at most "
             f"{MAX_SLUG} characters, e.g. 'real-image-super-resolution-noise'")
+    if _reserved(value):
+        raise ValueError(f"is a name the site uses for its own pages ('{_reserved(value)}'); "
+                         "choose another")
     return value
 
 
 def _check_url(value: str) -> str:
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise ValueError("must not contain spaces or control characters")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an absolute http:// or https:// link")
+    from modelkb.catalog.links import url_problem
+
+    problem = url_problem(value, outside=True)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
 def _check_relpath(value: str) -> str:
+    _check_text(value)
     p = Path(value)
     if not value or p.is_absolute() or value.startswith(("/", "\\")) or ".." in p.parts \
             or "\\" in value or ":" in value:
@@ -58,8 +76,10 @@ def _check_relpath(value: str) -> str:
 
 
 def _check_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    bad = _CONTROL_RE.search(value)
+    if bad:
+        raise ValueError(f"must not contain control characters (found U+{ord(bad.group(0)):04X} "
+                         f"at character {bad.start() + 1})")
     return value
 
 
@@ -103,9 +123,19 @@ class WeightsSource(Entry):
 
     name: Text = _f("Display name, e.g. 'authors' RealBlur-J checkpoint'.")
     url: Url | None = _f("Download link (http/https), if public.", None)
-    sha256: Sha256 | None = _f("SHA-256 of the file, required for downloads.", None)
+    member: Text | None = _f(
+        "When `url` is a zip archive: the path of the weights file inside it.", None)
+    file: Text | None = _f(
+        "A weights file shipped with modelkb (in its `weights/` folder), by file name.", None)
+    sha256: Sha256 | None = _f(
+        "SHA-256 of the weights file (the archive member for archives); required for "
+        "shipped files, recorded on first download when missing.", None)
     provenance: Text = _f("Who trained it, on what data.")
+    licence: Text | None = _f("The weights' licence or terms of use.", None)
     official: Bool = _f("True for the paper authors' own release.", False)
+    stand_in: Bool = _f(
+        "True for weights that are not this model's own but may run in its place when its "
+        "own are unavailable; every picture they make is labelled as a stand-in.", False)
 
 
 @_entry
@@ -115,7 +145,10 @@ class Model(Entry):
     id: Id = _f("Stable identifier; the model's page is /models/<id>/.")
     name: Text = _f("The model's name as recommended, e.g. Deblur-MSSNet-RealBlurJ.")
     task: Id = _f("The id of a task in `tasks`.")
-    variant: Text | None = _f("Architecture variant, e.g. 'mssnet'.", None)
+    architecture: Literal["mssnet"] | None = _f(
+        "The network that runs it at build time (`mssnet`); omit for a model the site "
+        "describes but does not run.", None)
+    variant: Text | None = _f("Architecture variant, e.g. 'mssnet' or 'mssnet-small'.", None)
     paper: Url | None = _f("Link to the model's paper.", None)
     code: Url | None = _f("Link to the model's source code.", None)
     summary: Markdown = _f("What the model does, Markdown without HTML.", "")
@@ -196,6 +229,8 @@ class GalleryEntry(Entry):
     source: Text = _f("Where the photo comes from.")
     source_url: Url | None = _f("Link to the source.", None)
     licence: Text = _f("The photo's licence.")
+    degradation: Text | None = _f("How the input was degraded from the reference, with its "
+                                  "parameters (shown beside the photo).", None)
     crops: list[Crop] = _f("Zoomed crops to show.", factory=list)
 
 
@@ -271,7 +306,7 @@ def _schema() -> dict[str, Any]:
         "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
         "Text": Annotated[strict_str, Field(min_length=1), text_check],
         "Markdown": Annotated[strict_str, text_check],
-        "Summary": Annotated[strict_str, Field(min_length=1, max_length=200)],
+        "Summary": Annotated[strict_str, Field(min_length=1, max_length=200), text_check],
         "Sha256": Annotated[strict_str, Field(pattern=r"^[0-9a-f]{64}$")],
         "Bool": Annotated[bool, Strict()],
         "NonNegInt": Annotated[int, Strict(), Field(ge=0)],
@@ -329,6 +364,30 @@ def _nested_from_data(inner: tuple[type[Entry], ...], item: dict[str, Any]) -> E
 # For each entry class, its fields that hold entries: field name -> the possible classes.
 _NESTED = {cls: {f.name: inner for f in fields(cls) if (inner := _nested_entries(cls, f.name))}
            for cls in ENTRY_CLASSES}
+
+
+ARCHITECTURE_VARIANTS = {"mssnet": ("mssnet-small", "mssnet", "mssnet-large")}
+
+
+def architecture_of(model: Model) -> str | None:
+    """The architecture that runs a model: its own, or the one its variant names."""
+    if model.architecture is not None:
+        return model.architecture
+    return next((arch for arch, names in ARCHITECTURE_VARIANTS.items()
+                 if model.variant in names), None)
+
+
+def runnable_problem(model: Model) -> tuple[str, str] | None:
+    """Why a model cannot run at build time (message, hint), or None when it can."""
+    arch = architecture_of(model)
+    if arch is None:
+        return ("it names no architecture",
+                "add 'architecture: mssnet' and its 'variant:' to the model, or drop the step")
+    variants = ARCHITECTURE_VARIANTS[arch]
+    if model.variant not in variants:
+        return (f"variant {model.variant!r} is not one of {', '.join(variants)}",
+                f"set 'variant:' to one of {', '.join(variants)}")
+    return None
 
 
 @dataclass

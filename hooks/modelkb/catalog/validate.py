@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from modelkb.catalog.links import find_links
+from modelkb.catalog.links import find_links, url_problem
 from modelkb.catalog.schema import (
     _NESTED,
     KEY_FIELD,
@@ -167,11 +167,38 @@ class Validator:
             for j, step in enumerate(wf.get("steps") if isinstance(wf.get("steps"), list) else []):
                 if isinstance(step, dict) and step.get("op") == "restore":
                     check(("workflows", i, "steps", j, "model"), step.get("model"), "models")
+                    self.runnable(("workflows", i, "steps", j, "model"), step.get("model"))
         for i, g in _raw_entries(self.src.data, "gallery"):
             check(("gallery", i, "workflow"), g.get("workflow"), "workflows")
         self.urls = self.catalog.urls()
+        for kind in linkable:
+            for i, item in _raw_entries(self.src.data, kind):
+                self.summary_links((kind, i, "summary"), item.get("summary"))
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
+
+    def runnable(self, path: tuple, model_id: object) -> None:
+        """A restore step's model must say what runs it and have weights to run with."""
+        model = self.catalog.models.get(model_id) if isinstance(model_id, str) else None
+        if model is None:
+            return  # unknown or invalid: reported elsewhere
+        from modelkb.catalog.schema import runnable_problem
+
+        problem = runnable_problem(model)
+        if problem:
+            self.add(path, f"model '{model.id}' cannot run in a workflow: {problem[0]}",
+                     problem[1])
+
+    def summary_links(self, path: tuple, text: object) -> None:
+        """Links in a summary may go anywhere on the web, but only by http(s) or mailto."""
+        if not isinstance(text, str):
+            return
+        for link in find_links(text):
+            problem = url_problem(link.target, outside=False) if link.kind == "url" else None
+            if problem and not link.target.startswith("#"):
+                self.add(path, f"link to '{link.target}': {problem}",
+                         "summaries may link to http://, https:// and mailto: addresses",
+                         pos=self.src.line_of_text(path, link.target))
 
     def question_references(self, base: tuple, q: dict, check, linkable: tuple) -> None:
         """A question's ids, section-3 notes and the grounding of its answer's links."""
@@ -213,7 +240,7 @@ class Validator:
                         self.add(path, f"[[{link.target}]] names no model, paper, tool or task",
                                  "use the id of a catalog entry",
                                  pos=self.src.line_of_text(path, link.target))
-                elif link.target not in urls:
+                elif link.target not in urls and not link.target.startswith("#"):
                     self.add(path, f"link to '{link.target}', which the catalog does not list",
                              "answers may link only to catalog entries ([[id]]) and the URLs "
                              "of their models, papers and tools",

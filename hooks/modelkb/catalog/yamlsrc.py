@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from modelkb.limits import MAX_YAML_DEPTH
+
 MAX_BYTES = 64 * 1024 * 1024  # 10,000 answers take about 10 MB
 # libyaml's parser when PyYAML has it (about 10x faster); both give the same marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -115,6 +117,10 @@ def read_yaml(path: Path, *, display: str | None = None, raw: bytes | None = Non
                                    "check indentation, colons and quotes")]) from None
     except yaml.YAMLError as exc:
         raise SourceError([Problem(name, 1, 1, f"YAML error: {exc}")]) from None
+    except RecursionError:  # the pure-Python composer (without libyaml) on absurd nesting
+        raise SourceError([Problem(name, 1, 1, "YAML nested too deeply",
+                                   f"the catalog needs at most {MAX_YAML_DEPTH} levels")]
+                          ) from None
     located = Located(name, text, None)
     if node is None:
         located.data = {}
@@ -152,6 +158,10 @@ class _Converter:
                          "write the value out instead of referring to an anchor")
             return None
         self.seen.add(id(node))
+        if len(path) > MAX_YAML_DEPTH:
+            self.problem(node, f"nested more than {MAX_YAML_DEPTH} levels deep",
+                         "a catalog entry needs only a few levels; remove the extra nesting")
+            return None
         self.located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.located.spans[path] = (node.start_mark.index, node.end_mark.index)
         if isinstance(node, yaml.MappingNode):
@@ -181,7 +191,12 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, path + (i,)) for i, item in enumerate(node.value)]
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except yaml.YAMLError as exc:
             self.problem(node, f"cannot read this value: {exc}")
             return None
+        if isinstance(value, str) and "\x00" in value:
+            self.problem(node, "the text contains a NUL character (\\0)",
+                         "remove it; no name, path or text may contain one")
+            return None
+        return value

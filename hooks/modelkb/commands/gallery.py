@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from modelkb.errors import ModelkbError
 from modelkb.models.registry import DEVICES, check_device
@@ -16,33 +14,32 @@ from modelkb.models.registry import DEVICES, check_device
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 
-class _TolerantLoader(yaml.SafeLoader):
-    """A safe loader that reads unknown tags (``!!python/name:...``, ``!ENV``) as None."""
+def site_settings(config_file: Path):
+    """(settings, project folder) of a site, read by MkDocs' own loader (so ``INHERIT``,
+    ``!ENV`` and ``-f`` mean what they mean to ``mkdocs build``)."""
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, ConfigurationError
 
+    from modelkb.site.config import parse_settings
 
-def _ignore_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
-    return None
-
-
-_TolerantLoader.add_multi_constructor("!", _ignore_tag)
-_TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag)
-
-
-def read_extra_modelkb(config_file: Path) -> Any:
-    """The raw ``extra.modelkb`` mapping of an mkdocs.yml (other keys and tags ignored)."""
+    if not config_file.is_file():
+        raise ModelkbError(f"cannot read {config_file}: no such file; pass the site's "
+                           "mkdocs.yml with --config")
+    quiet = logging.getLogger("mkdocs")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # load_config logs its own progress
     try:
-        text = config_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelkbError(f"cannot read {config_file}: {exc.strerror or exc}; "
-                           "pass the site's mkdocs.yml with --config") from None
-    try:
-        data = yaml.load(text, Loader=_TolerantLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise ModelkbError(f"{config_file} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ModelkbError(f"{config_file} must be a mapping of MkDocs settings")
-    extra = data.get("extra") or {}
-    return extra.get("modelkb") if isinstance(extra, dict) else None
+        config = load_config(str(config_file))
+    except (ConfigurationError, Abort, OSError) as exc:
+        raise ModelkbError(f"{config_file}: {exc}") from None
+    finally:
+        quiet.setLevel(level)
+    plugin = config["plugins"].get("modelkb") if "plugins" in config else None
+    if plugin is not None:
+        settings = plugin.config
+    else:
+        settings = parse_settings(config["extra"].get("modelkb"), config_file.name)
+    return settings, Path(config["config_file_path"]).resolve().parent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,24 +96,22 @@ def main_config(config_file: str | Path, device: str | None = None,
     """Run the gallery of the site configured in ``config_file``; returns the report."""
     from modelkb.catalog import load_catalog
     from modelkb.gallery.runner import prune_cache, run_gallery
-    from modelkb.site.config import parse_settings, resolve
+    from modelkb.site.config import resolve, weights_choice
 
     if prune and shard is not None:
         raise ModelkbError("--prune needs the whole gallery: run it without --shard, after "
                            "every shard has finished")
-    config_file = Path(config_file)
-    settings = parse_settings(read_extra_modelkb(config_file), config_file.name)
-    root = config_file.resolve().parent
+    settings, root = site_settings(Path(config_file))
     catalog = load_catalog(resolve(root, settings.catalog), display=settings.catalog)
-    device = device or settings.device
-    check_device(device)
+    device = check_device(device or settings.device)
     cache_dir = resolve(root, settings.cache)
-    if weights is None and settings.weights and "://" not in settings.weights:
-        weights = str(resolve(root, settings.weights))  # relative to mkdocs.yml
+    choice = weights_choice(settings, root)
+    if weights is not None:
+        choice = replace(choice, site_weights=weights)
     entries = [e for e in catalog.gallery if in_shard(e, shard)] if shard else None
     report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
-                         weights=weights or settings.weights,
-                         max_pixels=settings.max_pixels, entries=entries, workers=workers)
+                         weights=choice, max_pixels=settings.max_pixels, entries=entries,
+                         workers=workers)
     if prune:
         deleted = prune_cache(cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
@@ -81,6 +83,48 @@ def _plan_outputs(inputs: list[Path], output: Path) -> list[Path]:
     return [output / (p.stem + ".png") for p in inputs]
 
 
+def _check_not_inputs(inputs: list[Path], outputs: list[Path]) -> None:
+    """Refuse an output that is one of the inputs (same file, whatever the spelling)."""
+    for target in outputs:
+        if not target.exists():
+            continue
+        for source in inputs:
+            try:
+                same = os.path.samefile(source, target)
+            except OSError:
+                continue
+            if same:
+                raise ModelkbError(
+                    f"output {target} is the input {source}: modelkb never overwrites an "
+                    f"original; give another output name, e.g. {target.stem}-restored.png, or "
+                    "another folder")
+
+
+def _has_alpha(path: Path) -> bool:
+    """True when the image file has an alpha channel (reads only its header)."""
+    from modelkb.imaging import open_image
+
+    try:
+        with open_image(path) as image:
+            return "A" in image.getbands() or "transparency" in image.info
+    except (OSError, ValueError, SyntaxError):
+        return False  # read_image names the problem later
+
+
+def _check_formats(inputs: list[Path], outputs: list[Path], bit_depth: int | None) -> None:
+    """Every output's format checked before the model runs; lossy formats are mentioned."""
+    from modelkb.imaging import LOSSY_SUFFIXES, check_output_name
+
+    for source, target in zip(inputs, outputs, strict=True):
+        suffix = target.suffix.lower()
+        check_output_name(target, bit_depth, suffix in (".jpg", ".jpeg") and _has_alpha(source))
+    lossy = sorted({t.suffix.lower() for t in outputs if t.suffix.lower() in LOSSY_SUFFIXES})
+    if lossy:
+        print(f"modelkb restore: note: {', '.join(lossy)} is a lossy format: the restored "
+              "pixels are stored approximately (quality 95); use .png to keep them exactly",
+              file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Restore every input and write the results; returns the exit code."""
     tile = _parse_int(args.tile, "--tile")
@@ -95,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise ModelkbError(f"input {path} does not exist or is not a file")
     outputs = _plan_outputs(inputs, Path(args.output))
+    _check_not_inputs(inputs, outputs)
 
     # Importing torch takes a while: only after the cheap checks.
+    from modelkb.files import atomic_path
     from modelkb.imaging import SIXTEEN_BIT_SUFFIXES, read_image, write_image
     from modelkb.models.tiling import (
         DEFAULT_OVERLAP,
@@ -112,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     check_tiling(tile, overlap)
     if bit_depth == 16 and any(t.suffix.lower() not in SIXTEEN_BIT_SUFFIXES for t in outputs):
         raise ModelkbError("--bit-depth 16 needs .png or .tif outputs")
+    _check_formats(inputs, outputs, bit_depth)
     weights_path = resolve_weights(args.weights)
     device = select_device(args.device)
     if args.bf16 and device.type != "cuda":
@@ -135,7 +182,12 @@ def run(args: argparse.Namespace) -> int:
                                            overlap=overlap, bf16=args.bf16,
                                            channels_last=True)
         check_finite(rgb, str(source))
-        write_image(target, rgb, picture.alpha, picture.grayscale, depth, picture.icc_profile)
+        try:
+            with atomic_path(target) as tmp:  # never half a file; an input is never replaced
+                write_image(tmp, rgb, picture.alpha, picture.grayscale, depth,
+                            picture.icc_profile, suffix=target.suffix)
+        except OSError as exc:
+            raise ModelkbError(f"cannot write {target}: {exc.strerror or exc}") from None
         if progress is not None:
             progress.update(1)
     if progress is not None:

@@ -3,7 +3,7 @@
 Layout of a cache folder (kept outside docs/)::
 
     <cache>/<key>/...            a complete entry (immutable once in place)
-    <cache>/<key>/manifest.json  the entry's files and sizes, written last
+    <cache>/<key>/manifest.json  the entry's files, sizes and SHA-256 digests, written last
     <cache>/.tmp-<key16>-<pid>-<n> an entry being written (ignored; cleaned when orphaned)
     <cache>/.locks/<key16>       lock (filelock) held while that entry is written
     <cache>/.lock                lock held while the cache is pruned
@@ -15,6 +15,11 @@ lookups ignore and the next writer of that key (or a prune) removes. Writers loc
 they write, not the cache: two builds sharing a cache never compute the same entry twice
 (the second waits, then finds it there), while different entries are written in parallel,
 by threads of one build or by several processes.
+
+Every read verifies the entry against its manifest (each file's size and SHA-256, and no
+file more or less): an entry changed on disk (a flipped byte, an edited ``metrics.json``),
+or whose manifest is unreadable, is reported with a warning and computed again. Reading
+never writes, so an unchanged build works on a read-only cache.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LOCK_NAME = ".lock"
 KEY_LOCKS = ".locks"
+OLD_MANIFEST = "was written by an older modelkb (no SHA-256 digests)"
 _counter = itertools.count()
 # Out of room: no space, over quota, or over the process's file size limit (RLIMIT_FSIZE).
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -86,6 +92,23 @@ def _fsync_tree(root: Path) -> None:
         _fsync_dir(Path(folder))
 
 
+_digests: dict[tuple[str, int, int, int], str] = {}  # verified files, by identity and time
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of a file, remembered per (path, inode, size, mtime) so that `mkdocs serve`
+    does not hash unchanged cache files on every rebuild."""
+    stat = path.stat()
+    ident = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    digest = _digests.get(ident)
+    if digest is None:
+        digest = hash_file(path)
+        if len(_digests) > 100_000:
+            _digests.clear()
+        _digests[ident] = digest
+    return digest
+
+
 def _short(key: str) -> str:
     """The first 16 hex digits of a key: names its lock and temporary folders."""
     return key[:16]
@@ -103,21 +126,55 @@ class Cache:
             raise ValueError(f"invalid cache key {key!r}")
         return self.root / key
 
-    def get(self, key: str) -> Path | None:
-        """The complete entry folder for ``key``, or None (missing or incomplete)."""
+    def get(self, key: str, *, warn: bool = True) -> Path | None:
+        """The complete, verified entry folder for ``key``, or None (missing, incomplete or
+        changed since it was written: then a warning names it, unless ``warn`` is False)."""
         folder = self.path(key)
-        manifest = folder / MANIFEST
-        try:
-            files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
-        except (OSError, ValueError, KeyError, TypeError):
+        if not folder.is_dir():
             return None
-        for name, size in files.items():
+        problem = self.verify(folder)
+        if problem is None:
+            return folder
+        if warn:  # an entry of an older modelkb is expected, not a fault
+            report = log.info if problem == OLD_MANIFEST else log.warning
+            report("gallery cache: entry %s/%s %s; computing it again",
+                   self.root.name, _short(key), problem)
+        return None
+
+    def verify(self, folder: Path) -> str | None:
+        """What is wrong with the entry in ``folder`` (None when its files match its manifest)."""
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return "is incomplete (no manifest)"
+        except (OSError, ValueError) as exc:
+            return f"has an unreadable manifest ({type(exc).__name__})"
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if isinstance(files, dict) and files and all(isinstance(v, int) for v in files.values()):
+            return OLD_MANIFEST
+        if not isinstance(files, dict) or not all(
+                isinstance(v, dict) and isinstance(v.get("size"), int)
+                and isinstance(v.get("sha256"), str) for v in files.values()):
+            return "has a damaged manifest"
+        try:
+            present = {str(p.relative_to(folder)) for p in folder.rglob("*")
+                       if not p.is_dir() and p.name != MANIFEST}
+        except OSError as exc:
+            return f"cannot be listed ({exc.strerror or exc})"
+        if present != set(files):
+            odd = sorted(present ^ set(files))
+            return f"does not hold the files its manifest lists ({', '.join(odd[:3])})"
+        for name, expected in files.items():
+            path = folder / name
             try:
-                if (folder / name).stat().st_size != size:
-                    return None
-            except OSError:
-                return None
-        return folder
+                if path.is_symlink() or not path.is_file() \
+                        or path.stat().st_size != expected["size"]:
+                    return f"has a changed file {name} (size)"
+                if _digest(path) != expected["sha256"]:
+                    return f"has a changed file {name} (SHA-256 mismatch)"
+            except OSError as exc:
+                return f"has an unreadable file {name} ({exc.strerror or exc})"
+        return None
 
     def keys(self) -> list[str]:
         """Keys of the entries present (temporary folders excluded)."""
@@ -181,7 +238,7 @@ class Cache:
         """
         final = self.path(key)
         with self.lock(key):
-            existing = self.get(key)
+            existing = self.get(key, warn=False)
             if existing is not None:
                 return existing
             self.clean_temporary(key)
@@ -190,7 +247,7 @@ class Cache:
                 tmp.mkdir()
                 write(tmp)
                 files = {
-                    str(p.relative_to(tmp)): p.stat().st_size
+                    str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": _digest(p)}
                     for p in sorted(tmp.rglob("*")) if p.is_file()
                 }
                 (tmp / MANIFEST).write_text(canonical_json({"key": key, "files": files}),

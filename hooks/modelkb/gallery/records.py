@@ -100,6 +100,8 @@ class StepInfo:
     variant: str | None = None
     weights_sha256: str | None = None
     weights_provenance: str | None = None
+    weights_name: str | None = None
+    weights_stand_in: bool = False
     load_seconds: float | None = None
     fallback: str | None = None
     scale: float | None = None
@@ -112,6 +114,18 @@ class WeightsInfo:
 
     sha256: str
     provenance: str
+    name: str | None = None
+    model: str | None = None
+    model_name: str | None = None
+    licence: str | None = None
+    stand_in: bool = False
+
+    def label(self) -> str:
+        """'NAME (provenance; sha256 0123456789ab)', with the stand-in wording when so."""
+        text = f"{self.name or 'weights'} ({self.provenance}; sha256 {self.sha256[:12]})"
+        if self.stand_in:
+            return (f"stand-in weights, not {self.model_name or self.model}'s own: {text}")
+        return text
 
 
 @dataclass(frozen=True)
@@ -200,6 +214,8 @@ class GalleryRecord:
     weights: WeightsInfo | None = None
     metrics: Metrics | None = None
     crops: list[CropInfo] = field(default_factory=list)
+    images: dict[str, Size] = field(default_factory=dict)  # published file -> its size
+    timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any) -> GalleryRecord:
@@ -254,7 +270,23 @@ class GalleryReport:
         """Entries whose workflow output came from the cache."""
         return sum(r.status == "cached" for r in self.results.values())
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds per stage (load, decode, model, metrics, encode) summed over computed
+        entries."""
+        totals: dict[str, float] = {}
+        for result in self.results.values():
+            if result.status == "computed":
+                for stage, seconds in result.record.timings.items():
+                    totals[stage] = totals.get(stage, 0.0) + seconds
+        return totals
+
     def summary(self) -> str:
-        """'gallery: C computed, N cached' (plus failures, if any)."""
+        """'gallery: C computed, N cached[, F failed][; computed in S s: decode .., model ..]'."""
         text = f"gallery: {self.computed} computed, {self.cached} cached"
-        return text + (f", {len(self.failures)} failed" if self.failures else "")
+        text += f", {len(self.failures)} failed" if self.failures else ""
+        stages = self.stage_seconds()
+        order = [s for s in ("load", "decode", "model", "metrics", "encode") if s in stages]
+        if self.computed and order:
+            text += f"; computed in {self.seconds:.1f} s: " + ", ".join(
+                f"{s} {stages[s]:.1f}" for s in order)
+        return text

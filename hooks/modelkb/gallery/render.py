@@ -1,14 +1,24 @@
-"""What a gallery entry publishes: web-sized WebP images, thumbnails, zoomed crops, metrics.json.
+"""What a gallery entry publishes: the viewer's images, thumbnails, zoomed crops, metrics.json.
 
 Rendering reads a computed result (``results/<key>``) and writes the files pages show into a
 ``renders/<key>`` cache entry; it never runs a model (the resize-only baseline is cheap).
+Every file written here is linked from the pages (nothing is published unseen):
+
+- ``output.webp``, ``baseline.webp`` and, with a sharp reference, ``reference.webp``: the
+  comparison viewer's views at the output's size (the reference resized like the baseline,
+  so all three line up pixel for pixel);
+- ``input.webp`` (the input at its own size) and ``diff.webp`` (a heat map of the CIEDE2000
+  colour difference between input and restored photo: where the model changed it);
+- ``thumb-input.webp``, ``thumb-output.webp``: the workflow nodes' thumbnails, at the size
+  they are shown;
+- ``crop-<n>-<role>.webp``: zoomed crops (nearest neighbour, lossless), at the size shown;
+- ``metrics.json``: the record of the run (:class:`~modelkb.gallery.records.GalleryRecord`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,12 +32,15 @@ if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached bui
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-RENDER_VERSION = 1  # bump when the published files change (sizes, crops, formats)
-WEB_SIDE = 1600
-THUMB_SIDE = 320
-CROP_MIN_SIDE = 256  # crops are zoomed (nearest neighbour) until their long side reaches this
-CROP_GAP = 8
-WEBP_QUALITY = 85
+RENDER_VERSION = 2  # bump when the published files change (sizes, crops, formats)
+WEB_SIDE = 1600  # the viewer's images (outputs up to this size are published 1:1)
+THUMB_SIDE = 192  # workflow-node thumbnails: shown at most 12rem (192 CSS px) wide
+CROP_SIDE = 232  # crops are shown in a 3-4 column grid, about 160-232 CSS px wide
+WEBP_QUALITY = 82
+DIFF_MAX = 10.0  # ΔE00 at which the heat map saturates (2 is just noticeable)
+# Heat map colours from "no change" to DIFF_MAX: near-black, purple, red-orange, yellow.
+HEAT_STOPS = ((0.0, (12, 10, 24)), (0.25, (84, 20, 120)), (0.55, (200, 50, 70)),
+              (0.8, (245, 140, 30)), (1.0, (252, 240, 120)))
 
 
 def to_pil8(rgb: np.ndarray) -> Image.Image:
@@ -47,8 +60,13 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _save_webp(image: Image.Image, path: Path) -> None:
-    image.save(path, format="WEBP", quality=WEBP_QUALITY, method=4)
+def _save_webp(image: Image.Image, path: Path, lossless: bool = False) -> tuple[int, int]:
+    """Write ``image`` as WebP; returns its (width, height)."""
+    if lossless:
+        image.save(path, format="WEBP", lossless=True, quality=100, method=6)
+    else:
+        image.save(path, format="WEBP", quality=WEBP_QUALITY, method=6)
+    return image.size
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -92,40 +110,48 @@ def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int
     return x, y, w, h
 
 
+def heat_map(input_rgb: np.ndarray, restored: np.ndarray) -> Image.Image:
+    """CIEDE2000 between input and restored photo as colours (HEAT_STOPS, 0 to DIFF_MAX)."""
+    import numpy as np
+    from PIL import Image
+
+    from modelkb.gallery.metrics import delta_e_map
+
+    t = np.clip(delta_e_map(input_rgb, restored) / DIFF_MAX, 0.0, 1.0)
+    xs = [stop for stop, _ in HEAT_STOPS]
+    channels = [np.interp(t, xs, [colour[c] for _, colour in HEAT_STOPS]) for c in range(3)]
+    return Image.fromarray(np.round(np.stack(channels, axis=-1)).astype(np.uint8))
+
+
 def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale: float,
-                 images: dict[str, np.ndarray]) -> dict[str, str]:
-    """Crop input/baseline/output at ``box`` (input pixels), zoomed alike; one file each + side."""
+                 images: dict[str, np.ndarray]) -> tuple[dict[str, str], tuple[int, int]]:
+    """Crop each view at ``box`` (input pixels), zoomed alike to about CROP_SIDE; one lossless
+    WebP per view. Returns (files by role, (width, height) of every file)."""
     from PIL import Image
 
     x, y, w, h = box
     ow, oh = max(1, round(w * scale)), max(1, round(h * scale))
-    zoom = max(1, math.ceil(CROP_MIN_SIDE / max(ow, oh)))
+    zoom = max(1, round(CROP_SIDE / max(ow, oh)))
     size = (ow * zoom, oh * zoom)
-    tiles: dict[str, Image.Image] = {}
+    files = {}
     for role, array in images.items():
         factor = 1.0 if role == "input" else scale
         x0, y0 = round(x * factor), round(y * factor)
         x1 = x0 + (w if role == "input" else ow)
         y1 = y0 + (h if role == "input" else oh)
         piece = Image.fromarray(array[y0:y1, x0:x1])
-        tiles[role] = piece.resize(size, Image.Resampling.NEAREST)
-    files = {}
-    for role, tile in tiles.items():
-        files[role] = f"{name}-{role}.png"
-        tile.save(folder / files[role])
-    side = Image.new("RGB", (size[0] * len(tiles) + CROP_GAP * (len(tiles) - 1), size[1]),
-                     (255, 255, 255))
-    for i, tile in enumerate(tiles.values()):
-        side.paste(tile, (i * (size[0] + CROP_GAP), 0))
-    files["side"] = f"{name}.png"
-    side.save(folder / files["side"])
-    return files
+        files[role] = f"{name}-{role}.webp"
+        _save_webp(piece.resize(size, Image.Resampling.NEAREST), folder / files[role],
+                   lossless=True)
+    return files, size
 
 
 def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.ndarray,
-                 result_dir: Path, key: str) -> GalleryRecord:
+                 result_dir: Path, key: str, reference: np.ndarray | None = None
+                 ) -> GalleryRecord:
     """Write the published files of one computed entry into ``folder``; returns its record."""
     import numpy as np
+    from PIL import Image
 
     from modelkb.gallery.workflows import run_workflow, total_scale
 
@@ -138,15 +164,26 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
     height, width = rgb.shape[:2]
 
     input_img, output_img, baseline_img = to_pil8(rgb), to_pil8(output), to_pil8(baseline)
-    _save_webp(_fit(output_img, WEB_SIDE), folder / "output.webp")
-    _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp")
-    _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp")
-    _save_webp(_fit(input_img, THUMB_SIDE), folder / "thumb-input.webp")
-    _save_webp(_fit(output_img, THUMB_SIDE), folder / "thumb-output.webp")
-
+    sizes: dict[str, tuple[int, int]] = {}
+    web = _fit(output_img, WEB_SIDE)
+    sizes["output"] = _save_webp(web, folder / "output.webp")
+    sizes["baseline"] = _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp")
+    sizes["input"] = _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp")
     arrays = {"input": np.asarray(input_img.convert("RGB")),
               "baseline": np.asarray(baseline_img.convert("RGB")),
               "output": np.asarray(output_img.convert("RGB"))}
+    if reference is not None and reference.shape == rgb.shape:
+        # The sharp original through the same resize as the baseline: what a perfect
+        # restoration followed by this workflow's enlargement would give.
+        ref_big = to_pil8(reference).resize(output_img.size, Image.Resampling.LANCZOS)
+        sizes["reference"] = _save_webp(_fit(ref_big, WEB_SIDE), folder / "reference.webp")
+        arrays["reference"] = np.asarray(ref_big.convert("RGB"))
+    if restored is not None:
+        sizes["diff"] = _save_webp(heat_map(rgb, restored), folder / "diff.webp")
+    sizes["thumb-input"] = _save_webp(_fit(input_img, THUMB_SIDE), folder / "thumb-input.webp")
+    sizes["thumb-output"] = _save_webp(_fit(output_img, THUMB_SIDE),
+                                       folder / "thumb-output.webp")
+
     crops: list[CropInfo] = []
     boxes: list[tuple[str, tuple[int, int, int, int], str | None, bool]] = [
         (f"crop-{i}", _clamp_crop(c, width, height, entry.id), c.label, False)
@@ -155,11 +192,13 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
         boxes.append(("crop-auto", auto_crop(rgb, restored),
                       "where the model changed the photo most", True))
     for name, box, label, automatic in boxes:
-        files = _write_crops(folder, name, box, scale, arrays)
+        files, size = _write_crops(folder, name, box, scale, arrays)
+        sizes[name] = size
         crops.append(CropInfo(name=name, label=label, auto=automatic, x=box[0], y=box[1],
                               width=box[2], height=box[3], files=files))
     info = {"id": entry.id, "key": key, "render_version": RENDER_VERSION,
             "input_file": entry.input, "reference_file": entry.reference,
-            "scale": scale, **run, "crops": [asdict(c) for c in crops]}
+            "scale": scale, **run, "crops": [asdict(c) for c in crops],
+            "images": {name: {"width": w, "height": h} for name, (w, h) in sizes.items()}}
     (folder / "metrics.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     return GalleryRecord.from_dict(info)

@@ -20,16 +20,17 @@ mid-way; the caller decides whether they fail the build. A full disk stops the r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelkb.catalog import Catalog, GalleryEntry, Workflow
+from modelkb.catalog import Catalog, GalleryEntry, RestoreStep, Workflow
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import Cache, CacheFullError, hash_file, make_key
 from modelkb.gallery.records import (
@@ -41,15 +42,53 @@ from modelkb.gallery.records import (
 )
 from modelkb.gallery.render import RENDER_VERSION, as_u8, read_rgb, render_entry
 from modelkb.gallery.render import to_pil8 as _to_pil
-from modelkb.gallery.workflows import needs_model, workflow_json
-from modelkb.models.source import WeightsSource, choose_weights
+from modelkb.gallery.workflows import workflow_json
+from modelkb.models.resolve import ResolvedWeights
 
 if TYPE_CHECKING:  # numpy loads only to compute or render: cached builds skip it
     import numpy as np
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-CODE_VERSION = 2  # bump when the computed outputs change (workflow code, rounding, tiling)
+CODE_VERSION = 3  # the record format; outputs are keyed by the code itself (code_key)
+
+# The code that computes pixels and numbers, and the libraries that change them: editing any
+# of these (or upgrading a library) changes the key, so results are computed again.
+_PIXEL_CODE = ("models/mssnet.py", "models/tiling.py", "models/weights.py", "imaging.py",
+               "gallery/workflows.py", "gallery/metrics.py", "gallery/runner.py")
+_PIXEL_LIBRARIES = ("torch", "numpy", "pillow", "scikit-image", "scipy")
+_keys: dict[str, str] = {}
+
+
+def _code_digest(files: tuple[str, ...], libraries: tuple[str, ...],
+                 root: Path | None = None) -> str:
+    """SHA-256 of these package files (relative to ``root``) and library versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    root = root or Path(__file__).resolve().parent.parent
+    for name in files:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    for lib in libraries:
+        try:
+            digest.update(f"{lib}={version(lib)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{lib}=absent".encode())
+    return digest.hexdigest()
+
+
+def code_key() -> str:
+    """SHA-256 of the pixel-computing code and library versions (cached per process)."""
+    if "code" not in _keys:
+        _keys["code"] = _code_digest(_PIXEL_CODE, _PIXEL_LIBRARIES)
+    return _keys["code"]
+
+
+def render_code_key() -> str:
+    """SHA-256 of the code that renders published files (cached per process)."""
+    if "render" not in _keys:
+        _keys["render"] = _code_digest(("gallery/render.py", "imaging.py"), ("pillow",))
+    return _keys["render"]
 
 
 def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[str, Path]]:
@@ -93,30 +132,48 @@ def _decode(path: Path, display: str, max_pixels: int | None = None) -> np.ndarr
     return picture.rgb
 
 
+@dataclass(frozen=True)
+class WeightsChoice:
+    """How the gallery picks each model's weights (see modelkb.models.resolve)."""
+
+    site_weights: str | None = None  # the site-wide override (setting ``weights``)
+    models: dict[str, str] = field(default_factory=dict)  # setting ``models``: id -> file/URL
+    base: Path | None = None  # relative paths in settings are relative to mkdocs.yml
+    download_dir: Path | None = None  # the weights download cache (default: user cache)
+    allow_download: bool = False  # setting ``download_weights``
+
+
 class _Runner:
     def __init__(self, catalog: Catalog, gallery_dir: Path, cache_dir: Path, device: str,
-                 weights: str | None, max_pixels: int | None = None):
+                 choice: WeightsChoice, max_pixels: int | None = None):
         self.catalog = catalog
         self.gallery_dir = gallery_dir
         self.max_pixels = max_pixels
         self.results = Cache(cache_dir / "results")
         self.renders = Cache(cache_dir / "renders")
         self.device = device
-        self.weights_setting = weights
-        self._weights: WeightsSource | ModelkbError | None = None
+        self.choice = choice
+        self._weights: dict[str, ResolvedWeights | ModelkbError] = {}
         self._weights_lock = threading.Lock()  # weights are chosen (maybe downloaded) once
         self.model_lock = threading.Lock()  # one network runs at a time
 
-    def weights(self) -> WeightsSource:
+    def weights_for(self, model_id: str) -> ResolvedWeights:
+        """The weights the model ``model_id`` runs with, resolved once per run."""
+        from modelkb.models.resolve import resolve_model_weights
+
         with self._weights_lock:
-            if self._weights is None:
+            if model_id not in self._weights:
+                c = self.choice
                 try:
-                    self._weights = choose_weights(self.weights_setting, "extra.modelkb.weights")
+                    self._weights[model_id] = resolve_model_weights(
+                        self.catalog.models[model_id], c.models, c.site_weights, base=c.base,
+                        cache_dir=c.download_dir, allow_download=c.allow_download)
                 except ModelkbError as exc:
-                    self._weights = exc
-        if isinstance(self._weights, ModelkbError):
-            raise _EntryFault(str(self.weights_setting or "weights"), str(self._weights))
-        return self._weights
+                    self._weights[model_id] = exc
+        found = self._weights[model_id]
+        if isinstance(found, ModelkbError):
+            raise _EntryFault(f"weights of {model_id}", str(found))
+        return found
 
     def display(self, relpath: str) -> str:
         return f"{self.gallery_dir.name}/{relpath}"
@@ -150,12 +207,15 @@ class _Runner:
         input_hash = _hash_input(input_path, self.display(entry.input))
         ref_path = self.inside(entry.reference) if entry.reference else None
         ref_hash = _hash_input(ref_path, self.display(entry.reference)) if ref_path else None
-        weights = self.weights() if needs_model(workflow) else None
+        weights = {step.model: self.weights_for(step.model) for step in workflow.steps
+                   if isinstance(step, RestoreStep)}
         key = make_key(input=input_hash, reference=ref_hash,
-                       weights=weights.sha256 if weights else None,
-                       workflow=json.loads(workflow_json(workflow)), code=CODE_VERSION)
+                       weights={m: w.sha256 for m, w in sorted(weights.items())},
+                       workflow=json.loads(workflow_json(workflow)), code=code_key())
         crops = [asdict(c) for c in entry.crops]
-        render_key = make_key(result=key, crops=crops, render=RENDER_VERSION)
+        # per entry: two entries on one photo share the computation, never id or caption
+        render_key = make_key(result=key, entry=entry.id, crops=crops, render=RENDER_VERSION,
+                              code=render_code_key())
 
         ran: list[bool] = []  # set when this process really runs the workflow
 
@@ -170,7 +230,8 @@ class _Runner:
             render_dir = self.renders.put(
                 render_key, lambda folder: render_entry(
                     folder, entry, workflow, self.decode(input_path, entry.input), result_dir,
-                    key))
+                    key, reference=(self.decode(ref_path, entry.reference or "")
+                                    if ref_path else None)))
         try:
             record = GalleryRecord.from_dict(
                 json.loads((render_dir / "metrics.json").read_text(encoding="utf-8")))
@@ -183,42 +244,61 @@ class _Runner:
                            (key, render_key))
 
     def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
-                ref_path: Path | None, weights: WeightsSource | None) -> None:
+                ref_path: Path | None, weights: dict[str, ResolvedWeights]) -> None:
         import numpy as np
 
         from modelkb.gallery.metrics import image_metrics
         from modelkb.gallery.workflows import run_workflow
 
+        clock = time.perf_counter()
         rgb = self.decode(input_path, entry.input)
         reference = self.decode(ref_path, entry.reference or "") if ref_path else None
         if reference is not None and reference.shape != rgb.shape:
             raise _EntryFault(self.display(entry.reference or ""),
                               f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
                               f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
-        result = run_workflow(workflow, rgb, weights, self.device,
-                              label=self.display(entry.input), model_lock=self.model_lock)
+        timings = {"decode": time.perf_counter() - clock}
+        result = run_workflow(workflow, rgb, {m: w.source for m, w in weights.items()},
+                              self.device, label=self.display(entry.input),
+                              model_lock=self.model_lock)
+        steps = result.summary()["steps"]
+        for step in steps:
+            if step["op"] == "restore":
+                chosen = weights[step["model"]]
+                step.update(weights_name=chosen.name, weights_stand_in=chosen.stand_in)
+        load = sum(s.get("load_seconds", 0.0) for s in steps)
+        timings["load"] = load
+        timings["model"] = sum(s["seconds"] for s in steps) - load
+        clock = time.perf_counter()
         _to_pil(result.output).save(folder / "output.png")
-        # Metrics on the 8-bit images as published, so readers can reproduce them.
         restored = None
         if result.restored is not None:
             _to_pil(result.restored).save(folder / "restored.png")
             restored = read_rgb(folder / "restored.png")
+        timings["encode"] = time.perf_counter() - clock
+        # Metrics on the 8-bit images as published, so readers can reproduce them.
+        clock = time.perf_counter()
         quantised_in = as_u8(rgb).astype(np.float32) / 255
         quantised_ref = as_u8(reference).astype(np.float32) / 255 if reference is not None \
             else None
         metrics = (image_metrics(quantised_in, restored, quantised_ref)
                    if restored is not None else None)
-        summary = result.summary()
-        restore_steps = [s for s in summary["steps"] if s["op"] == "restore"]
+        timings["metrics"] = time.perf_counter() - clock
+        restore_steps = [s for s in steps if s["op"] == "restore"]
+        last = weights[restore_steps[-1]["model"]] if restore_steps else None
         run = {
             "workflow": workflow.id,
             "input": {"width": rgb.shape[1], "height": rgb.shape[0]},
             "output": {"width": result.output.shape[1], "height": result.output.shape[0]},
-            **summary,
+            "steps": steps,
+            "seconds": round(sum(s["seconds"] for s in steps), 4),
+            "timings": {k: round(v, 4) for k, v in timings.items()},
             "device": restore_steps[-1]["device"] if restore_steps else "cpu",
             "variant": restore_steps[-1]["variant"] if restore_steps else None,
-            "weights": ({"sha256": weights.sha256, "provenance": weights.provenance}
-                        if weights else None),
+            "weights": ({"sha256": last.sha256, "provenance": last.provenance,
+                         "name": last.name, "model": last.model_id,
+                         "model_name": last.model_name, "licence": last.licence,
+                         "stand_in": last.stand_in} if last else None),
             "metrics": metrics,
             "code_version": CODE_VERSION,
         }
@@ -227,7 +307,7 @@ class _Runner:
 # -- the whole gallery ------------------------------------------------------------------------
 
 def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
-                device: str = "auto", weights: str | None = None,
+                device: str = "auto", weights: str | WeightsChoice | None = None,
                 entries: list[str] | None = None,
                 max_pixels: int | None = None, workers: int | None = None) -> GalleryReport:
     """Produce every gallery entry (or those in ``entries``) into the cache; never raises for
@@ -236,10 +316,12 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
     Entries run on ``workers`` threads (default :data:`DEFAULT_WORKERS`): one runs its
     model while the others decode, encode, crop and measure theirs (Pillow, NumPy and
     torch release the GIL there). ``workers=1`` runs them one after another.
+    ``weights`` is a :class:`WeightsChoice`, or a site-wide weights file/URL (or None).
     """
+    choice = weights if isinstance(weights, WeightsChoice) else WeightsChoice(weights)
     report = GalleryReport()
     start = time.perf_counter()
-    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, weights, max_pixels)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, choice, max_pixels)
     chosen = [(entry_id, entry) for entry_id, entry in catalog.gallery.items()
               if entries is None or entry_id in entries]
     workers = max(1, min(workers or DEFAULT_WORKERS, len(chosen)))
@@ -265,15 +347,33 @@ DEFAULT_WORKERS = 2  # see BENCHMARKS.md, "Gallery: overlapping work with infere
 
 
 def _outcome(runner: _Runner, entry: GalleryEntry) -> EntryResult | Failure:
-    """What running one entry gave: its result, or the failure to report."""
+    """What running one entry gave: its result, or the failure to report (one line, paths
+    relative to the project). Only a full disk (and Ctrl-C) stops the whole gallery."""
     try:
         return runner.run(entry)
     except _EntryFault as fault:
-        return Failure(entry.id, fault.path, fault.reason)
+        return Failure(entry.id, _relative(fault.path, runner), _relative(fault.reason, runner))
     except CacheFullError:
         raise
     except ModelkbError as exc:  # e.g. weights that do not load
-        return Failure(entry.id, entry.input, str(exc))
+        return Failure(entry.id, runner.display(entry.input), _relative(str(exc), runner))
+    except Exception as exc:  # noqa: BLE001 - torch's RuntimeError, an OSError, MemoryError...
+        log.debug("gallery: %s failed", entry.id, exc_info=True)  # the traceback for -v only
+        return Failure(entry.id, runner.display(entry.input),
+                       _relative(f"{type(exc).__name__}: {exc}", runner))
+
+
+def _relative(text: str, runner: _Runner, limit: int = 300) -> str:
+    """``text`` on one line, absolute paths of this machine shown relative to the project
+    (the gallery folder's parent) or the home folder, cut to ``limit`` characters."""
+    project = runner.gallery_dir.parent
+    for root, shown in ((project.resolve(), ""), (project.absolute(), ""),
+                        (Path.home(), "~/")):
+        prefix = str(root).rstrip("/") + "/"
+        if len(prefix) > 1:
+            text = text.replace(prefix, shown)
+    text = " ".join(text.split()) or "unknown error"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _record(report: GalleryReport, entry_id: str, entry: GalleryEntry,

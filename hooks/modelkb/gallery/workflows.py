@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from modelkb.catalog import ResizeStep, RestoreStep, Workflow
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import canonical_json
+from modelkb.limits import MAX_OUTPUT_PIXELS
 from modelkb.models.source import WeightsSource
 
 if TYPE_CHECKING:  # numpy and Pillow load only when a step runs: cached builds skip them
@@ -122,7 +124,7 @@ def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") ->
     from PIL import Image
 
     height, width = rgb.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = resized_size(width, height, scale)
     resample = Image.Resampling[filter_name.upper()]
     planes = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c], dtype=np.float32),
                                          mode="F").resize(size, resample))
@@ -130,13 +132,34 @@ def resize_array(rgb: np.ndarray, scale: float, filter_name: str = "lanczos") ->
     return np.clip(np.stack(planes, axis=2), 0.0, 1.0).astype(np.float32)
 
 
-def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsSource | None = None,
+def resized_size(width: int, height: int, scale: float) -> tuple[int, int]:
+    """The (width, height) a resize step by ``scale`` produces."""
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def check_output_size(workflow: Workflow, width: int, height: int, label: str = "the image",
+                      max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
+    """Raise a ModelkbError, before any step runs, when a step would make too large an image."""
+    for number, step in enumerate(workflow.steps, 1):
+        if isinstance(step, ResizeStep):
+            width, height = resized_size(width, height, step.scale)
+            if width * height > max_pixels:
+                raise ModelkbError(
+                    f"workflow {workflow.id}, step {number} (resize x{step.scale:g}) would make "
+                    f"{label} {width}x{height} = {width * height / 1e6:.0f} million pixels, more "
+                    f"than the limit of {max_pixels / 1e6:g} million; use smaller scale "
+                    "factors or a smaller photo")
+
+
+def run_workflow(workflow: Workflow, rgb: np.ndarray,
+                 weights: WeightsSource | Mapping[str, WeightsSource] | None = None,
                  device: str = "auto", variants: dict[str, str | None] | None = None,
                  only_resize: bool = False, label: str = "the image",
                  model_lock: AbstractContextManager | None = None) -> WorkflowResult:
     """Run the steps in order on float RGB; ``only_resize`` skips restores (the baseline);
     ``label`` names the input in errors; ``model_lock`` is held around each model step (one
     network runs at a time while other threads decode, encode and measure)."""
+    check_output_size(workflow, rgb.shape[1], rgb.shape[0], label)
     steps: list[StepRecord] = []
     restored: np.ndarray | None = None
     image = rgb
@@ -145,12 +168,14 @@ def run_workflow(workflow: Workflow, rgb: np.ndarray, weights: WeightsSource | N
         if isinstance(step, RestoreStep):
             if only_resize:
                 continue
-            if weights is None:
-                raise ModelkbError(f"workflow {workflow.id}: a restore step needs weights")
+            chosen = weights.get(step.model) if isinstance(weights, Mapping) else weights
+            if chosen is None:
+                raise ModelkbError(f"workflow {workflow.id}: the restore step of {step.model} "
+                                   "has no weights")
             variant = (variants or {}).get(step.model)
             with model_lock or nullcontext():
                 start = time.perf_counter()  # time spent waiting for the model is not its time
-                image, detail = run_restore(image, weights, device, variant, label)
+                image, detail = run_restore(image, chosen, device, variant, label)
             restored = image
             detail = {"model": step.model, **detail}
             steps.append(StepRecord("restore", time.perf_counter() - start, detail))

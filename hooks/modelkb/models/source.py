@@ -14,9 +14,8 @@ from pathlib import Path
 
 from modelkb.errors import ModelkbError
 
-SHIPPED_WEIGHTS = (
-    Path(__file__).resolve().parent.parent / "weights" / "mssnet-small-modelkb.safetensors"
-)
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_WEIGHTS = SHIPPED_DIR / "mssnet-small-modelkb.safetensors"
 SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
 USER_PROVENANCE = "user-supplied"
 WEIGHTS_ENV = "MODELKB_WEIGHTS"

@@ -23,8 +23,6 @@ from modelkb.models.source import (  # noqa: F401  (re-exported: the public name
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-SAFETENSORS_SUFFIX = ".safetensors"
-
 
 @dataclass
 class LoadedWeights:
@@ -43,40 +41,91 @@ def resolve_weights(path_or_url: str | os.PathLike[str] | None = None) -> Weight
     return chosen if chosen.path is not None else replace(chosen, path=chosen.local_path())
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """The raw state_dict of a weights file, never executing code from it."""
-    if path.suffix.lower() == SAFETENSORS_SUFFIX:
-        from safetensors import SafetensorError
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message as one short line (torch's can run to pages)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def weights_format(path: Path) -> str:
+    """'safetensors', 'zip' (torch.save) or 'pickle' (legacy torch.save), from the bytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as exc:
+        raise ModelkbError(f"cannot read the weights file {path}: {exc.strerror or exc}"
+                           ) from None
+    if len(head) >= 9 and head[8:9] == b"{":
+        header_len = int.from_bytes(head[:8], "little")
+        if 0 < header_len <= size - 8:
+            return "safetensors"
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # legacy torch.save
+        return "pickle"
+    what = "empty" if size == 0 else f"{size:,} bytes that are not a weights file"
+    raise ModelkbError(
+        f"{path}: not MSSNet weights ({what}; expected a .safetensors file or a PyTorch "
+        "checkpoint): download or copy the weights file again")
+
+
+def _load_raw(path: Path) -> object:
+    """The weights file's content, never executing code from it."""
+    kind = weights_format(path)
+    if kind == "safetensors":
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ModelkbError(
-                f"cannot read {path.name} as safetensors ({exc}); is the file complete?"
-            ) from exc
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged file
+            raise ModelkbError(f"{path}: cannot read it as safetensors ({_one_line(exc)}); is "
+                               "the file complete?") from None
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
         raise ModelkbError(
-            f"refused to load {path.name}: it contains Python objects or code that a "
-            "weights-only load does not allow, and loading it could run code; use a checkpoint "
-            "holding only tensors (or convert it to .safetensors from a trusted source)"
-        ) from exc
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise ModelkbError(
-            f"cannot read {path.name} as a PyTorch checkpoint ({exc}); is the file complete?"
-        ) from exc
+            f"refused to load {path}: it contains Python objects or code that a weights-only "
+            "load does not allow, and loading it could run code; use a checkpoint holding only "
+            "tensors (or convert it to .safetensors from a trusted source)") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises anything on a damaged file
+        raise ModelkbError(f"{path}: cannot read it as a PyTorch checkpoint "
+                           f"({_one_line(exc)}); is the file complete?") from None
+
+
+def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
+    """Only dense, real floating-point tensors with data are weights."""
+    problem = None
+    if value.layout != torch.strided:
+        problem = f"is a {str(value.layout).removeprefix('torch.')} tensor, not a dense one"
+    elif value.device.type == "meta" or value.is_meta:
+        problem = "is a 'meta' tensor without data"
+    elif value.is_quantized:
+        problem = "is a quantized tensor"
+    elif not value.is_floating_point():
+        problem = f"holds {str(value.dtype).removeprefix('torch.')} numbers, not floating point"
+    if problem:
+        raise ModelkbError(f"{path}: tensor {key!r} {problem}; MSSNet weights are float32, "
+                           "float16 or bfloat16 tensors: use an unmodified checkpoint")
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The raw state_dict of a weights file, every tensor checked; never executes code."""
+    data = _load_raw(path)
     if isinstance(data, dict) and isinstance(data.get("model_state_dict"), dict):
         data = data["model_state_dict"]
     elif isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not data \
+            or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                       for k, v in data.items()):
         raise ModelkbError(
-            f"{path.name} holds no state_dict: expected a dict of tensors or a dict with "
+            f"{path} holds no state_dict: expected a dict of named tensors or a dict with "
             "'model_state_dict' (the released MSSNet format)"
         )
-    if data and all(k.startswith("module.") for k in data):
+    for key, value in data.items():
+        _check_tensor(path, key, value)
+    if all(k.startswith("module.") for k in data):
         data = {k[len("module.") :]: v for k, v in data.items()}
     return data
 

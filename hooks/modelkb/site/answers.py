@@ -1,16 +1,20 @@
-"""Catalog text as safe Markdown, link finding for grounding, and the three answer sections."""
+"""The three answer sections, their anchors and outside links, as a Markdown page.
+
+Catalog text never enters the page as Markdown: Markdown fields become sanitised HTML blocks
+(:mod:`modelkb.site.render`) and plain fields are encoded by :func:`plain`.
+"""
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from typing import TYPE_CHECKING
 
 from modelkb.catalog.links import SHORTCODE_RE, Link, find_links  # noqa: F401 (re-exported)
+from modelkb.site.render import attr, link_markdown, plain  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from modelkb.catalog import Catalog, Question
+    from modelkb.site.render import Renderer
 
 # Anchors of the three sections; published URLs depend on them, so they never change.
 SECTION_ANCHORS = ("task", "workflow", "references")
@@ -20,60 +24,18 @@ SECTION_TITLES = {
     "references": "3. Papers and tools",
 }
 
-_CODE_RE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+).+?\2)",
-                      re.DOTALL | re.MULTILINE)
-_PLAIN_ESCAPE_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
-
 
 def front_matter(title: str, description: str = "", *, hidden: bool = False) -> list[str]:
-    """YAML front matter lines; MkDocs themes print titles as HTML, so they are escaped.
+    """YAML front matter lines for a page of fixed text (catalog pages set page.meta instead).
 
     ``hidden`` keeps the page out of the search index (drafts).
     """
-    lines = ["---", f"title: {json.dumps(html.escape(' '.join(title.split())))}"]
+    lines = ["---", f"title: {json.dumps(attr(title), ensure_ascii=False)}"]
     if description:
-        text = " ".join(description.split())[:200]
-        lines.append(f"description: {json.dumps(html.escape(text))}")
+        lines.append(f"description: {json.dumps(attr(description[:200]), ensure_ascii=False)}")
     if hidden:
         lines += ["search:", "  exclude: true"]
     return lines + ["---", ""]
-
-
-def plain(text: str) -> str:
-    """Plain catalog text (titles, names, captions) as Markdown that renders as that text."""
-    text = " ".join(text.split())
-    return html.escape(_PLAIN_ESCAPE_RE.sub(r"\\\1", text), quote=False)
-
-
-def outside_code(text: str, transform) -> str:
-    """Apply ``transform`` to the parts of Markdown ``text`` outside code spans and fences."""
-    if "`" not in text and "~~~" not in text:
-        return transform(text)  # the common case: no code at all
-    out: list[str] = []
-    pos = 0
-    for m in _CODE_RE.finditer(text):
-        out.append(transform(text[pos:m.start()]))
-        out.append(m.group(0))
-        pos = m.end()
-    out.append(transform(text[pos:]))
-    return "".join(out)
-
-
-def safe_markdown(text: str) -> str:
-    """Catalog Markdown with raw HTML and attribute lists neutralised (shown as text)."""
-    return outside_code(text, _neutralise)
-
-
-def _neutralise(fragment: str) -> str:
-    fragment = fragment.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # '{' would open an attribute list ({: onclick=...}); '&' keeps entities from decoding
-    # into markup. Blockquote '>' at line start becomes a literal '>' -- acceptable.
-    return fragment.replace("{", "\\{").replace("}", "\\}")
-
-
-def attr(text: str) -> str:
-    """Text for an HTML attribute value (meta tags, alt text)."""
-    return html.escape(" ".join(text.split()), quote=True)
 
 
 def reference_links(kind: str, entry) -> list[tuple[str, str]]:
@@ -102,13 +64,18 @@ def _paper_label(url: str) -> str:
 
 
 def render_links(links: list[tuple[str, str]]) -> str:
-    """Links as a Markdown ' · '-separated list."""
-    return " · ".join(f"[{plain(label)}]({url})" for label, url in links)
+    """Links as a Markdown ' · '-separated list (each URL checked by link_markdown)."""
+    return " · ".join(link_markdown(url, label) for label, url in links)
 
 
-def render_answer(q: Question, catalog: Catalog, workflow_md: str = "") -> str:
-    """The Markdown of an answer page: question, then exactly the three anchored sections."""
-    lines = front_matter(q.question, q.answer.summary, hidden=q.draft)
+def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
+                  workflow_md: str = "") -> str:
+    """The Markdown of an answer page: question, then exactly the three anchored sections.
+
+    The page's title, description and search exclusion are page metadata, not front matter.
+    """
+    uri = f"answers/{q.slug}.md"
+    lines: list[str] = []
     if q.draft:
         lines += ['!!! warning "Draft"',
                   ("    This answer is a draft: it is not listed on the home page, in search or "
@@ -119,8 +86,8 @@ def render_answer(q: Question, catalog: Catalog, workflow_md: str = "") -> str:
     lines += [_heading("task"), ""]
     if task:
         lines += [f"**Task:** [[{task.id}]]", ""]
-    lines += [safe_markdown(q.answer.task).strip(), ""]
-    lines += [_heading("workflow"), "", safe_markdown(q.answer.workflow).strip(), ""]
+    lines += [renderer.block(q.answer.task, uri), ""]
+    lines += [_heading("workflow"), "", renderer.block(q.answer.workflow, uri), ""]
     if workflow_md:
         lines += [workflow_md.strip(), ""]
     lines += [_heading("references"), ""]
@@ -129,17 +96,12 @@ def render_answer(q: Question, catalog: Catalog, workflow_md: str = "") -> str:
             entry = getattr(catalog, kind)[ref]
             label = {"models": "Model", "papers": "Paper", "tools": "Tool"}[kind]
             links = render_links(reference_links(kind, entry))
-            lines += [f"- **{label}: [[{ref}]]**" + (f" — {links}" if links else "")]
+            lines += [f"- **{label}: [[{ref}]]**" + (f" — {links}" if links else ""), ""]
             note = q.answer.notes.get(ref, "").strip()
             if note:
-                lines += ["", _indent(safe_markdown(note), 4), ""]
+                lines += [renderer.block(note, uri, "mkb-text mkb-note"), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _heading(anchor: str) -> str:
     return f"## {SECTION_TITLES[anchor]} {{#{anchor}}}"
-
-
-def _indent(text: str, n: int) -> str:
-    pad = " " * n
-    return "\n".join(pad + line if line.strip() else "" for line in text.strip().splitlines())

@@ -1,7 +1,9 @@
 """Link-preview cards: 1200x630 PNGs drawn with Pillow at build time, no network.
 
-An answer's card shows its question above the first gallery image, split down the middle:
-the left half is the plain resize ("before"), the right half the workflow's output ("after").
+An answer's card shows its question above one region of the first gallery image, twice:
+the left half is the plain resize ("before"), the right half the workflow's output
+("after"), both of the same region (where the model changed the photo most, unless the
+caller names one), with the measured gain. Photo cards are 256-colour PNGs (~150 KB).
 Pages without a gallery image share one plain card with the site's name.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +20,8 @@ if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip 
     from PIL import Image, ImageDraw, ImageFont
 
     Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+from modelkb.limits import MAX_CARD_TITLE
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -52,27 +57,66 @@ def font(size: int, bold: bool = False) -> Font:
         return ImageFont.load_default()
 
 
+def _fit(word: str, face: Font, width: int) -> Iterator[str]:
+    """``word`` as is, or cut into pieces no wider than ``width`` (a binary search each)."""
+    while word:
+        if face.getlength(word) <= width:
+            yield word
+            return
+        low, high = 1, len(word)  # the longest prefix that fits (at least one character)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if face.getlength(word[:middle]) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        yield word[:low]
+        word = word[low:]
+
+
+def _cut_to(text: str, face: Font, width: int) -> str:
+    """The longest prefix of ``text`` that fits ``width`` with ' …' after it."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if face.getlength(text[:middle] + " …") <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip()
+
+
 def wrap(text: str, face: Font, width: int, max_lines: int) -> list[str]:
-    """``text`` broken into lines no wider than ``width``; the last line ends in '…' if cut."""
-    words = " ".join(text.split()).split(" ")
+    """``text`` broken into lines no wider than ``width``; the last line ends in '…' if cut.
+
+    Linear in the text: each word is measured once (line widths add up), a word wider than
+    a line is cut by binary search, and nothing after the last shown line is measured.
+    """
+    cut = len(text) > MAX_CARD_TITLE
     lines: list[str] = []
-    current = ""
-    for word in words:
-        trial = f"{current} {word}".strip()
-        if face.getlength(trial) <= width or not current:
-            current = trial
-            continue
-        lines.append(current)
-        current = word
-    if current:
-        lines.append(current)
-    if len(lines) <= max_lines:
+    current: list[str] = []
+    current_width = 0.0
+    space = face.getlength(" ")
+    for word in text[:MAX_CARD_TITLE].split():
+        for piece in _fit(word, face, width):
+            piece_width = face.getlength(piece)
+            if current and current_width + space + piece_width <= width:
+                current.append(piece)
+                current_width += space + piece_width
+                continue
+            if current:
+                lines.append(" ".join(current))
+            current, current_width = [piece], piece_width
+            if len(lines) > max_lines:
+                break
+        if len(lines) > max_lines:
+            break
+    if current and len(lines) <= max_lines:
+        lines.append(" ".join(current))
+    if len(lines) <= max_lines and not cut:
         return lines
     kept = lines[:max_lines]
-    last = kept[-1]
-    while last and face.getlength(last + " …") > width:
-        last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
-    kept[-1] = last + " …"
+    kept[-1] = _cut_to(kept[-1], face, width) + " …"
     return kept
 
 
@@ -100,9 +144,16 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, anchor_rig
     draw.text((x + pad_x, y + pad_y), text, font=face, fill=INK)
 
 
-def _png(image: Image.Image) -> bytes:
+def _png(image: Image.Image, photo: bool = False) -> bytes:
+    """PNG bytes; a card with a photo is reduced to 256 colours (dithered) to stay small."""
+    from PIL import Image
+
     out = io.BytesIO()
-    image.convert("RGB").save(out, format="PNG", optimize=False, compress_level=6)
+    rgb = image.convert("RGB")
+    if photo:
+        rgb = rgb.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                           dither=Image.Dither.FLOYDSTEINBERG)
+    rgb.save(out, format="PNG", optimize=photo, compress_level=9 if photo else 6)
     return out.getvalue()
 
 
@@ -137,36 +188,96 @@ def plain_card(title: str, site_name: str, subtitle: str = "") -> bytes:
     return _png(image)
 
 
-def answer_card(question: str, site_name: str, before: Path | None = None,
-                after: Path | None = None) -> bytes:
-    """A 1200x630 PNG: the question, then before (left half) and after (right half) images.
+def _changed_most(before: Image.Image, after: Image.Image, size: tuple[int, int]
+                  ) -> tuple[int, int]:
+    """Top-left corner of the ``size`` window where ``after`` differs most from ``before``."""
+    import numpy as np
 
-    Without both images the card is a plain one with the question.
+    w, h = size
+    a = np.asarray(after.convert("L"), dtype=np.float64)
+    b = np.asarray(before.convert("L"), dtype=np.float64)
+    diff = np.abs(a - b)
+    table = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # integral image
+    sums = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(x), int(y)
+
+
+def card_region(before: Image.Image, after: Image.Image,
+                region: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
+    """(x, y, w, h) of ``after`` both halves of a card show: ``region`` widened to the halves'
+    3:2 shape, or the 3:2 window (at most 720 px wide) where the model changed most."""
+    W, H = after.size
+    aspect = (WIDTH // 2) / (HEIGHT - TEXT_BAND)
+    if region is not None:
+        x, y, w, h = region
+        cx, cy = x + w / 2, y + h / 2
+        w = max(w, h * aspect)
+        h = w / aspect
+    else:
+        w = min(W, 720)
+        h = w / aspect
+    if h > H:
+        h = H
+        w = h * aspect
+    w, h = max(1, min(W, round(w))), max(1, min(H, round(h)))
+    if region is not None:
+        x = round(min(max(cx - w / 2, 0), W - w))
+        y = round(min(max(cy - h / 2, 0), H - h))
+    else:
+        x, y = _changed_most(before, after, (w, h))
+    return x, y, w, h
+
+
+def _badge(draw: ImageDraw.ImageDraw, text: str) -> None:
+    """The measured gain, bottom right over the 'after' half."""
+    face = font(26, bold=True)
+    pad_x, pad_y = 16, 9
+    width = int(face.getlength(text)) + 2 * pad_x
+    x1, y1 = WIDTH - 20, HEIGHT - 20
+    draw.rounded_rectangle((x1 - width, y1 - 26 - 2 * pad_y - 4, x1, y1), radius=10,
+                           fill=ACCENT + (235,))
+    draw.text((x1 - width + pad_x, y1 - 26 - pad_y - 4), text, font=face, fill=BACKGROUND)
+
+
+def answer_card(question: str, site_name: str, before: Path | None = None,
+                after: Path | None = None, gain: str | None = None,
+                region: tuple[int, int, int, int] | None = None) -> bytes:
+    """A 1200x630 PNG: the question, then one region of the photo before (left half, the
+    plain resize) and after (right half, the workflow's output), and the measured ``gain``.
+
+    Both halves show the same region: ``region`` (pixels of ``after``) or where the model
+    changed the photo most. Without both images the card is a plain one with the question.
     """
     from PIL import Image, ImageDraw
 
     if before is None or after is None:
         return plain_card(question, site_name)
     try:
-        with Image.open(before) as b, Image.open(after) as a:
+        with Image.open(before, formats=["WEBP", "PNG"]) as b, \
+                Image.open(after, formats=["WEBP", "PNG"]) as a:
             before_img, after_img = b.convert("RGB"), a.convert("RGB")
     except OSError as exc:
         log.warning("card for %r: cannot read %s (%s); drawing a plain card", question[:40],
                     before, exc)
         return plain_card(question, site_name)
-    area = (WIDTH, HEIGHT - TEXT_BAND)
+    half = WIDTH // 2
+    area = (half, HEIGHT - TEXT_BAND)
     if before_img.size != after_img.size:
         before_img = before_img.resize(after_img.size, Image.Resampling.LANCZOS)
-    before_fit, after_fit = _cover(before_img, area), _cover(after_img, area)
+    x, y, w, h = card_region(before_img, after_img, region)
+    box = (x, y, x + w, y + h)
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
-    half = WIDTH // 2
-    image.paste(before_fit.crop((0, 0, half, area[1])), (0, TEXT_BAND))
-    image.paste(after_fit.crop((half, 0, WIDTH, area[1])), (half, TEXT_BAND))
+    for i, picture in enumerate((before_img, after_img)):
+        shown = picture.crop(box).resize(area, Image.Resampling.LANCZOS)
+        image.paste(shown, (i * half, TEXT_BAND))
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     draw.rectangle((half - 2, TEXT_BAND, half + 2, HEIGHT), fill=(255, 255, 255, 255))
     _label(draw, (20, TEXT_BAND + 20), "BEFORE · resize only", anchor_right=False)
     _label(draw, (WIDTH - 20, TEXT_BAND + 20), "AFTER · model", anchor_right=True)
+    if gain:
+        _badge(draw, gain)
     image = Image.alpha_composite(image.convert("RGBA"), overlay)
     _text_block(ImageDraw.Draw(image), question, site_name)
-    return _png(image)
+    return _png(image, photo=True)

@@ -39,6 +39,8 @@ class ModelkbConfig(base.Config):
     cache = opt.Type(str, default=".cache/modelkb")
     device = opt.Choice(DEVICES, default="auto")
     weights = opt.Optional(opt.Type(str))
+    models = opt.DictOfItems(opt.Type(str), default={})
+    download_weights = opt.Type(bool, default=False)
     max_pixels = _PositiveInt(DEFAULT_MAX_PIXELS)
     drafts = opt.Choice(("show", "warn", "error"), default="show")
     gallery_failures = opt.Choice(("warn", "error"), default="warn")
@@ -50,7 +52,13 @@ DESCRIPTIONS = {
     "gallery": "Folder of gallery input photos.",
     "cache": "Folder for computed gallery results, generated pages and cards.",
     "device": "Where the gallery's models run; auto picks a GPU when present.",
-    "weights": "Weights file or URL (with #sha256=...) used instead of the shipped ones.",
+    "weights": ("Weights file or URL (with #sha256=...) that every model runs with, instead "
+                "of the catalog's weights entries."),
+    "models": ("Per model id, the weights file or URL (with #sha256=...[&member=PATH]) it "
+               "runs with; $MODELKB_WEIGHTS_<ID> does the same."),
+    "download_weights": ("true: the build may download the catalog's weights URLs (once, "
+                         "verified by SHA-256, into the user cache); false: only files "
+                         "already there or configured are used."),
     "max_pixels": ("Largest gallery image accepted (width x height); larger ones, such as "
                    "decompression bombs, are refused before decoding."),
     "drafts": "What a build does with draft answers: show, warn or error.",
@@ -74,7 +82,7 @@ def parse_settings(raw: object, config_file: str = "mkdocs.yml",
                 for key in raw if key not in SETTING_NAMES]
     for name, option in ModelkbConfig._schema:  # each on its own: every problem reported
         try:
-            option.validate(raw.get(name))
+            option.validate(raw[name] if raw.get(name) is not None else option.default)
         except ValidationError as exc:
             problems.append(f"{prefix}.{name}: {exc}")
     if problems:
@@ -91,3 +99,11 @@ def resolve(base_dir: Path, value: str) -> Path:
     """A settings path made absolute against the folder of mkdocs.yml."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (base_dir / path)
+
+
+def weights_choice(settings: ModelkbConfig, root: Path):
+    """The gallery's WeightsChoice from the settings (paths relative to mkdocs.yml)."""
+    from modelkb.gallery.runner import WeightsChoice
+
+    return WeightsChoice(site_weights=settings.weights, models=dict(settings.models or {}),
+                         base=root, allow_download=bool(settings.download_weights))

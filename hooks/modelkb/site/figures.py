@@ -72,16 +72,21 @@ def workflow_nodes(entry: GalleryEntry, workflow: Workflow, record: GalleryRecor
     def io_node(title: str, thumb: str, full: str, size, alt: str) -> dict[str, object]:
         if record is None:
             return {"kind": "io", "title": title, "thumb": None}
+        shown = record.images.get(thumb.removesuffix(".webp"))
         return {"kind": "io", "title": title, "thumb": asset_url(page_dir, entry.id, thumb),
                 "full": asset_url(page_dir, entry.id, full), "alt": alt,
-                "size": f"{size.width}×{size.height} px", "width": None, "height": None}
+                "size": f"{size.width}×{size.height} px",
+                "width": shown.width if shown else None, "height": shown.height if shown else None}
 
     nodes.append(io_node("Input", "thumb-input.webp", "input.webp",
                          record.input if record else None, entry.caption))
     for i, step in enumerate(workflow.steps):
         detail = steps[i] if i < len(steps) else None
         if isinstance(step, RestoreStep):
-            facts = [f"variant {detail.variant}" if detail and detail.variant else "",
+            facts = [("STAND-IN " if detail and detail.weights_stand_in else "")
+                     + f"weights {detail.weights_name} ({(detail.weights_sha256 or '')[:12]})"
+                     if detail and detail.weights_name else "",
+                     f"variant {detail.variant}" if detail and detail.variant else "",
                      (detail.device or "") if detail else "",
                      f"{detail.seconds:.1f} s" if detail else ""]
             body = " · ".join(f for f in facts if f)
@@ -94,59 +99,131 @@ def workflow_nodes(entry: GalleryEntry, workflow: Workflow, record: GalleryRecor
     return render("workflow_nodes.html", nodes=nodes)
 
 
+# The viewer's views: (published file stem, label, note shown without JavaScript).
+VIEWS = (("baseline", "Resize only", "the input enlarged with the workflow's resize, no model"),
+         ("output", "Model + resize", "the workflow's output"),
+         ("input", "Input", "as degraded, at its own size"),
+         ("reference", "Sharp original", "the photo before it was degraded, resized alike"),
+         ("diff", "What the model changed",
+          "colour difference input → restored (CIEDE2000), dark = unchanged"))
+
+
 def compare_slider(entry: GalleryEntry, record: GalleryRecord, page_dir: str) -> str:
-    """Before/after comparison; without JavaScript the two images stand side by side."""
-    return render("compare.html", caption=entry.caption,
-                  before=asset_url(page_dir, entry.id, "baseline.webp"),
-                  after=asset_url(page_dir, entry.id, "output.webp"),
+    """The comparison viewer: every view of the photo; modelkb.js turns it into a zoomable
+    two-view slider, and without JavaScript the views stand side by side."""
+    from modelkb.gallery.render import DIFF_MAX
+
+    views = []
+    for key, label, note in VIEWS:
+        size = record.images.get(key)
+        if size is None:
+            continue
+        views.append({"key": key, "label": label, "note": note, "width": size.width,
+                      "height": size.height, "url": asset_url(page_dir, entry.id, f"{key}.webp")})
+    names = [v["label"].lower() for v in views]
+    view_list = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+    return render("compare.html", caption=entry.caption, views=views, view_list=view_list,
+                  has_diff=any(v["key"] == "diff" for v in views), diff_max=f"{DIFF_MAX:g}",
+                  png=asset_url(page_dir, entry.id, "output.png"),
+                  json=asset_url(page_dir, entry.id, "metrics.json"),
                   width=record.output.width, height=record.output.height)
 
 
 def crops_html(entry: GalleryEntry, record: GalleryRecord, page_dir: str) -> str:
-    """Zoomed crops, input / resize only / model, side by side."""
+    """Zoomed crops of every view (input, resize only, model, sharp original), side by side."""
     crops = []
     for crop in record.crops:
         cells = [{"url": asset_url(page_dir, entry.id, crop.files[role]), "title": title}
                  for role, title in (("input", "Input"), ("baseline", "Resize only"),
-                                     ("output", "Model + resize"))
+                                     ("output", "Model + resize"),
+                                     ("reference", "Sharp original"))
                  if role in crop.files]
+        size = record.images.get(crop.name)
+        zoom = size.width / (crop.width * record.scale) if size else 0
         crops.append({"label": crop.label or "", "auto": crop.auto, "cells": cells,
-                      "where": f"x {crop.x}, y {crop.y}, {crop.width}×{crop.height}"})
+                      "where": f"x {crop.x}, y {crop.y}, {crop.width}×{crop.height} input px",
+                      "zoom": f"{zoom:.0f}× after the resize" if zoom else "",
+                      "width": size.width if size else None,
+                      "height": size.height if size else None})
     return render("crops.html", crops=crops)
 
 
-def metrics_rows(record: GalleryRecord) -> list[tuple[str, str]]:
-    """(measure, value) rows of an entry's metrics table, as plain text."""
-    rows: list[tuple[str, str]] = []
+# Skin-tone figures are shown only when the colour rule picks a plausible share of the photo:
+# below MIN it found no skin; above MAX it is catching fur, wood or warm light, not skin.
+SKIN_PLAUSIBLE = (0.005, 0.45)
+
+
+def _psnr_meaning(gain: float | None) -> str:
+    if gain is None:
+        return "PSNR compares pixels with the sharp original; higher is closer."
+    if gain >= 1:
+        return (f"{gain:+.1f} dB is a clear improvement: +1 dB means about 21% less squared "
+                "error than the input.")
+    if gain > 0.1:
+        return f"{gain:+.1f} dB: closer to the sharp original, though by a small step."
+    if gain > -0.1:
+        return "Essentially unchanged against the sharp original."
+    return f"{gain:+.1f} dB: further from the sharp original than the input was."
+
+
+def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
+    """(measure, value, what it means) rows of an entry's metrics table, as plain text."""
+    rows: list[tuple[str, str, str]] = []
     m = record.metrics
     ref = m.reference if m else None
     if ref:
-        rows.append(("PSNR vs sharp reference, input → restored",
+        rows.append(("Sharpness against the original (PSNR), input → restored",
                      f"{_fmt(ref.input.psnr)} → {_fmt(ref.restored.psnr)} dB "
-                     f"({_fmt(ref.gain.psnr, 2)} dB)"))
-        rows.append(("SSIM vs sharp reference, input → restored",
-                     f"{_fmt(ref.input.ssim, 3)} → {_fmt(ref.restored.ssim, 3)}"))
+                     f"({_fmt(ref.gain.psnr, 2)} dB)", _psnr_meaning(ref.gain.psnr)))
+        rows.append(("Structure against the original (SSIM), input → restored",
+                     f"{_fmt(ref.input.ssim, 3)} → {_fmt(ref.restored.ssim, 3)}",
+                     "1 means identical structure; a gain of 0.01-0.02 is visible on edges."))
     if m:
         de = m.colour.delta_e2000
-        rows.append(("Colour change input → restored, CIEDE2000 mean / 95th pct.",
-                     f"{_fmt(de.mean)} / {_fmt(de.p95)}"))
+        rows.append(("Colour change input → restored (CIEDE2000), mean / 95th percentile",
+                     f"{_fmt(de.mean)} / {_fmt(de.p95)}",
+                     "ΔE00 around 1 is invisible, around 2 just noticeable side by side, above 5 "
+                     "a clearly different colour. Sharpening edges raises the 95th percentile."))
         skin = m.colour.skin
         sde = skin.delta_e2000
-        value = (f"{_fmt(sde.mean)} / {_fmt(sde.p95)} ({skin.fraction * 100:.1f}% of pixels)"
-                 if sde else f"too few skin-tone pixels ({skin.fraction * 100:.1f}%)")
-        rows.append(("Colour change on skin tones, CIEDE2000 mean / 95th pct.", value))
-    rows.append(("Time, device", f"{_fmt(record.seconds, 2, ' s')}, {record.device}"))
+        share = f"{skin.fraction * 100:.1f}%"
+        low, high = SKIN_PLAUSIBLE
+        if sde and low <= skin.fraction <= high:
+            rows.append(("Colour change on skin tones (CIEDE2000), mean / 95th percentile",
+                         f"{_fmt(sde.mean)} / {_fmt(sde.p95)} ({share} of pixels)",
+                         "Below 2 means skin tones kept their colour. Pixels are chosen by "
+                         "colour alone, so warm clothes or wood can count as skin."))
+        else:
+            reason = (f"not measured: {share} of pixels have skin-like colours, so the rule is "
+                      "catching fur, wood or warm light rather than skin"
+                      if skin.fraction > high else
+                      f"not measured: no skin in this photo ({share} of pixels match)")
+            rows.append(("Colour change on skin tones", reason,
+                         "Shown only when skin-coloured pixels are a plausible share of the "
+                         f"photo ({low * 100:g}-{high * 100:g}%)."))
+    rows.append(("Time, device", f"{_fmt(record.seconds, 2, ' s')}, {record.device}",
+                 "The whole workflow on this site's build machine."))
     if record.variant:
-        rows.append(("Variant", record.variant))
+        rows.append(("Variant", record.variant, ""))
     if record.weights:
-        rows.append(("Weights", f"{record.weights.provenance}; sha256 "
-                                f"{record.weights.sha256[:16]}…"))
+        rows.append(("Weights", record.weights.label(), ""))
     return rows
 
 
 def metrics_table(record: GalleryRecord) -> str:
     """The metrics as an HTML table (values are numbers and names, escaped)."""
     return render("metrics.html", rows=metrics_rows(record))
+
+
+def made_by(record: GalleryRecord, catalog: Catalog) -> str:
+    """The line under a picture naming the model and the weights that made it."""
+    w = record.weights
+    if w is None:
+        return ""
+    model = catalog.models.get(w.model or "")
+    return render("madeby.html", model_name=model.name if model else (w.model_name or w.model),
+                  weights_name=w.name or "weights", provenance=w.provenance,
+                  sha12=w.sha256[:12], stand_in=w.stand_in)
 
 
 def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
@@ -156,8 +233,9 @@ def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord 
     if record is None:
         out += [render("placeholder.html", reason=failure or "not computed"), ""]
         return "\n".join(out)
-    out += [compare_slider(entry, record, page_dir), "", crops_html(entry, record, page_dir), "",
+    out += [compare_slider(entry, record, page_dir), "", made_by(record, catalog), "",
+            crops_html(entry, record, page_dir), "",
             metrics_table(record), "",
             render("credit.html", source=entry.source, url=entry.source_url,
-                   licence=entry.licence), ""]
+                   licence=entry.licence, degradation=entry.degradation), ""]
     return "\n".join(out)

@@ -7,12 +7,23 @@ catalog has no gallery) and return Markdown with the HTML fragments of
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 from modelkb.catalog import Catalog, Question
 from modelkb.site import figures
 from modelkb.site.answers import front_matter, plain
 from modelkb.site.pages import answer_uri
+
+
+def _shipped_size(name: str | None) -> int | None:
+    """Size in bytes of a weights file shipped with modelkb, if present."""
+    if not name:
+        return None
+    from modelkb.models.source import SHIPPED_DIR
+
+    path = SHIPPED_DIR / name
+    return path.stat().st_size if path.is_file() else None
 
 
 @dataclass
@@ -43,43 +54,99 @@ class GalleryView:
                                     self.catalog, page_dir, failure)
 
     def workflow_md(self, q: Question) -> str:
-        """Section 2's pictures: for each gallery entry, nodes, comparison, crops, metrics."""
+        """Section 2's pictures: a strip of the photos, then for each gallery entry a
+        heading, nodes, comparison, crops, metrics."""
         page_dir = figures.page_url_dir(answer_uri(q.slug), self.use_directory_urls)
-        return "\n\n".join(self.entry_figure(entry_id, page_dir)
-                           for entry_id in self.entries_for(q))
+        ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
+        parts = [self.photo_strip(ids, page_dir, anchors=True)] if len(ids) > 1 else []
+        for entry_id in ids:
+            parts.append(f"### {plain(photo_title(self.catalog.gallery[entry_id].caption))} "
+                         f"{{#photo-{entry_id}}}")
+            parts.append(self.entry_figure(entry_id, page_dir))
+        return "\n\n".join(parts)
+
+    def photo_strip(self, ids: list[str], page_dir: str, anchors: bool = False,
+                    link: str = "") -> str:
+        """Thumbnails of the outputs of ``ids``: links to each photo's heading (``anchors``)
+        or to the page ``link`` (relative to the site root)."""
+        cells = []
+        for entry_id in ids:
+            result = self.report.results.get(entry_id) if self.report else None
+            size = result.record.images.get("thumb-output") if result else None
+            entry = self.catalog.gallery[entry_id]
+            href = (f"#photo-{entry_id}" if anchors
+                    else posixpath.relpath(link, page_dir or ".")
+                    + ("/" if link.endswith("/") else "") + f"#photo-{entry_id}")
+            cells.append({"href": href, "title": photo_title(entry.caption),
+                          "url": figures.asset_url(page_dir, entry_id, "thumb-output.webp")
+                          if size else None,
+                          "width": size.width if size else None,
+                          "height": size.height if size else None})
+        return figures.render("strip.html", cells=cells)
 
     def model_weights_md(self, kind: str, entry_id: str, has_model_card: bool) -> str:
-        """On a model's page: the weights this build ran it with, and how to use others."""
+        """On a model's page: every weights entry, and which weights the last build ran."""
         if kind != "models":
             return ""
-        restoring = {wf.id for wf in self.catalog.workflows.values()
-                     if any(getattr(step, "model", None) == entry_id for step in wf.steps)}
-        if not restoring:
-            return ""
-        results = self.report.results.values() if self.report else ()
-        used = {(r.record.weights.provenance, r.record.weights.sha256, r.record.variant)
-                for r in results if r.record.weights and r.record.workflow in restoring}
-        lines = ["## Weights used on this site", ""]
-        if used:
-            for provenance, sha, variant in sorted(used, key=str):
-                lines.append(f"- `{variant}` weights, {plain(provenance)}; sha256 `{sha}`")
-        else:
-            lines.append("*No gallery image was computed with this model in this build.*")
-        lines.append("")
-        if has_model_card:
+        model = self.catalog.models[entry_id]
+        used: dict[str, tuple[str, str]] = {}  # sha256 -> (name, provenance)
+        for result in (self.report.results.values() if self.report else ()):
+            for step in result.record.steps:
+                if step.op == "restore" and step.model == entry_id and step.weights_sha256:
+                    used[step.weights_sha256] = (step.weights_name or "weights",
+                                                 step.weights_provenance or "")
+        lines = ["## Weights", ""]
+        if not model.weights and not used:
+            lines += ["*The catalog lists no weights for this model.*", ""]
+        for w in model.weights:
+            role = "official" if w.official else ("stand-in" if w.stand_in else "weights")
+            lines += [f"### {plain(w.name)} ({role})", ""]
+            facts = [f"**Provenance:** {plain(w.provenance)}",
+                     f"**Licence:** {plain(w.licence) if w.licence else 'not stated'}"]
+            if w.sha256:
+                facts.append(f"**SHA-256:** `{w.sha256}`")
+            size = _shipped_size(w.file)
+            if size:
+                facts.append(f"**Size:** {size / 1e6:.1f} MB")
+            if w.file:
+                where = f"shipped with modelkb (`{plain(w.file)}`)"
+            elif w.url:
+                where = f"download: [{plain(w.url)}]({w.url})" + (
+                    f", member `{plain(w.member)}` of the archive" if w.member else "")
+            else:
+                where = ("from the authors (see the model's code link); give its file or URL "
+                         f"with the setting `models: {{{entry_id}: ...}}`")
+            facts.append(f"**Where to get it:** {where}")
+            if w.sha256 and w.sha256 in used:
+                facts.append("**Used by this build** for the gallery pictures.")
+                used.pop(w.sha256)
+            lines += [f"{fact}  " for fact in facts] + [""]
+        for sha, (name, provenance) in sorted(used.items()):
+            lines += [f"### {plain(name)} (given by the site's settings)", "",
+                      f"**Provenance:** {plain(provenance)}  ", f"**SHA-256:** `{sha}`  ",
+                      "**Used by this build** for the gallery pictures.", ""]
+        if not self.report or not any(
+                s.model == entry_id for r in self.report.results.values()
+                for s in r.record.steps):
+            lines += ["*No gallery picture was computed with this model in this build.*", ""]
+        if has_model_card and any(w.file for w in model.weights):
             lines += [("The shipped weights, their training data and measured quality are "
                        "described in the [model card](/model-card.md)."), ""]
-        lines += [
-            ("To build the gallery with another checkpoint, such as the authors' own RealBlur-J "
-             "release (a file like `model_03000E.pt`, linked from the authors' code "
-             "repository), download it yourself and point the build at it, by path or by URL "
-             "pinned with its sha256:"), "",
-            "```yaml", "extra:", "  modelkb:", "    weights: path/to/model_03000E.pt",
-            "    # or: https://host/file.pt#sha256=<64 hex digits>", "```", "",
-            ("or set the environment variable `MODELKB_WEIGHTS`. The variant is inferred from "
-             "the checkpoint's shapes, and every gallery image then names the weights that "
-             "made it."), ""]
         return "\n".join(lines)
+
+    def home_photos(self, page_uri: str) -> str:
+        """For the home page: each published answer's photos (model outputs), linking to them."""
+        page_dir = figures.page_url_dir(page_uri, self.use_directory_urls)
+        blocks = []
+        for q in self.catalog.published_questions():
+            ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
+            if not ids:
+                continue
+            url = figures.page_url_dir(answer_uri(q.slug), self.use_directory_urls)
+            url = url + "/" if self.use_directory_urls else url + ".html"
+            blocks.append(f"[{plain(q.question)}](/{answer_uri(q.slug)})\n\n"
+                          + self.photo_strip(ids, page_dir, link=url))
+        return "\n\n".join(blocks)
 
     def gallery_page(self) -> str:
         """The gallery page: every result, with the answers that show it."""
@@ -91,8 +158,10 @@ class GalleryView:
                   "by running the workflow shown on the photo in `gallery_src/`."), ""]
         if not self.catalog.gallery:
             lines += ["*The catalog has no gallery entries yet.*", ""]
+        elif len(self.catalog.gallery) > 1:
+            lines += [self.photo_strip(list(self.catalog.gallery), page_dir, anchors=True), ""]
         for entry in self.catalog.gallery.values():
-            lines += [f"## {plain(entry.caption)}", ""]
+            lines += [f"## {plain(photo_title(entry.caption))} {{#photo-{entry.id}}}", ""]
             lines += [self.entry_figure(entry.id, page_dir), ""]
             shown = [q for q in self.catalog.published_questions()
                      if entry.id in self.entries_for(q)]
@@ -100,3 +169,8 @@ class GalleryView:
                 lines += ["Shown in: " + ", ".join(
                     f"[{plain(q.question)}](/{answer_uri(q.slug)})" for q in shown), ""]
         return "\n".join(lines)
+
+
+def photo_title(caption: str) -> str:
+    """A photo's short title: its caption up to the first colon."""
+    return caption.split(":", 1)[0].strip()

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import html
-import json
 import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import MISSING, fields
 
+from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
 from modelkb.site.answers import (
-    front_matter,
+    SECTION_ANCHORS,
     SHORTCODE_RE,
-    outside_code,
+    link_markdown,
     plain,
     reference_links,
     render_answer,
     render_links,
-    safe_markdown,
 )
-from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
+from modelkb.site.render import Renderer, page_url, plain_text, relative_url
 
 KIND_DIRS = {"models": "models", "papers": "papers", "tools": "tools", "tasks": "tasks"}
 KIND_LABELS = {"models": "Model", "papers": "Paper", "tools": "Tool", "tasks": "Task"}
 WorkflowRenderer = Callable[[object], str]
+PageMeta = dict[str, tuple[str, str, bool]]  # src_uri -> (title, description, hidden)
 
 
 def answer_uri(slug: str) -> str:
@@ -49,24 +48,63 @@ class CitedBy:
             self.by_task[q.task].append(q.slug)
 
 
+def make_resolver(catalog: Catalog, use_directory_urls: bool = True):
+    """``[[id]]`` -> (URL of the entry's page relative to the page showing it, its title)."""
+    def resolve(entry_id: str, page_uri: str) -> tuple[str, str] | None:
+        found = catalog.entry(entry_id)
+        if found is None:
+            return None
+        kind, entry = found
+        target = page_url(entry_uri(kind, entry_id), use_directory_urls)
+        here = page_url(page_uri, use_directory_urls) if page_uri else ""
+        return relative_url(target, here), getattr(entry, "name", None) or entry.title
+    return resolve
+
+
+def default_renderer(catalog: Catalog) -> Renderer:
+    """A renderer with this repository's extensions (when no MkDocs config is at hand)."""
+    return Renderer(["attr_list", "admonition", "tables", "toc", "fenced_code"],
+                    {"toc": {"permalink": True}}, make_resolver(catalog), SECTION_ANCHORS)
+
+
+def summary_text(renderer: Renderer, text: str) -> str:
+    """A Markdown field as plain text (its rendered, sanitised HTML without tags)."""
+    return plain_text(renderer.markdown_to_html(text)) if text else ""
+
+
 def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
-                extra_md: Callable[[str, str], str] | None = None) -> dict[str, str]:
-    """Every generated page as {src_uri: markdown}."""
+                extra_md: Callable[[str, str], str] | None = None,
+                renderer: Renderer | None = None,
+                meta: PageMeta | None = None) -> dict[str, str]:
+    """Every generated page as {src_uri: markdown}; ``meta`` gets each page's metadata."""
+    r = renderer or default_renderer(catalog)
+    meta = {} if meta is None else meta
     cited = CitedBy(catalog)
     pages: dict[str, str] = {}
     for q in catalog.questions.values():
-        pages[answer_uri(q.slug)] = render_answer(q, catalog, workflow_md(q) if workflow_md else "")
+        uri = answer_uri(q.slug)
+        pages[uri] = render_answer(q, catalog, r, workflow_md(q) if workflow_md else "")
+        meta[uri] = (q.question, q.answer.summary, q.draft)
     pages["answers/index.md"] = _answers_index(catalog)
+    meta["answers/index.md"] = ("Answers", "", False)
     for kind in ("models", "papers", "tools"):
         entries = getattr(catalog, kind)
         for entry_id, entry in entries.items():
             extra = extra_md(kind, entry_id) if extra_md else ""
-            pages[entry_uri(kind, entry_id)] = _entry_page(kind, entry, catalog, cited, extra)
-        pages[f"{KIND_DIRS[kind]}/index.md"] = _kind_index(kind, catalog)
+            uri = entry_uri(kind, entry_id)
+            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r)
+            meta[uri] = (getattr(entry, "name", None) or entry.title,
+                         summary_text(r, entry.summary), False)
+        pages[f"{KIND_DIRS[kind]}/index.md"] = _kind_index(kind, catalog, r)
+        meta[f"{KIND_DIRS[kind]}/index.md"] = (kind.capitalize(), "", False)
     for task_id, task in catalog.tasks.items():
-        pages[entry_uri("tasks", task_id)] = _task_page(task, catalog, cited)
+        uri = entry_uri("tasks", task_id)
+        pages[uri] = _task_page(task, catalog, cited, r)
+        meta[uri] = (task.name, summary_text(r, task.summary), False)
     pages["tasks/index.md"] = _tasks_index(catalog, cited)
+    meta["tasks/index.md"] = ("Answers by task", "", False)
     pages["reference/catalog.md"] = catalog_reference()
+    meta["reference/catalog.md"] = ("Catalog reference", "", False)
     return pages
 
 
@@ -78,7 +116,7 @@ def answers_list(catalog: Catalog) -> str:
 
 
 def _answers_index(catalog: Catalog) -> str:
-    lines = front_matter("Answers") + ["# Answers", "", answers_list(catalog), ""]
+    lines = ["# Answers", "", answers_list(catalog), ""]
     drafts = [q for q in catalog.questions.values() if q.draft]
     if drafts:
         lines += ["## Drafts", "", *(f"- [{plain(q.question)}](/{answer_uri(q.slug)})"
@@ -86,24 +124,26 @@ def _answers_index(catalog: Catalog) -> str:
     return "\n".join(lines)
 
 
-def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str) -> str:
+def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str,
+                renderer: Renderer) -> str:
+    uri = entry_uri(kind, entry.id)
     title = getattr(entry, "name", None) or entry.title
-    lines = front_matter(title, getattr(entry, "summary", "")) + [f"# {plain(title)}", ""]
+    lines = [f"# {plain(title)}", ""]
     facts: list[str] = []
     if kind == "models":
         facts.append(f"**Task:** [[{entry.task}]]")
         if entry.variant:
-            facts.append(f"**Variant:** `{entry.variant}`")
+            facts.append(f"**Variant:** {plain(entry.variant)}")
     links = reference_links(kind, entry)
     if links:
         facts.append(f"**Links:** {render_links(links)}")
     lines += [f"{fact}  " for fact in facts] + [""]
     if entry.summary:
-        lines += [safe_markdown(entry.summary).strip(), ""]
+        lines += [renderer.block(entry.summary, uri), ""]
     if kind == "models" and entry.weights:
         lines += ["## Weights", ""]
         for w in entry.weights:
-            url = f" — [download]({w.url})" if w.url else ""
+            url = f" — {link_markdown(w.url, 'download')}" if w.url else ""
             sha = f" — sha256 `{w.sha256}`" if w.sha256 else ""
             official = " (official)" if w.official else ""
             lines.append(f"- **{plain(w.name)}**{official}: {plain(w.provenance)}{url}{sha}")
@@ -117,19 +157,20 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
     return "\n".join(lines) + "\n"
 
 
-def _kind_index(kind: str, catalog: Catalog) -> str:
+def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
     label = {"models": "Models", "papers": "Papers", "tools": "Tools"}[kind]
-    lines = front_matter(label) + [f"# {label}", ""]
+    lines = [f"# {label}", ""]
     entries = getattr(catalog, kind)
-    lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(e.summary))}" if e.summary else "")
+    lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(summary_text(renderer, e.summary)))}"
+                                if e.summary else "")
               for eid, e in entries.items()] or [f"*No {kind} in the catalog yet.*"]
     return "\n".join(lines) + "\n"
 
 
-def _task_page(task, catalog: Catalog, cited: CitedBy) -> str:
-    lines = front_matter(task.name, task.summary) + [f"# {plain(task.name)}", ""]
+def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> str:
+    lines = [f"# {plain(task.name)}", ""]
     if task.summary:
-        lines += [safe_markdown(task.summary).strip(), ""]
+        lines += [renderer.block(task.summary, entry_uri("tasks", task.id)), ""]
     models = [m for m in catalog.models.values() if m.task == task.id]
     lines += ["## Models", ""] + ([f"- [[{m.id}]]" for m in models] or ["*None yet.*"]) + [""]
     lines += ["## Answers", ""]
@@ -139,7 +180,7 @@ def _task_page(task, catalog: Catalog, cited: CitedBy) -> str:
 
 
 def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
-    lines = front_matter("Answers by task") + ["# Answers by task", ""]
+    lines = ["# Answers by task", ""]
     for task in catalog.tasks.values():
         lines += [f"## {plain(task.name)}", "", f"[[{task.id}]]", ""]
         lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
@@ -158,7 +199,7 @@ def catalog_reference() -> str:
     """The "Catalog reference" page, generated from the schema's own field descriptions."""
     from modelkb.catalog import Answer, Crop, ResizeStep, RestoreStep, WeightsSource
 
-    lines = front_matter("Catalog reference") + [
+    lines = [
         "# Catalog reference", "",
         ("`catalog.yml` is the single source of truth of this site. It is a YAML mapping "
          "with the sections below, each a list of entries. Unknown keys are errors; every "
@@ -205,7 +246,24 @@ def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
         title = getattr(entry, "name", None) or entry.title
         return f"[{plain(title)}]({up}{entry_uri(kind, m.group(1))})"
 
-    return outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
+    return _outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
+
+
+_CODE_RE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|(`+).+?\2)",
+                      re.DOTALL | re.MULTILINE)
+
+
+def _outside_code(text: str, transform: Callable[[str], str]) -> str:
+    """``transform`` applied outside code, in the site's own Markdown (docs/ and generated
+    structure, never catalog text: that reaches pages as sanitised HTML blocks)."""
+    out: list[str] = []
+    pos = 0
+    for m in _CODE_RE.finditer(text):
+        out.append(transform(text[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(transform(text[pos:]))
+    return "".join(out)
 
 
 def absolute_links_to_relative(markdown: str, page_uri: str) -> str:

@@ -23,18 +23,27 @@ from modelkb.catalog import Catalog, load_catalog
 from modelkb.errors import ModelkbError
 from modelkb.files import write_if_changed
 from modelkb.site import figures, publish
-from modelkb.site.config import ModelkbConfig, parse_settings, resolve
+from modelkb.site.answers import SECTION_ANCHORS
+from modelkb.site.config import ModelkbConfig, parse_settings, resolve, weights_choice
 from modelkb.site.gallery_pages import GalleryView
 from modelkb.site.pages import (
+    PageMeta,
     absolute_links_to_relative,
     answers_list,
     build_pages,
+    make_resolver,
     resolve_shortcodes,
 )
+from modelkb.site.render import Renderer, attr
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
 HOME_SHORTCODE = "[[!answers]]"
+HOME_PHOTOS_SHORTCODE = "[[!answer-photos]]"
+# Generated pages reached from an index rather than the menu: the index's menu item is
+# highlighted on them. Sections whose catalog list is empty are left out of the menu.
+SECTIONS = {"answers": "questions", "models": "models", "papers": "papers", "tools": "tools",
+            "tasks": "tasks"}
 ASSETS = Path(__file__).parent / "assets"
 ASSET_URIS = {
     "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css"),
@@ -49,7 +58,9 @@ class BuildState:
     root: Path
     catalog: Catalog
     view: GalleryView
+    renderer: Renderer
     generated: set[str] = field(default_factory=set)
+    meta: PageMeta = field(default_factory=dict)  # src_uri -> (title, description, hidden)
 
 
 class ModelkbPlugin(BasePlugin[ModelkbConfig]):
@@ -61,6 +72,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         super().__init__()
         self.from_extra = from_extra
         self._state: BuildState | None = None
+        self._command: str | None = None
+        self._highlighted: list = []
 
     @property
     def state(self) -> BuildState:
@@ -71,6 +84,10 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return self._state
 
     # -- events ---------------------------------------------------------------------------
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Remember the command: ``serve`` may use a loopback site_url, builds may not."""
+        self._command = command
 
     def on_config(self, config):
         """Validate settings and load the catalog; any problem stops the build with its lines."""
@@ -87,7 +104,10 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         except ModelkbError as exc:
             raise PluginError(str(exc)) from None
         view = GalleryView(catalog, None, config.use_directory_urls)
-        self._state = BuildState(root=root, catalog=catalog, view=view)
+        renderer = Renderer.from_config(config, make_resolver(catalog, config.use_directory_urls),
+                                        reserved_ids=SECTION_ANCHORS)
+        self._state = BuildState(root=root, catalog=catalog, view=view, renderer=renderer)
+        publish.check_site_url(config, self._command)
         publish.warn_without_site_url(config)
         for key, uris in ASSET_URIS.items():
             present = [str(x) for x in config[key]]
@@ -117,9 +137,15 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             for site_path, cache_file in publish_list(st.view.report, figures.GALLERY_DIR):
                 files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
         has_card = files.get_file_from_path("model-card.md") is not None
+        st.meta = {}
+        st.renderer.unknown.clear()
         pages = build_pages(st.catalog, workflow_md=st.view.workflow_md,
                             extra_md=lambda kind, entry_id: st.view.model_weights_md(
-                                kind, entry_id, has_card))
+                                kind, entry_id, has_card),
+                            renderer=st.renderer, meta=st.meta)
+        for uri, entry_id in dict.fromkeys(st.renderer.unknown):
+            log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
+                        uri, entry_id)
         pages[f"{figures.GALLERY_DIR}/index.md"] = st.view.gallery_page()
         st.generated = set(pages)
         pages_dir = cache_dir / "pages"
@@ -144,11 +170,25 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return files
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
-        """Expand ``[[id]]`` shortcodes and the home page's answer list."""
+        """Set a generated page's metadata; expand ``[[id]]`` and the home page's answer list.
+
+        Titles and descriptions of catalog pages are set here, HTML-escaped as the theme
+        prints them raw, rather than written as front matter (no YAML, any character).
+        """
         st = self.state
         uri = page.file.src_uri
+        if uri in st.meta:
+            title, description, hidden = st.meta[uri]
+            page.meta = dict(page.meta or {})
+            page.meta["title"] = attr(title)
+            if description:
+                page.meta["description"] = attr(publish.clip(description))
+            if hidden:
+                page.meta["search"] = {"exclude": True}
         if HOME_SHORTCODE in markdown:
             markdown = markdown.replace(HOME_SHORTCODE, answers_list(st.catalog))
+        if HOME_PHOTOS_SHORTCODE in markdown:
+            markdown = markdown.replace(HOME_PHOTOS_SHORTCODE, st.view.home_photos(uri))
         unknown: list[str] = []
         markdown = resolve_shortcodes(markdown, uri, st.catalog, unknown.append)
         for entry_id in unknown:
@@ -156,9 +196,36 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                         f"docs/{uri}" if uri not in st.generated else uri, entry_id)
         return absolute_links_to_relative(markdown, uri)
 
+    def on_nav(self, nav, config, files):
+        """Leave sections with nothing in them (e.g. no tools yet) out of the menu."""
+        catalog = self.state.catalog
+        empty = set()
+        for folder, section in SECTIONS.items():
+            entries = (catalog.published_questions() if section == "questions"
+                       else getattr(catalog, section, None))
+            if entries is not None and not entries:
+                empty.add(f"{folder}/index.md")
+        if not catalog.gallery:
+            empty.add(f"{figures.GALLERY_DIR}/index.md")
+        nav.items[:] = [item for item in nav.items
+                        if getattr(getattr(item, "file", None), "src_uri", None) not in empty]
+        return nav
+
+    def on_page_context(self, context, page, config, nav):
+        """On a page outside the menu (an answer, a model), highlight its section's item."""
+        folder = page.file.src_uri.split("/", 1)[0]
+        if folder in SECTIONS and page.file.src_uri != f"{folder}/index.md":
+            index = next((p for p in nav.pages if p.file.src_uri == f"{folder}/index.md"), None)
+            if index is not None and not index.active:
+                index.active = True
+                self._highlighted.append(index)
+        return context
+
     @event_priority(-50)  # after other plugins have changed the page
     def on_post_page(self, output: str, page, config) -> str:
         """Page HTML as written, plus its link-preview meta tags (Open Graph, Twitter)."""
+        while self._highlighted:
+            self._highlighted.pop().active = False
         st = self.state
         tags = publish.head_tags(page, config, st.catalog, st.view.report, st.view.entries_for)
         return publish.add_head_tags(output, tags)
@@ -172,7 +239,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
     def on_post_build(self, config) -> None:
         """Exports after the site is written: answers as Markdown, catalog.json."""
         st = self.state
-        publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for)
+        publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for,
+                              st.renderer)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -181,13 +249,11 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         from modelkb.gallery.runner import run_gallery
 
         settings, root = self.config, self.state.root
-        weights = settings.weights
-        if weights and "://" not in weights:
-            weights = str(resolve(root, weights))  # relative to mkdocs.yml, not the cwd
         try:
             report = run_gallery(self.state.catalog, resolve(root, settings.gallery),
                                  resolve(root, settings.cache), device=settings.device,
-                                 weights=weights, max_pixels=settings.max_pixels)
+                                 weights=weights_choice(settings, root),
+                                 max_pixels=settings.max_pixels)
         except ModelkbError as exc:
             raise PluginError(str(exc)) from None
         for failure in report.failures:

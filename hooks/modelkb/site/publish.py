@@ -10,28 +10,26 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import posixpath
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
+from modelkb.catalog import Catalog, Question
 from modelkb.files import atomic_write
 from modelkb.site import cards, figures
 from modelkb.site.answers import (
     SECTION_ANCHORS,
-    SHORTCODE_RE,
     attr,
-    outside_code,
     reference_links,
     render_answer,
 )
-from modelkb.catalog import Catalog, Question
-from modelkb.site.pages import answer_uri, entry_uri
+from modelkb.site.pages import answer_uri, default_renderer, entry_uri
+from modelkb.site.render import Renderer, html_to_markdown, link_markdown, markdown_text, sanitise
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -41,9 +39,6 @@ CATALOG_JSON = "catalog.json"
 DESCRIPTION_LIMIT = 200
 EntriesFor = Callable[[Question], list[str]]
 
-_LINK_RE = re.compile(r"(!?\[(?:[^\[\]]|\\[\[\]])*\]\()(<[^>]*>|[^)\s]+)")
-_SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-_HEADING_ATTR_RE = re.compile(r"^(#{1,6} .*?)[ \t]*\{#[\w-]+\}[ \t]*$", re.MULTILINE)
 
 
 # -- URLs ------------------------------------------------------------------------------------
@@ -54,6 +49,39 @@ def base_url(config) -> str | None:
     if not site_url:
         return None
     return site_url if site_url.endswith("/") else site_url + "/"
+
+
+LOCAL_BUILD_ENV = "MODELKB_LOCAL_BUILD"  # "1": build a local copy with a loopback site_url
+SITE_URL_ENV = "SITE_URL"  # read by mkdocs.yml: site_url: !ENV [SITE_URL, ...]
+_LOOPBACK = ("localhost", "0.0.0.0", "::1", "::")
+
+
+def check_site_url(config, command: str | None) -> None:
+    """Refuse to build for publishing with a missing or loopback ``site_url``.
+
+    Share links, canonical URLs, link-preview cards and exports are absolute URLs made from
+    ``site_url``; built with ``http://127.0.0.1:8000/`` they would point at the reader's own
+    machine. ``mkdocs serve`` (``command == "serve"``) is a local preview and is never
+    refused; nor is a build with ``MODELKB_LOCAL_BUILD=1`` (a local copy, the test suite).
+    """
+    import os
+
+    if command == "serve" or os.environ.get(LOCAL_BUILD_ENV, "").strip().lower() in (
+            "1", "true", "yes"):
+        return
+    url = (config.get("site_url") or "").strip()
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    if url and host and host not in _LOOPBACK and not host.startswith("127.") \
+            and not host.endswith(".localhost"):
+        return
+    what = (f"site_url is {url}, a loopback address" if url else "site_url is not set")
+    raise PluginError(
+        f"{what}: the published pages' share links, canonical URLs and preview cards would "
+        "point nowhere. Set the site_url setting in mkdocs.yml to the address the site is "
+        f"published at, or the environment variable {SITE_URL_ENV} (mkdocs.yml reads it: "
+        f"site_url: !ENV [{SITE_URL_ENV}, ...]), e.g. {SITE_URL_ENV}=https://example.org/docs/ "
+        f"mkdocs build. For a local preview use mkdocs serve, or set {LOCAL_BUILD_ENV}=1 to "
+        "build a local copy anyway.")
 
 
 def warn_without_site_url(config) -> None:
@@ -102,7 +130,16 @@ def first_result(report, q: Question, entries_for: EntriesFor):
     return None
 
 
-CARD_VERSION = 1  # bump when cards.py draws differently
+CARD_VERSION = 2  # bump when cards.py draws differently
+
+
+def card_gain(result) -> str | None:
+    """The measured gain a card shows: PSNR against the sharp original, input → restored."""
+    metrics = result.record.metrics if result else None
+    ref = metrics.reference if metrics else None
+    if ref is None or ref.gain.psnr is None:
+        return None
+    return f"{ref.gain.psnr:+.1f} dB closer to the sharp original"
 
 
 def card_files(config, catalog: Catalog, report, entries_for: EntriesFor,
@@ -121,30 +158,42 @@ def card_files(config, catalog: Catalog, report, entries_for: EntriesFor,
         found = first_result(report, q, entries_for)
         before = found[1].files["baseline.webp"] if found else None
         after = found[1].files["output.webp"] if found else None
-        path = _cached_card(cache_dir, ("answer", q.question, site_name, str(before), str(after)),
-                            lambda q=q, b=before, a=after: cards.answer_card(q.question, site_name,
-                                                                            b, a))
+        gain = card_gain(found[1]) if found else None
+        path = _cached_card(cache_dir, ("answer", q.question, site_name, _picture_id(before),
+                                        _picture_id(after), gain),
+                            lambda q=q, b=before, a=after, g=gain: cards.answer_card(
+                                q.question, site_name, b, a, gain=g))
         made.append(File.generated(config, card_path(q.slug), abs_src_path=str(path)))
     return made
 
 
-def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) -> Path:
-    """The card file for ``identity``, drawn and written atomically only when missing.
+def _picture_id(path: Path | None) -> str | None:
+    """A gallery picture's identity for a card key: its content-addressed entry folder (the
+    render key) and name, never the absolute path (which changes with the cache's place)."""
+    return None if path is None else f"{path.parent.name}/{path.name}"
 
-    Gallery pictures are named by content-addressed cache paths, so their paths identify them.
-    """
+
+def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) -> Path:
+    """The card file for ``identity``, drawn and written atomically only when missing (so
+    an unchanged build reads the cache and writes nothing to it)."""
     import hashlib
 
     key = hashlib.sha256(json.dumps([CARD_VERSION, *identity]).encode("utf-8")).hexdigest()
     path = cache_dir / f"{key[:32]}.png"
     if not path.is_file():
-        atomic_write(path, draw())
+        try:
+            atomic_write(path, draw())
+        except OSError as exc:
+            raise PluginError(f"cannot write the link-preview card {path.name} in {cache_dir}: "
+                              f"{exc.strerror or exc}; make the modelkb cache folder writable "
+                              "(an unchanged site needs no writes)") from None
     return path
 
 
 # -- meta tags -------------------------------------------------------------------------------
 
-def _clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """Plain ``text`` on one line, cut at a word to at most ``limit`` characters."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -174,7 +223,7 @@ def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -
             title = site_name
         description = html.unescape(str(meta.get("description") or "")) \
             or (config.get("site_description") or "")
-    description = _clip(description)
+    description = clip(description)
     tags: list[tuple[str, str, str]] = [
         ("property", "og:type", "article" if q is not None else "website"),
         ("property", "og:site_name", site_name),
@@ -193,7 +242,7 @@ def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -
                    f"right half): {catalog.gallery[found[0]].caption}") if found else title
         else:
             image, alt = site_link(base, SITE_CARD), f"{site_name}: {title}"
-        alt = _clip(alt, 420)
+        alt = clip(alt, 420)
         tags += [
             ("property", "og:url", url),
             ("property", "og:image", image),
@@ -222,82 +271,39 @@ def add_head_tags(output: str, tags: str) -> str:
 
 # -- Markdown exports ------------------------------------------------------------------------
 
-class _Linker:
-    """Turns the links of an answer's Markdown into absolute site or catalog URLs."""
-
-    def __init__(self, catalog: Catalog, base: str | None, use_directory_urls: bool,
-                 page_src: str):
-        self.catalog = catalog
-        self.base = base
-        self.dirs = use_directory_urls
-        self.page_src = page_src
-
-    def page(self, src_uri: str) -> str:
-        return site_link(self.base, page_path(src_uri, self.dirs))
-
-    def shortcode(self, m: re.Match) -> str:
-        found = self.catalog.entry(m.group(1))
-        if found is None:
-            return m.group(0)
-        kind, entry = found
-        title = getattr(entry, "name", None) or entry.title
-        label = re.sub(r"([\[\]\\])", r"\\\1", " ".join(title.split()))
-        return f"[{label}]({self.page(entry_uri(kind, m.group(1)))})"
-
-    def target(self, raw: str) -> str:
-        target = raw[1:-1] if raw.startswith("<") else raw
-        if _SCHEME_RE.match(target) or not target:
-            return target
-        path, _, fragment = target.partition("#")
-        fragment = f"#{fragment}" if fragment else ""
-        if not path:
-            return self.page(self.page_src) + fragment
-        if path.startswith("/"):
-            src = path.lstrip("/")
-        else:
-            src = posixpath.normpath(posixpath.join(posixpath.dirname(self.page_src), path))
-        if src.endswith(".md"):
-            return self.page(src) + fragment
-        return site_link(self.base, src) + fragment
-
-    def link(self, m: re.Match) -> str:
-        return m.group(1) + self.target(m.group(2))
-
-    def __call__(self, text: str) -> str:
-        return _LINK_RE.sub(self.link, SHORTCODE_RE.sub(self.shortcode, text))
-
-
 def answer_markdown(q: Question, catalog: Catalog, config, report,
-                    entries_for: EntriesFor) -> str:
-    """An answer as forum-ready Markdown: the three sections, every link absolute."""
+                    entries_for: EntriesFor, renderer: Renderer | None = None) -> str:
+    """An answer as forum-ready Markdown: the three sections, every link absolute.
+
+    The answer page is rendered and sanitised as on the site, then written back as Markdown
+    whose text is escaped: catalog text reaches the export as text, never as markup.
+    """
+    renderer = renderer or default_renderer(catalog)
     base = base_url(config)
     dirs = config.get("use_directory_urls", True)
     src = answer_uri(q.slug)
-    linker = _Linker(catalog, base, dirs, src)
+    page_dir = figures.page_url_dir(src, dirs)
     pictures: list[str] = []
     for entry_id in entries_for(q):
         result = report.results.get(entry_id) if report else None
         if not result or "output.webp" not in result.files:
             continue
-        caption = re.sub(r"([\[\]\\])", r"\\\1", " ".join(catalog.gallery[entry_id].caption
-                                                          .split()))
-        caption = html.escape(caption, quote=False)
+        caption = catalog.gallery[entry_id].caption
         files = [("before: plain resize", "baseline.webp"), ("after: the workflow's output",
                                                               "output.webp")]
-        images = " ".join(f"![{caption}, {label}](/{figures.GALLERY_DIR}/{entry_id}/{name})"
-                          for label, name in files if name in result.files)
-        pictures.append(images)
-    text = render_answer(q, catalog, "\n\n".join(pictures))
-    if text.startswith("---\n"):
-        text = text.split("\n---\n", 1)[1].lstrip("\n")
-    text = _HEADING_ATTR_RE.sub(r"\1", text)
-    text = outside_code(text, linker)
-    page = linker.page(src)
+        images = " ".join(
+            f'<img src="{attr(figures.asset_url(page_dir, entry_id, name))}" '
+            f'alt="{attr(caption)}, {label}">' for label, name in files if name in result.files)
+        pictures.append(f"<p>{images}</p>")
+    page_md = render_answer(q, catalog, renderer, "\n\n".join(pictures))
+    page_html = sanitise(renderer.markdown_html(page_md, src))
+    page = site_link(base, page_path(src, dirs))
+    text = html_to_markdown(page_html, page)
     site_name = config.get("site_name") or ""
-    sections = " · ".join(f"[{anchor}]({page}#{anchor})" for anchor in SECTION_ANCHORS)
-    footer = (f"\n---\n\nFrom [{html.escape(site_name, quote=False)}]({site_link(base, '')}): "
-              f"[the full answer]({page}), sections {sections}. Images were produced by "
-              "running the workflow when the site was built.\n")
+    sections = " · ".join(link_markdown(f"{page}#{anchor}", anchor) for anchor in SECTION_ANCHORS)
+    footer = (f"\n---\n\nFrom [{markdown_text(site_name)}](<{site_link(base, '')}>): "
+              f"{link_markdown(page, 'the full answer')}, sections {sections}. Images were "
+              "produced by running the workflow when the site was built.\n")
     return text.rstrip() + "\n" + footer
 
 
@@ -339,14 +345,15 @@ def catalog_data(catalog: Catalog, config) -> dict[str, Any]:
     return data
 
 
-def write_exports(config, catalog: Catalog, report, entries_for: EntriesFor) -> list[Path]:
+def write_exports(config, catalog: Catalog, report, entries_for: EntriesFor,
+                  renderer: Renderer | None = None) -> list[Path]:
     """Write each published answer's Markdown and catalog.json into the built site."""
     site_dir = Path(config["site_dir"])
     written: list[Path] = []
     for q in catalog.published_questions():
         path = site_dir / export_path(q.slug)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(answer_markdown(q, catalog, config, report, entries_for),
+        path.write_text(answer_markdown(q, catalog, config, report, entries_for, renderer),
                         encoding="utf-8")
         written.append(path)
     path = site_dir / CATALOG_JSON

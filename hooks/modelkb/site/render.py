@@ -1,0 +1,376 @@
+"""Catalog text to safe output: Markdown rendered with the site's extensions, then sanitised.
+
+Catalog text is untrusted (it comes from prompts and pull requests). Every piece of it that
+reaches a page goes through :class:`Renderer`: Markdown fields are converted with the same
+extensions MkDocs uses for the page, ``[[id]]`` becomes a link to the entry's page, and the
+HTML is cleaned by ``nh3`` against an allowlist (tags, attributes, URL schemes). Plain fields
+(names, titles, captions) are encoded by :func:`plain` so that neither Markdown nor HTML
+finds syntax in them. Every link the site builds from catalog data goes through
+:func:`link_html` or :func:`link_markdown`, which check the URL with :func:`safe_href`.
+Outputs that are not HTML (the Markdown exports) are made from the sanitised HTML by
+:func:`html_to_markdown`, which escapes text for Markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+import xml.etree.ElementTree as etree
+from collections.abc import Callable, Iterable
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
+from markdown.util import AtomicString
+
+from modelkb.catalog.links import SHORTCODE_PATTERN, url_problem
+
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "s", "samp", "small", "span",
+    "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
+    "ul"})
+# Only id and class on every tag (what attribute lists may add), plus each tag's own needs.
+ALLOWED_ATTRIBUTES = {
+    "*": {"id", "class"},
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "ol": {"start"},
+    "td": {"align"},
+    "th": {"align"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+DROPPED_WITH_CONTENT = frozenset({"script", "style", "template", "noscript", "textarea",
+                                  "title", "xmp", "iframe", "noembed", "noframes"})
+_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+_CLASS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# -- URLs and links ---------------------------------------------------------------------------
+
+def safe_href(url: str, *, outside: bool = False) -> str:
+    """``url`` if it may be published as a link target; raises ValueError otherwise."""
+    problem = url_problem(url, outside=outside)
+    if problem:
+        raise ValueError(f"unsafe link target {url!r}: {problem}")
+    return url
+
+
+def link_html(url: str, label: str, *, css_class: str = "") -> str:
+    """An HTML link to ``url`` (checked) showing the plain text ``label``."""
+    cls = f' class="{html.escape(css_class)}"' if css_class else ""
+    return (f'<a href="{html.escape(safe_href(url), quote=True)}"{cls}>'
+            f"{html.escape(' '.join(label.split()), quote=False)}</a>")
+
+
+def link_markdown(url: str, label: str) -> str:
+    """A Markdown link to ``url`` (checked, in angle brackets) showing the plain ``label``."""
+    return f"[{plain(label)}](<{safe_href(url)}>)"
+
+
+def plain(text: str) -> str:
+    """Plain text as inline Markdown that renders as exactly that text, with no markup.
+
+    Every character other than letters, digits and spaces becomes an HTML character
+    reference, which Markdown passes through untouched and a browser shows as the character.
+    """
+    text = " ".join(_CONTROL_RE.sub("", text).split())
+    return "".join(ch if ch.isalnum() or ch == " " else f"&#{ord(ch)};" for ch in text)
+
+
+def code_span(text: str) -> str:
+    """Plain text shown as inline code in a Markdown page (never inside backticks: use this)."""
+    return f"<code>{plain(text)}</code>"
+
+
+def attr(text: str) -> str:
+    """Plain text for an HTML attribute value or element content (meta tags, alt text)."""
+    return html.escape(" ".join(_CONTROL_RE.sub("", text).split()), quote=True)
+
+
+def page_url(src_uri: str, use_directory_urls: bool = True) -> str:
+    """The URL path, relative to the site root, a page source is served at ('answers/x/')."""
+    stem = src_uri.removesuffix(".md")
+    if posixpath.basename(stem) == "index":
+        folder = posixpath.dirname(stem)
+        return f"{folder}/" if folder else ""
+    return f"{stem}/" if use_directory_urls else f"{stem}.html"
+
+
+def relative_url(target: str, from_page: str) -> str:
+    """Site path ``target`` ('models/x/') as a URL relative to the served page ``from_page``."""
+    base = from_page if from_page.endswith("/") or not from_page else \
+        posixpath.dirname(from_page) + "/"
+    rel = posixpath.relpath(target.strip("/") or ".", base.strip("/") or ".")
+    if rel == ".":
+        return "./"
+    return rel + "/" if (not target or target.endswith("/")) else rel
+
+
+# -- sanitising -------------------------------------------------------------------------------
+
+def _attribute_filter(reserved_ids: frozenset[str]) -> Callable[[str, str, str], str | None]:
+    def check(tag: str, name: str, value: str) -> str | None:
+        if name == "id":
+            return value if _ID_RE.fullmatch(value) and value not in reserved_ids else None
+        if name == "class":
+            kept = [c for c in value.split() if _CLASS_RE.fullmatch(c)]
+            return " ".join(kept) or None
+        if name in ("href", "src"):
+            return value if not url_problem(value.strip(), outside=False) else None
+        return value
+    return check
+
+
+def sanitise(fragment: str, *, reserved_ids: Iterable[str] = ()) -> str:
+    """HTML ``fragment`` reduced to the allowlist: no scripts, handlers, styles or bad URLs."""
+    return nh3.clean(
+        _CONTROL_RE.sub("", fragment), tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=_attribute_filter(frozenset(reserved_ids)),
+        url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel="noopener nofollow")
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+
+Resolver = Callable[[str, str], "tuple[str, str] | None"]
+
+
+class _ShortcodeProcessor(InlineProcessor):
+    """``[[id]]`` -> a link to the entry's page, its title as text (never Markdown)."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        super().__init__(SHORTCODE_PATTERN)
+        self.renderer = renderer
+
+    def handleMatch(self, m: re.Match, data: str) -> tuple[Any, int, int]:  # noqa: N802
+        found = self.renderer.resolve(m.group(1), self.renderer.page_uri)
+        if found is None:
+            self.renderer.unknown.append((self.renderer.page_uri, m.group(1)))
+            return AtomicString(m.group(0)), m.start(0), m.end(0)
+        href, title = found
+        el = etree.Element("a", {"href": safe_href(href)})
+        el.text = AtomicString(" ".join(title.split()))
+        return el, m.start(0), m.end(0)
+
+
+class _ShortcodeExtension(Extension):
+    def __init__(self, renderer: Renderer) -> None:
+        super().__init__()
+        self.renderer = renderer
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
+        # After backslash escapes (180) and code spans (190), before links (160, 170).
+        md.inlinePatterns.register(_ShortcodeProcessor(self.renderer), "modelkb_shortcode", 175)
+
+
+class Renderer:
+    """Catalog Markdown to sanitised HTML, with the Markdown extensions of the site."""
+
+    def __init__(self, extensions: list[Any] | None = None,
+                 configs: dict[str, Any] | None = None,
+                 resolve: Resolver | None = None, reserved_ids: Iterable[str] = ()) -> None:
+        self.resolve: Resolver = resolve or (lambda entry_id, page: None)
+        self.reserved_ids = frozenset(reserved_ids)
+        self.page_uri = ""
+        self.unknown: list[tuple[str, str]] = []
+        exts = list(extensions if extensions is not None else [])
+        self._md = markdown.Markdown(extensions=[*exts, _ShortcodeExtension(self)],
+                                     extension_configs=dict(configs or {}))
+
+    @classmethod
+    def from_config(cls, config: Any, resolve: Resolver | None = None,
+                    reserved_ids: Iterable[str] = ()) -> Renderer:
+        """A renderer with the extensions of a MkDocs config (``markdown_extensions``)."""
+        return cls(list(config["markdown_extensions"]), dict(config["mdx_configs"]),
+                   resolve, reserved_ids)
+
+    def markdown_html(self, text: str, page_uri: str = "") -> str:
+        """Markdown ``text`` as HTML, not sanitised (for our own page structure only)."""
+        self.page_uri = page_uri
+        self._md.reset()
+        try:
+            return self._md.convert(_CONTROL_RE.sub("", text))
+        finally:
+            self.page_uri = ""
+
+    def markdown_to_html(self, text: str, page_uri: str = "") -> str:
+        """Catalog Markdown ``text`` as sanitised HTML, ``[[id]]`` linked from ``page_uri``."""
+        return sanitise(self.markdown_html(text, page_uri), reserved_ids=self.reserved_ids)
+
+    def inline(self, text: str, page_uri: str = "") -> str:
+        """Catalog Markdown as sanitised inline HTML (one paragraph's content, no blocks)."""
+        rendered = self.markdown_to_html(" ".join(text.split()), page_uri)
+        inner = re.sub(r"</?(?:p|div|h[1-6]|ul|ol|li|blockquote|pre|table|thead|tbody|tr|"
+                       r"th|td|hr|dl|dt|dd|details|summary|figure|figcaption|caption)\b[^>]*>",
+                       " ", rendered)
+        return sanitise(" ".join(inner.split()), reserved_ids=self.reserved_ids)
+
+    def block(self, text: str, page_uri: str = "", css_class: str = "mkb-text") -> str:
+        """Catalog Markdown as a raw HTML block for a generated Markdown page."""
+        return html_block(self.markdown_to_html(text, page_uri), css_class)
+
+
+def html_block(fragment: str, css_class: str = "mkb-text") -> str:
+    """Sanitised ``fragment`` wrapped in a <div> on lines of its own: Markdown leaves it alone."""
+    # '[' and ']' as references: no shortcode or link syntax is found in it by later passes.
+    body = fragment.strip().replace("[", "&#91;").replace("]", "&#93;")
+    return f'\n<div class="{html.escape(css_class)}">\n{body}\n</div>\n'
+
+
+# -- HTML to Markdown, for the exports --------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~\"':])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text escaped for CommonMark output (every ASCII punctuation mark backslashed)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+class _ToMarkdown(HTMLParser):
+    """Sanitised HTML as Markdown: text escaped, links made absolute, markup of ours only."""
+
+    BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre",
+              "blockquote", "table", "tr", "hr", "dl", "dt", "dd", "figure", "details"}
+
+    def __init__(self, base: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = base
+        self.out: list[str] = []
+        self.lists: list[str] = []
+        self.links: list[str | None] = []
+        self.pre: list[str] | None = None
+        self.code: list[str] | None = None
+        self.skip = 0
+
+    def _url(self, value: str | None) -> str | None:
+        if not value or url_problem(value.strip(), outside=False):
+            return None
+        absolute = urljoin(self.base, value.strip())
+        return absolute if not url_problem(absolute, outside=False) else None
+
+    def _newline(self, blank: bool = True) -> None:
+        self.out.append("\n\n" if blank else "\n")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if self.skip or (tag == "a" and "headerlink" in (a.get("class") or "").split()):
+            self.skip += tag == "a"
+            return
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self._newline()
+            self.out.append("#" * int(tag[1]) + " ")
+        elif tag in ("ul", "ol"):
+            self.lists.append(tag)
+            self._newline(blank=len(self.lists) == 1)
+        elif tag == "li":
+            self._newline(blank=False)
+            depth = max(len(self.lists) - 1, 0)
+            self.out.append("    " * depth + ("1. " if self.lists[-1:] == ["ol"] else "- "))
+        elif tag == "pre":
+            self.pre = []
+            self._newline()
+        elif tag == "code" and self.pre is None:
+            self.code = []
+        elif tag in ("em", "i"):
+            self.out.append("*")
+        elif tag in ("strong", "b"):
+            self.out.append("**")
+        elif tag == "br":
+            self.out.append("  \n")
+        elif tag == "hr":
+            self._newline()
+            self.out.append("---")
+            self._newline()
+        elif tag == "a":
+            url = self._url(a.get("href"))
+            self.links.append(url)
+            if url:
+                self.out.append("[")
+        elif tag == "img":
+            url = self._url(a.get("src"))
+            if url:
+                self.out.append(f"![{markdown_text(a.get('alt') or '')}](<{url}>)")
+        elif tag == "blockquote":
+            self._newline()
+            self.out.append("> ")
+        elif tag in ("td", "th") or (tag == "p" and self.lists):
+            self.out.append(" ")
+        elif tag in self.BLOCKS:
+            self._newline()
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.skip:
+            self.skip -= tag == "a"
+            return
+        if tag == "a":
+            url = self.links.pop() if self.links else None
+            if url:
+                self.out.append(f"](<{url}>)")
+        elif tag == "pre" and self.pre is not None:
+            lines = "".join(self.pre).rstrip("\n").split("\n")
+            self.out.append("\n".join("    " + line for line in lines))  # indented: no fence
+            self.pre = None
+            self._newline()
+        elif tag == "code" and self.code is not None:
+            code = " ".join("".join(self.code).split())
+            ticks = "`" * (max((len(r) for r in re.findall("`+", code)), default=0) + 1)
+            self.out.append(f"{ticks} {code} {ticks}" if code else "")
+            self.code = None
+        elif tag in ("em", "i"):
+            self.out.append("*")
+        elif tag in ("strong", "b"):
+            self.out.append("**")
+        elif tag in ("ul", "ol"):
+            if self.lists:
+                self.lists.pop()
+            self._newline(blank=not self.lists)
+        elif tag in self.BLOCKS and tag != "li" and not (tag == "p" and self.lists):
+            self._newline()
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if not data.strip() and self.pre is None and self.code is None and \
+                (not self.out or self.out[-1].endswith(("\n", "- ", ". ", " "))):
+            return  # layout whitespace between tags
+        if self.pre is not None:
+            self.pre.append(data)
+        elif self.code is not None:
+            self.code.append(data)
+        else:
+            self.out.append(markdown_text(" ".join(data.split(" ")).replace("\n", " ")))
+
+    def text(self) -> str:
+        joined = "".join(self.out)
+        joined = re.sub(r"[ \t]+\n", lambda m: "  \n" if m.group(0).startswith("  ") else "\n",
+                        joined)
+        return re.sub(r"\n{3,}", "\n\n", joined).strip() + "\n"
+
+
+def html_to_markdown(fragment: str, base: str) -> str:
+    """Sanitised HTML as Markdown for export; relative links resolved against ``base``."""
+    parser = _ToMarkdown(base)
+    parser.feed(fragment)
+    parser.close()
+    return parser.text()
+
+
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment, tags dropped and references decoded (cards, meta tags)."""
+    parts: list[str] = []
+    parser = HTMLParser(convert_charrefs=True)
+    parser.handle_data = parts.append  # type: ignore[method-assign]
+    parser.feed(fragment)
+    parser.close()
+    return " ".join("".join(parts).split())

@@ -1,0 +1,129 @@
+"""Issue 17 on a real build, without a browser: what the gallery publishes and how it reads.
+
+Every published gallery file is linked from a page; images are WebP at the size shown, with
+width and height; the skin-tone figure carries its caveat; cards show one region twice;
+and a build for publishing refuses a loopback site_url.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_publish import publish_project
+from test_site import SEED_SLUG
+
+from modelkb.gallery.records import GalleryRecord
+from modelkb.site import cards, figures
+
+from conftest import make_weights, mkdocs_build
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gallery-ui")
+    project = publish_project(folder / "project", folder / "cache", make_weights(folder))
+    build = mkdocs_build(project)
+    assert build.returncode == 0, build.output
+    return build
+
+
+def pages_html(site: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+
+
+def test_every_published_gallery_file_is_linked_from_a_page(built):
+    html = pages_html(built.site)
+    folder = built.site / "gallery" / "portrait"
+    names = sorted(p.name for p in folder.iterdir())
+    assert "output.png" in names and "metrics.json" in names
+    unlinked = [n for n in names if f"gallery/portrait/{n}" not in html
+                and f"portrait/{n}" not in html]
+    assert not unlinked, f"published but linked from nowhere: {unlinked}"
+    assert not [n for n in names if n.endswith(".png") and n != "output.png"], names
+
+
+def test_images_are_webp_at_the_size_shown_with_width_and_height(built):
+    html = built.page(f"answers/{SEED_SLUG}")
+    imgs = re.findall(r"<img\b[^>]*>", html)
+    assert imgs
+    unsized = [i for i in imgs if not re.search(r'\bwidth="\d+"', i)
+               or not re.search(r'\bheight="\d+"', i)]
+    assert not unsized, unsized
+    for tag in imgs:
+        src = re.search(r'src="([^"]+)"', tag).group(1)
+        if "gallery/" not in src:
+            continue
+        assert src.endswith(".webp"), src
+        file = built.site / "answers" / SEED_SLUG / src
+        with Image.open(file) as image:
+            width = int(re.search(r'width="(\d+)"', tag).group(1))
+            assert image.format == "WEBP" and image.width == width, (src, image.size, width)
+        if "thumb-" in src:
+            assert max(image.size) <= 192
+        if "crop-" in src:
+            assert max(image.size) <= 2 * figures_crop_side()
+
+
+def figures_crop_side() -> int:
+    from modelkb.gallery.render import CROP_SIDE
+
+    return CROP_SIDE
+
+
+def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript(built):
+    html = built.page(f"answers/{SEED_SLUG}")
+    views = re.findall(r'data-view="(\w+)"', html)
+    assert views == ["baseline", "output", "input", "reference", "diff"]
+    caption = re.search(r'<figcaption class="mkb-viewer__caption">(.*?)</figcaption>', html,
+                        re.S).group(1)
+    assert "drag" not in caption.lower() and "side by side" in caption
+    assert "lossless PNG" in caption
+
+
+def test_metrics_say_what_they_mean_and_skin_needs_a_plausible_mask(built):
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+    record = GalleryRecord.from_dict(data)
+    rows = {label: (value, meaning) for label, value, meaning in figures.metrics_rows(record)}
+    colour = next(v for k, v in rows.items() if k.startswith("Colour change input"))
+    assert "just noticeable" in colour[1]
+    data["metrics"]["colour"]["skin"].update(fraction=0.994, pixels=3000)
+    data["metrics"]["colour"]["skin"]["delta_e2000"] = {"mean": 1.0, "p95": 2.0}
+    catlike = figures.metrics_rows(GalleryRecord.from_dict(data))
+    skin = next(r for r in catlike if r[0].startswith("Colour change on skin"))
+    assert skin[1].startswith("not measured") and "99.4%" in skin[1] and "fur" in skin[1]
+    data["metrics"]["colour"]["skin"].update(fraction=0.12)
+    face = next(r for r in figures.metrics_rows(GalleryRecord.from_dict(data))
+                if r[0].startswith("Colour change on skin"))
+    assert face[1].startswith("1.00 / 2.00")
+
+
+def test_card_region_is_where_the_model_changed_most():
+    rng = np.random.default_rng(1)
+    base = (rng.random((600, 1000, 3)) * 255).astype(np.uint8)
+    changed = base.copy()
+    changed[400:520, 700:900] = 255 - changed[400:520, 700:900]
+    before, after = Image.fromarray(base), Image.fromarray(changed)
+    x, y, w, h = cards.card_region(before, after)
+    assert w / h == pytest.approx(600 / 400, rel=0.01) and w <= 720
+    assert x <= 700 and x + w >= 900 and y <= 400 and y + h >= 520
+    named = cards.card_region(before, after, (10, 10, 60, 40))
+    assert named[0] == 0 and named[1] == 0  # widened to 3:2 and kept inside the photo
+    data = cards.answer_card("A question?", "site", None, None)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
+    project = built.project
+    refused = mkdocs_build(project, env={"MODELKB_LOCAL_BUILD": "0"})
+    assert refused.returncode == 1
+    assert "site_url is http://127.0.0.1:8000/, a loopback address" in refused.output
+    assert "SITE_URL" in refused.output and "mkdocs serve" in refused.output
+    published = mkdocs_build(project, env={"MODELKB_LOCAL_BUILD": "0",
+                                           "SITE_URL": "https://example.org/kb/"})
+    assert published.returncode == 0, published.output
+    assert 'href="https://example.org/kb/answers/' in published.page(f"answers/{SEED_SLUG}")

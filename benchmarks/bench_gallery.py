@@ -45,9 +45,12 @@ def make_gallery(folder: Path, photos: int, width: int, height: int):
         blurred_name, sharp_name = sources[i % len(sources)]
         with Image.open(ROOT / "gallery_src" / blurred_name) as blurred, \
                 Image.open(ROOT / "gallery_src" / sharp_name) as sharp:
+            if blurred.width < width or blurred.height < height:  # enlarge small sources
+                factor = max(width / blurred.width, height / blurred.height)
+                size = (round(blurred.width * factor) + 1, round(blurred.height * factor) + 1)
+                blurred = blurred.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+                sharp = sharp.convert("RGB").resize(size, Image.Resampling.LANCZOS)
             span_x, span_y = blurred.width - width, blurred.height - height
-            if span_x < 0 or span_y < 0:
-                raise SystemExit(f"--size {width}x{height} is larger than {blurred_name}")
             step = i // len(sources)
             x = (step * 37) % (span_x + 1)
             y = (step * 53) % (span_y + 1)
@@ -85,6 +88,7 @@ def main() -> None:
 
         times: dict[int, list[float]] = {n: [] for n in args.workers}
         model: dict[int, list[float]] = {n: [] for n in args.workers}
+        stages: dict[int, dict[str, float]] = {}
         for repeat in range(args.repeats):
             for n in args.workers:
                 cache = tmp / f"cache-{n}-{repeat}"
@@ -97,6 +101,7 @@ def main() -> None:
                                      f"{report.failures}")
                 model[n].append(sum(s.seconds for r in report.results.values()
                                     for s in r.record.steps if s.op == "restore"))
+                stages[n] = report.stage_seconds()
                 shutil.rmtree(cache)
                 print(f"  repeat {repeat + 1}, {n} worker(s): {times[n][-1]:.1f} s",
                       file=sys.stderr, flush=True)
@@ -114,6 +119,18 @@ def main() -> None:
         wall, busy = statistics.median(times[n]), statistics.median(model[n])
         print(f"| {n} | {wall:.1f} | {args.photos / wall:.2f} | {busy:.1f} | "
               f"{busy / wall:.0%} | {base / wall:.2f}x |")
+    print("\nStages of the last run (seconds summed over photos; with several workers they "
+          "overlap, so the sum can exceed the wall time; the render step (web images, crops) "
+          "is the rest of the wall time):\n")
+    names = ("load", "decode", "model", "metrics", "encode")
+    print("| workers | " + " | ".join(names) + " | non-model share of wall time |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for n in args.workers:
+        wall = times[n][-1]
+        st = stages[n]
+        other = max(wall - st.get("model", 0.0), 0.0) / wall
+        print(f"| {n} | " + " | ".join(f"{st.get(k, 0.0):.2f}" for k in names)
+              + f" | {other:.0%} |")
 
 
 if __name__ == "__main__":

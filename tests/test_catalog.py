@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelkb.catalog import CatalogError, load_catalog
-from modelkb.site.answers import find_links, plain, safe_markdown
+from modelkb.site.answers import find_links, plain
+from modelkb.site.render import Renderer
 
 from conftest import ROOT, run_cli
 
@@ -174,6 +175,9 @@ def test_find_links_sees_every_kind_of_link():
 
 
 def test_escaping_helpers():
-    assert plain("<b>[[x]]</b> *a*") == "&lt;b&gt;\\[\\[x\\]\\]&lt;/b&gt; \\*a\\*"
-    assert safe_markdown("<i>x</i> `<kept>` {: onclick=y}") == \
-        "&lt;i&gt;x&lt;/i&gt; `<kept>` \\{: onclick=y\\}"
+    # plain text: every mark a character reference, so Markdown and HTML see no syntax
+    assert plain("<b>[[x]]</b> *a*") == \
+        "&#60;b&#62;&#91;&#91;x&#93;&#93;&#60;&#47;b&#62; &#42;a&#42;"
+    # Markdown: rendered, then sanitised (issue 14 replaced the escaper that showed HTML as text)
+    html = Renderer(["attr_list"]).markdown_to_html("<i>x</i> `<kept>` {: onclick=y}")
+    assert html == "<p><i>x</i> <code>&lt;kept&gt;</code> {: onclick=y}</p>"

@@ -2,9 +2,12 @@
 
 - The catalog loader: arbitrary bytes, text and YAML-ish structures only ever raise
   CatalogError (a message with file and line), never another exception.
-- Catalog text rendered with the site's Markdown extensions: no raw HTML other than what
-  Markdown syntax makes, no event handlers, and every link in the HTML is one the grounding
-  check (find_links) saw, so an unlisted or javascript: link cannot slip past it.
+- Catalog text rendered by modelkb.site.render.Renderer with the extensions MkDocs really
+  uses for this site (read from mkdocs.yml: fenced_code, toc, tables, attr_list, admonition):
+  only allowlisted tags, no event handlers or styles, only http(s), mailto and relative
+  URLs; the HTML block embedding it in a page comes through the page's own Markdown pass
+  unchanged in kind; and every outside link in the HTML is one the grounding check
+  (find_links) saw, so an unlisted or javascript: link cannot slip past it (issue 14).
 
 The prompt importer's property (parse_prompt raises only ModelkbError) is in
 tests/test_importer.py::test_parse_prompt_raises_only_modelkb_errors.
@@ -23,7 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelkb.catalog import CatalogError, load_catalog
-from modelkb.site.answers import find_links, plain, safe_markdown
+from modelkb.site.answers import find_links, plain
+from modelkb.site.render import ALLOWED_TAGS, Renderer, html_block
+
+from conftest import ROOT
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -78,16 +84,30 @@ def test_catalog_loader_structures_raise_only_catalog_errors(data: dict) -> None
 
 # -- Markdown rendering of catalog text -------------------------------------------------------
 
-MARKDOWN = markdown.Markdown(extensions=["attr_list", "admonition", "tables", "toc"])
-ALLOWED_TAGS = {"p", "a", "em", "strong", "code", "pre", "h1", "h2", "h3", "h4", "h5", "h6",
-                "ul", "ol", "li", "blockquote", "hr", "br", "table", "thead", "tbody", "tr",
-                "th", "td", "div", "img"}
+def _site_extensions() -> tuple[list, dict]:
+    """The Markdown extensions MkDocs uses for this site's pages (its builtins included)."""
+    import os
+
+    from mkdocs.config import load_config
+
+    os.environ.setdefault("MODELKB_LOCAL_BUILD", "1")
+    config = load_config(str(ROOT / "mkdocs.yml"))
+    return list(config["markdown_extensions"]), dict(config["mdx_configs"])
+
+
+EXTENSIONS, CONFIGS = _site_extensions()
+assert "fenced_code" in EXTENSIONS or "pymdownx.superfences" in EXTENSIONS, EXTENSIONS
+MARKDOWN = markdown.Markdown(extensions=EXTENSIONS, extension_configs=CONFIGS)
+RENDERER = Renderer(EXTENSIONS, CONFIGS, lambda entry_id, page: ("../x/", "X <b>"))
 MD_TOKENS = ["<", ">", "</", "script", "iframe", "img", "svg", " onclick=", " onerror=",
              "alert(1)", "{:", "{: #x .y onclick='a' }", "}", "[", "]", "(", ")", "](", "![",
              "javascript:", "data:text/html,", "https://a.example/b", "<https://a.example/c>",
              "`", "```", "\n", "\n\n", "    ", "&", "&lt;", "&#60;", "&#x3C;", "#", "!!! note",
              "|", "---", "*", "_", "\\", '"', "'", "=", " ", "x", "[r]: ", "<!--", "-->",
-             "[[mssnet]]", "\ufeff", "\u200b"]
+             "[[mssnet]]", "\ufeff", "\u200b", "~~~", "~~~ python", "```js", "\\`", "{#x}",
+             "JaVaScRiPt:", "java&#x09;script:", "&#106;avascript:", "vbscript:", "//evil.example",
+             "<svg/onload=alert(1)>", "<math>", "style=", "<a href=", "- ", "    [r]: ",
+             "[]: ", "[r][]", "<!-->", "\x00", "\t"]
 md_text = st.lists(st.sampled_from(MD_TOKENS), max_size=60).map("".join) | st.text(max_size=300)
 
 
@@ -103,7 +123,7 @@ class Tags(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         for name, value in attrs:
-            if name.startswith("on"):
+            if name.startswith("on") or name == "style":
                 self.handlers.append(f"{tag} {name}")
             if name in ("href", "src") and value is not None:
                 self.targets.append(value)
@@ -119,12 +139,16 @@ def _render(text: str) -> Tags:
 
 
 def _seen_by_grounding(target: str, source: str) -> bool:
-    if target.startswith("#"):  # a heading anchor of the page itself (toc)
-        return True
     if not re.match(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)", target):
-        return True  # relative, e.g. '&gt;' from '[r]: >': cannot leave the site or run code
-    links = {link.target for link in find_links(source)}
-    return target in links or any(target in link or link in target for link in links)
+        return True  # relative: cannot leave the site or run code
+    return target in {link.target for link in find_links(source)}
+
+
+def _check_safe(parser: Tags, text: str) -> None:
+    assert parser.tags <= ALLOWED_TAGS, (text, parser.tags - ALLOWED_TAGS)
+    assert not parser.handlers, (text, parser.handlers)
+    for target in parser.targets:
+        assert re.match(r"(https?://[^/]|mailto:|[^:/]*($|[/?#])|/[^/])", target), (text, target)
 
 
 @FUZZ
@@ -137,9 +161,19 @@ def test_plain_text_renders_without_markup(text: str) -> None:
 
 @FUZZ
 @given(md_text)
-def test_safe_markdown_renders_only_markdown_markup(text: str) -> None:
-    parser = _render(safe_markdown(text))
-    assert parser.tags <= ALLOWED_TAGS, (text, parser.tags - ALLOWED_TAGS)
-    assert not parser.handlers, (text, parser.handlers)
+def test_rendered_catalog_markdown_is_sanitised(text: str) -> None:
+    rendered = RENDERER.markdown_to_html(text, "answers/q.md")
+    parser = Tags()
+    parser.feed(rendered)
+    _check_safe(parser, text)
     for target in parser.targets:
-        assert _seen_by_grounding(target, text), (text, target)
+        if target != "../../x/":  # the [[id]] link
+            assert _seen_by_grounding(target, text), (text, target)
+
+
+@FUZZ
+@given(md_text)
+def test_html_block_stays_safe_through_the_page_markdown(text: str) -> None:
+    page = "# Title\n\n" + html_block(RENDERER.markdown_to_html(text, "answers/q.md")) + "\nend\n"
+    parser = _render(page)
+    _check_safe(parser, text)

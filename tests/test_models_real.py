@@ -261,3 +261,24 @@ def test_missing_member_is_named(tmp_path: Path, drive) -> None:
     url, _payload, _hits = drive
     with pytest.raises(ModelkbError, match="no member 'RealBlur_J/model_03000E.pt'.*similar"):
         fetch(url, None, tmp_path / "dl", progress=False, member="RealBlur_J/model_03000E.pt")
+
+
+def test_cpu_side_in_worker_processes_gives_the_same_gallery(tmp_path: Path) -> None:
+    """Metrics, web images and crops made in worker processes equal those made in-process."""
+    catalog = _two_model_catalog(tmp_path)
+    w = _weights(tmp_path, 1)
+    choice = WeightsChoice(models={"model-a": str(w), "model-b": str(w)})
+    here = run_gallery(catalog, tmp_path, tmp_path / "c0", device="cpu", weights=choice,
+                       cpu_workers=0)
+    there = run_gallery(catalog, tmp_path, tmp_path / "c2", device="cpu", weights=choice,
+                        cpu_workers=2)
+    assert not here.failures and not there.failures
+    for entry_id in ("model-a", "model-b"):
+        a, b = here.results[entry_id], there.results[entry_id]
+        assert a.files.keys() == b.files.keys()
+        for name in a.files:
+            if name != "metrics.json":
+                assert a.files[name].read_bytes() == b.files[name].read_bytes(), name
+        assert a.record.metrics == b.record.metrics
+        assert set(a.record.timings) >= {"decode", "model", "metrics", "encode"}
+    assert "computed in" in there.summary() and "model" in there.summary()

@@ -20,6 +20,7 @@ import yaml
 from test_catalog import MINIMAL, problems, write
 
 from modelkb.catalog import load_catalog
+from modelkb.catalog.links import find_links, url_problem
 
 from conftest import mkdocs_build
 
@@ -86,7 +87,7 @@ URL_PAYLOADS = [
 ]
 DANGEROUS_SCHEME = re.compile(r"^(javascript|vbscript|data|livescript|mocha):")
 ACTIVE_TAGS = {"script", "iframe", "object", "embed", "form", "math", "base", "frame",
-               "frameset", "applet", "button", "input", "textarea", "select", "style", "link",
+               "frameset", "applet", "textarea", "select", "style", "link",
                "meta", "svg", "template"}
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "srcdoc", "poster",
              "background", "srcset"}
@@ -120,8 +121,8 @@ class Active(HTMLParser):
                 self.found.append(f"<{tag} {name}>")
             if name in URL_ATTRS and value and DANGEROUS_SCHEME.match(_scheme(value)):
                 self.found.append(f"<{tag} {name}={value!r}>")
-            if self.depth and name == "style":
-                self.found.append(f"<{tag} style>")
+            if self.depth and name == "style" and value and re.search(r"url\(|color:red", value):
+                self.found.append(f"<{tag} style={value!r}>")  # the payload's (ours have none)
         if self.depth and tag in ACTIVE_TAGS:
             self.found.append(f"<{tag}> in content")
 
@@ -157,29 +158,32 @@ def test_url_field_payloads_are_refused_at_their_line(tmp_path, url):
 
 @pytest.mark.parametrize("payload", LINK_PAYLOADS)
 def test_link_payloads_in_answers_and_summaries_are_refused_at_their_line(tmp_path, payload):
-    block = "\n".join("        " + line for line in payload.splitlines())
+    block = "\n".join("        " + line if line else "" for line in payload.splitlines())
     text = MINIMAL.replace("      task: You want to deblur.\n",
-                           f"      task: |\n        You want to deblur.\n{block}\n")
+                           f"      task: |\n        You want to deblur.\n\n{block}\n")
     text = text.replace("    paper: https://example.org/m1.pdf\n",
                         "    paper: https://example.org/m1.pdf\n    summary: |\n"
-                        + "\n".join("      " + line for line in payload.splitlines()) + "\n")
+                        + "\n".join("      " + line if line else "" for line in
+                                     payload.splitlines()) + "\n")
     found = problems(write(tmp_path, text))
-    assert any(re.match(r"catalog\.yml:(9|1\d):\d+: link to ", p) for p in found), found
-    answer_line = text[:text.index("        You want to deblur.")].count("\n") + 1
-    assert any(re.match(rf"catalog\.yml:{answer_line + 1}:\d+: link to ", p)
-               or re.match(rf"catalog\.yml:{answer_line}:\d+: link to ", p)
-               for p in found), (answer_line, found)
+    lines = {int(m.group(1)) for p in found
+             if (m := re.match(r"catalog\.yml:(\d+):\d+: link to ", p))}
+    summary_lines = set(range(9, 11 + payload.count("\n")))  # 'summary: |' and its lines
+    answer_start = text[:text.index("        You want to deblur.")].count("\n")  # 'task: |'
+    answer_lines = set(range(answer_start, answer_start + 4 + payload.count("\n")))
+    assert lines & summary_lines and lines & answer_lines, (lines, found)
 
 
 def test_control_characters_reserved_names_and_trailing_newlines_are_refused(tmp_path):
-    text = (MINIMAL.replace("name: Model one", 'name: "Model\\0one"')
+    text = (MINIMAL.replace("name: Model one", 'name: "Model\\x01one"')
             .replace("- id: deblur\n", "- id: index\n")
             .replace("  - slug: how-does-it-work", '  - slug: "how-does-it-work\\n"'))
     found = problems(write(tmp_path, text))
     assert any(p.startswith("catalog.yml:2:") and "the site uses for its own pages" in p
                for p in found), found
-    assert any(p.startswith("catalog.yml:6:") and "control characters" in p for p in found)
-    assert any(p.startswith("catalog.yml:15:") and "'slug' must be lowercase" in p
+    assert any(p.startswith("catalog.yml:6:") and ("control characters" in p or "NUL" in p)
+               for p in found), found
+    assert any(p.startswith("catalog.yml:14:") and "'slug' must be lowercase" in p
                for p in found), found
 
 
@@ -193,7 +197,7 @@ def test_grounding_sees_links_html_and_markdown_syntax_make(tmp_path):
             load_catalog(write(tmp_path, text))
         except Exception as exc:  # noqa: BLE001 (the message is what is checked)
             assert "link to 'https://shop.example/'" in str(exc), (payload, str(exc))
-            assert re.search(r"catalog\.yml:(3[2-9]|40):\d+: link to", str(exc)), str(exc)
+            assert re.search(r"catalog\.yml:2[0-9]:\d+: link to", str(exc)), str(exc)
         else:
             # An empty-label definition is not a link in Python-Markdown: nothing to check.
             assert payload.startswith("[]:"), payload
@@ -214,7 +218,7 @@ def inject(value: Any, key: str = "", parent: str = "") -> tuple[Any, int]:
         out, total = {}, 0
         for k, v in value.items():
             if key == "notes":
-                out[k], n = _with_payload(v, markdown_field=True)
+                out[k], n = _with_payload(v, markdown_field=True, answer=True)
             else:
                 out[k], n = inject(v, str(k), key)
             total += n
@@ -226,12 +230,25 @@ def inject(value: Any, key: str = "", parent: str = "") -> tuple[Any, int]:
         return value, 0
     if key == "summary" and parent == "answer":  # the one-line answer summary (plain)
         return "😀 <img src=x onerror=alert('p0')> " + value[:140], 1
-    return _with_payload(value, markdown_field=key in MARKDOWN_KEYS)
+    return _with_payload(value, markdown_field=key in MARKDOWN_KEYS, answer=parent == "answer")
 
 
-def _with_payload(value: str, markdown_field: bool) -> tuple[str, int]:
-    if markdown_field:  # links are refused there (tested above), markup is published
-        return value + "\n\n" + "\n\n".join(MARKUP_PAYLOADS) + "\n", 1
+def _accepted(payload: str, answer: bool) -> bool:
+    """Whether the validator lets ``payload`` through (links are checked in these fields)."""
+    targets = [link.target for link in find_links(payload) if link.kind == "url"]
+    if answer:
+        return not targets  # answers may link only to catalog URLs
+    return all(url_problem(t, outside=False) is None for t in targets)
+
+
+def _with_payload(value: str, markdown_field: bool, answer: bool = False) -> tuple[str, int]:
+    if markdown_field:  # links are refused there (tested above), the rest is published
+        text = value
+        for payload in MARKUP_PAYLOADS:  # each, in context, as long as the text stays accepted
+            if _accepted(text + "\n\n" + payload + "\n", answer):
+                text += "\n\n" + payload + "\n"
+        assert text.count("alert(") >= 12, text
+        return text, 1
     return " ".join([*MARKUP_PAYLOADS, *LINK_PAYLOADS, value]).replace("\n", " "), 1
 
 

@@ -417,13 +417,13 @@ class _Lookup:
     def add(self, entry: dict[str, Any], keys: list[str | None]) -> None:
         """Index ``entry`` (after every entry added before it) under ``keys``."""
         for key in keys:
-            if key and key not in self._found:
+            if key is not None and key not in self._found:
                 self._found[key] = (self._count, entry)
         self._count += 1
 
     def find(self, *keys: str | None) -> dict[str, Any] | None:
         """The earliest entry indexed under any of ``keys``, or None."""
-        hits = [self._found[k] for k in keys if k and k in self._found]
+        hits = [self._found[k] for k in keys if k is not None and k in self._found]
         return min(hits, key=lambda hit: hit[0])[1] if hits else None
 
 

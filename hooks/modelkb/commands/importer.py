@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import glob
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+import filelock
 import yaml
 
 from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.importer import Prompt, merge, parse_prompt, render
+from modelkb.catalog.validate import Validator
+from modelkb.catalog.yamlsrc import SourceError, read_yaml
 from modelkb.errors import ModelkbError
-from modelkb.files import atomic_write
+from modelkb.files import atomic_write, file_lock, hash_bytes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,22 +47,54 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def _validate(text: str, catalog: Path) -> None:
-    """Validate ``text`` as the catalog would be, in a temporary file beside it."""
-    fd, tmp = tempfile.mkstemp(prefix=".import-check-", suffix=".yml")
+    """Validate ``text`` as the catalog would be, in memory (no copy of it is written)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        load_catalog(tmp, display=str(catalog))
+        source = read_yaml(catalog, display=str(catalog), raw=text.encode("utf-8"))
+        Validator(source, catalog).run()
+    except SourceError as exc:
+        problems = exc.problems
     except CatalogError as exc:
-        lines = "\n".join(f"  {p}" for p in exc.problems)
-        raise ModelkbError(f"the imported catalog would not be valid; nothing was written:\n"
-                           f"{lines}") from None
-    finally:
-        os.unlink(tmp)
+        problems = exc.problems
+    else:
+        return
+    lines = "\n".join(f"  {p}" for p in problems)
+    raise ModelkbError(f"the imported catalog would not be valid; nothing was written:\n"
+                       f"{lines}") from None
+
+
+def _target(catalog: Path) -> Path:
+    """The file really written: a symlinked catalog's target (the link is kept)."""
+    return Path(os.path.realpath(catalog)) if catalog.is_symlink() else catalog
+
+
+def _import_lock(catalog: Path) -> filelock.BaseFileLock:
+    """One import at a time per catalog (the lock lives in the temporary folder)."""
+    name = hash_bytes(str(_target(catalog).absolute()).encode("utf-8"))[:16]
+    return file_lock(Path(tempfile.gettempdir()) / f"modelkb-import-{name}.lock")
+
+
+def _remove_stale(catalog: Path) -> int:
+    """Remove what an import killed mid-write left beside the catalog: ``.NAME.*.tmp``
+    files (atomic_write's temporaries; only called while holding the import lock)."""
+    target = _target(catalog)
+    removed = 0
+    with contextlib.suppress(OSError):
+        for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed += 1
+    return removed
 
 
 def run(args: argparse.Namespace) -> int:
     """Parse every prompt, merge, validate, then write (or print the diff with --dry-run)."""
+    with _import_lock(args.catalog):
+        if not args.dry_run:
+            _remove_stale(args.catalog)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     catalog: Path = args.catalog
     prompts: list[Prompt] = [parse_prompt(_read_text(p, "prompt file"), str(p))
                              for p in args.prompts]

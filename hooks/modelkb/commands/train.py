@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cuda trains under bf16 autocast")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="worker processes making training batches (0: the main process); "
+                        "on a GPU use most CPU cores so the model never waits")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (leave cores to other work)")
     parser.add_argument("--save-every", type=int, default=100, metavar="N",
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads, save_every=args.save_every, resume=args.resume, val=args.val,
         val_every=args.val_every, val_size=args.val_size, degrade=degrade,
         stop_after=args.stop_after, init=args.init, max_pixels=args.max_pixels,
+        workers=args.workers,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}"

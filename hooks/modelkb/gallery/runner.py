@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +109,9 @@ class _EntryFault(Exception):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self):  # raised in worker processes: travels back whole
+        return (_EntryFault, (self.path, self.reason))
+
 
 def _hash_input(path: Path, display: str) -> str:
     if not path.is_file():
@@ -143,9 +147,19 @@ class WeightsChoice:
     allow_download: bool = False  # setting ``download_weights``
 
 
+def _render_job(folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
+                display: str, ref_path: Path | None, ref_display: str, max_pixels: int | None,
+                result_dir: Path, key: str) -> None:
+    """render_entry, decoding its inputs where it runs (a worker process, or here)."""
+    reference = _decode(ref_path, ref_display, max_pixels) if ref_path else None
+    render_entry(folder, entry, workflow, _decode(input_path, display, max_pixels), result_dir,
+                 key, reference=reference)
+
+
 class _Runner:
     def __init__(self, catalog: Catalog, gallery_dir: Path, cache_dir: Path, device: str,
-                 choice: WeightsChoice, max_pixels: int | None = None):
+                 choice: WeightsChoice, max_pixels: int | None = None,
+                 cpu_workers: int | None = None):
         self.catalog = catalog
         self.gallery_dir = gallery_dir
         self.max_pixels = max_pixels
@@ -156,6 +170,40 @@ class _Runner:
         self._weights: dict[str, ResolvedWeights | ModelkbError] = {}
         self._weights_lock = threading.Lock()  # weights are chosen (maybe downloaded) once
         self.model_lock = threading.Lock()  # one network runs at a time
+        self.cpu_workers = cpu_workers
+        self.pool = None  # worker processes for the CPU side (see _pool)
+        self._pool_lock = threading.Lock()
+
+    def _pool(self, model_device: str | None = None):
+        """The process pool for CPU-side work, made on first need: when ``cpu_workers`` is
+        set, or (default) once a model ran on a GPU, which the CPU side must keep fed. On
+        a CPU-only machine the model already uses every core, so the default there is none.
+        """
+        with self._pool_lock:
+            if self.pool is None:
+                count = self.cpu_workers
+                if count is None and model_device and not model_device.startswith("cpu"):
+                    count = max(1, min(8, (os.cpu_count() or 2) - 1))
+                if count:
+                    import multiprocessing
+                    from concurrent.futures import ProcessPoolExecutor
+
+                    self.pool = ProcessPoolExecutor(
+                        count, mp_context=multiprocessing.get_context("spawn"))
+            return self.pool
+
+    def offload(self, function, *args, model_device: str | None = None):
+        """``function(*args)`` in a worker process when there is a pool, else here."""
+        pool = self._pool(model_device)
+        if pool is None:
+            return function(*args)
+        return pool.submit(function, *args).result()
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def weights_for(self, model_id: str) -> ResolvedWeights:
         """The weights the model ``model_id`` runs with, resolved once per run."""
@@ -228,10 +276,10 @@ class _Runner:
         render_dir = self.renders.get(render_key)
         if render_dir is None:
             render_dir = self.renders.put(
-                render_key, lambda folder: render_entry(
-                    folder, entry, workflow, self.decode(input_path, entry.input), result_dir,
-                    key, reference=(self.decode(ref_path, entry.reference or "")
-                                    if ref_path else None)))
+                render_key, lambda folder: self.offload(
+                    _render_job, folder, entry, workflow, input_path,
+                    self.display(entry.input), ref_path, self.display(entry.reference or ""),
+                    self.max_pixels, result_dir, key))
         try:
             record = GalleryRecord.from_dict(
                 json.loads((render_dir / "metrics.json").read_text(encoding="utf-8")))
@@ -281,8 +329,9 @@ class _Runner:
         quantised_in = as_u8(rgb).astype(np.float32) / 255
         quantised_ref = as_u8(reference).astype(np.float32) / 255 if reference is not None \
             else None
-        metrics = (image_metrics(quantised_in, restored, quantised_ref)
-                   if restored is not None else None)
+        used = next((s["device"] for s in reversed(steps) if s["op"] == "restore"), None)
+        metrics = (self.offload(image_metrics, quantised_in, restored, quantised_ref,
+                                model_device=used) if restored is not None else None)
         timings["metrics"] = time.perf_counter() - clock
         restore_steps = [s for s in steps if s["op"] == "restore"]
         last = weights[restore_steps[-1]["model"]] if restore_steps else None
@@ -309,7 +358,8 @@ class _Runner:
 def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
                 device: str = "auto", weights: str | WeightsChoice | None = None,
                 entries: list[str] | None = None,
-                max_pixels: int | None = None, workers: int | None = None) -> GalleryReport:
+                max_pixels: int | None = None, workers: int | None = None,
+                cpu_workers: int | None = None) -> GalleryReport:
     """Produce every gallery entry (or those in ``entries``) into the cache; never raises for
     a faulty input (see ``report.failures``), only CacheFullError for a full disk.
 
@@ -317,14 +367,28 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
     model while the others decode, encode, crop and measure theirs (Pillow, NumPy and
     torch release the GIL there). ``workers=1`` runs them one after another.
     ``weights`` is a :class:`WeightsChoice`, or a site-wide weights file/URL (or None).
+    ``cpu_workers`` processes take the CPU side (metrics, web images, crops) off the GIL;
+    None: none on the CPU, up to 8 once a model ran on a GPU.
     """
     choice = weights if isinstance(weights, WeightsChoice) else WeightsChoice(weights)
     report = GalleryReport()
     start = time.perf_counter()
-    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, choice, max_pixels)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device, choice, max_pixels,
+                     cpu_workers)
     chosen = [(entry_id, entry) for entry_id, entry in catalog.gallery.items()
               if entries is None or entry_id in entries]
     workers = max(1, min(workers or DEFAULT_WORKERS, len(chosen)))
+    try:
+        _run_entries(report, runner, chosen, workers)
+    finally:
+        runner.close()
+    report.seconds = time.perf_counter() - start
+    log.info("%s", report.summary())
+    return report
+
+
+def _run_entries(report: GalleryReport, runner: _Runner, chosen: list, workers: int) -> None:
+    """Run the chosen (id, entry) pairs on ``workers`` threads into ``report``."""
     if workers == 1:
         for entry_id, entry in chosen:
             _record(report, entry_id, entry, _outcome(runner, entry))
@@ -338,9 +402,6 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
                 for future in futures:
                     future.cancel()  # a full disk (or Ctrl-C): start nothing more
                 raise
-    report.seconds = time.perf_counter() - start
-    log.info("%s", report.summary())
-    return report
 
 
 DEFAULT_WORKERS = 2  # see BENCHMARKS.md, "Gallery: overlapping work with inference"

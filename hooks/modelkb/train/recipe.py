@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkb.errors import ModelkbError
-from modelkb.train.data import ValidationPair, batch, open_source, validation_pairs
+from modelkb.train.data import ValidationPair, open_source, validation_pairs
 from modelkb.train.degrade import DegradeConfig, config_dict
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class TrainOptions:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
+    workers: int = 0  # DataLoader worker processes making batches (0: the main process)
     save_every: int = 100
     resume: str | None = None
     val: str | None = None
@@ -243,9 +244,12 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
                dynamic_ncols=True)
     started = time.perf_counter()
     end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps
+    from modelkb.train.loader import iter_batches
+
+    batches = iter_batches(source, opts.seed, opts.batch, opts.crop, step, end, opts.workers)
     while step < end:
         t0 = time.perf_counter()
-        sharp_np, blurred_np = batch(source, opts.seed, step, opts.batch, opts.crop)
+        sharp_np, blurred_np = next(batches)
         sharp = torch.from_numpy(sharp_np).to(device)
         blurred = torch.from_numpy(blurred_np).to(device)
         if opts.channels_last:

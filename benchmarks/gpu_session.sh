@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One prepared GPU session for issues 18 and 19: weights training first, then the benchmarks.
+#
+# Prepare here (no GPU needed), once per session:
+#   echo /.gpu/ >> .git/info/exclude; echo /.whl/ >> .git/info/exclude
+#   .venv/bin/python -m modelkb.train.photos /tmp/photos          # full-resolution photos
+#   .venv/bin/python benchmarks/gpu_prepare.py /tmp/photos .gpu   # 1.6 MP copies, < 20 MB
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+#       -d .whl scikit-image==0.25.2 safetensors tqdm filelock platformdirs pyyaml pydantic \
+#       pydantic-core typing-inspection annotated-types lazy-loader tifffile imageio networkx
+# Then, with the device tool, in one call (about 14 minutes):
+#   run(command="bash benchmarks/gpu_session.sh", carry=[".gpu", ".whl"], timeout_s=600)
+# and a second call for what did not fit, with STAGES=bench.
+#
+# Stages (STAGES, default "train bench"):
+#   train  fine-tune the shipped mssnet-small for TRAIN_MINUTES (default 7) on the GPU, bf16
+#          autocast, channels_last, DataLoader workers making the batches; export fp16
+#          safetensors and evaluate it against the shipped file at 5-25 px shake
+#   bench  inference options per variant at 1280x720 (images/s, % of peak, error with the
+#          trained weights) and a 100-photo gallery end to end (photos/s, stage shares)
+# Everything lands in $OUT (the device tool brings it back); the tables print last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site:$PWD/hooks
+else
+    export PYTHONPATH=$PWD/hooks
+fi
+export PYTHONUNBUFFERED=1
+STAGES=${STAGES:-train bench}
+TRAIN_MINUTES=${TRAIN_MINUTES:-7}
+PHOTOS=${PHOTOS:-.gpu/photos}
+WORKERS=${WORKERS:-$(( $(nproc) - 2 ))}
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt" || true
+
+if [[ " $STAGES " == *" train "* ]]; then
+    # Steps for the time budget: measured 1 step/s on the old loop, ~7/s fed by 15 workers at
+    # batch 16 x 256 px; STEPS_PER_MINUTE can be lowered after a first run.
+    STEPS=$(( TRAIN_MINUTES * ${STEPS_PER_MINUTE:-360} ))
+    timeout $(( TRAIN_MINUTES * 60 + 90 )) python3 -m modelkb.cli train "$PHOTOS/train" \
+        --out "$OUT/ckpt" --init hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
+        --device cuda --batch 16 --crop 256 --steps "$STEPS" --warmup 100 --lr 2e-4 \
+        --workers "$WORKERS" --save-every 200 --blur-length 3 32 --defocus-radius 0.5 4 \
+        --seed 19 --quiet --export "$OUT/mssnet-small-gpu.safetensors" \
+        2>&1 | tee "$OUT/train.log" || echo "training stopped at its time limit"
+    if [ ! -f "$OUT/mssnet-small-gpu.safetensors" ] && [ -f "$OUT/ckpt/latest.pt" ]; then
+        python3 - "$OUT" <<'PY'
+import sys
+from pathlib import Path
+from modelkb.models.weights import save_safetensors
+from modelkb.train.recipe import load_checkpoint
+out = Path(sys.argv[1])
+ckpt = load_checkpoint(out / "ckpt" / "latest.pt")
+save_safetensors(ckpt["model_state_dict"], out / "mssnet-small-gpu.safetensors",
+                 metadata={"all_step": str(ckpt["all_step"])})
+PY
+    fi
+    python3 benchmarks/eval_weights.py --photos "$PHOTOS" --weights \
+        hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
+        "$OUT/mssnet-small-gpu.safetensors" --json "$OUT/eval.json" \
+        --plot "$OUT/gain.png" 2>&1 | tee "$OUT/eval.txt"
+fi
+
+if [[ " $STAGES " == *" bench "* ]]; then
+    for variant in mssnet-small mssnet; do
+        timeout 150 python3 benchmarks/bench_mssnet.py --device cuda options --variant "$variant" \
+            --size 1280x720 --batch 4 2>&1 | tee "$OUT/options-$variant.md" || true
+    done
+    timeout 200 python3 benchmarks/bench_gallery.py --device cuda --photos 100 --size 1152x864 \
+        --workers 1 2 4 --repeats 1 2>&1 | tee "$OUT/gallery.md" || true
+fi
+echo "== tables =="
+cat "$OUT"/eval.txt "$OUT"/options-*.md "$OUT"/gallery.md 2>/dev/null | grep -E "^\||^[a-z].*:" | tail -60

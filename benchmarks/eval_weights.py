@@ -3,7 +3,9 @@
 The held-out photos (never trained on) from ``python -m modelkb.train.photos OUT`` are
 scaled to at most ``--max-pixels`` (as the trainer scales its photos), centre-cropped to
 ``--size``, and degraded with fixed seeds at each shake length (5, 10, 15, 20, 25 px by
-default) with the training pipeline's sensor noise and JPEG. Each is restored and scored:
+default) with the training pipeline's sensor noise and JPEG at one fixed moderate level
+(1000 electrons, read noise 0.002, JPEG q85), so buckets differ only in shake. Each is
+restored and scored:
 PSNR/SSIM gain over the blurred input (modelkb.gallery.metrics on 8-bit images) and
 sharpness as the variance of the Laplacian relative to the sharp photo's (1.0 = as sharp as
 the reference; the blurred input is far below 1).
@@ -22,13 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-
-def laplacian_variance(rgb: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian of the luma (a standard sharpness measure)."""
-    from scipy.ndimage import laplace
-
-    luma = rgb[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return float(laplace(luma.astype(np.float64)).var())
+# One fixed, moderate capture for every bucket, so the buckets differ only in shake length:
+# 1000 electrons at full scale, read noise 0.002 (linear), JPEG quality 85.
+NOISE_PHOTONS, READ_NOISE, JPEG_QUALITY = 1000.0, 0.002, 85
 
 
 def held_out(photos: Path, size: int, max_pixels: int) -> list[tuple[str, np.ndarray]]:
@@ -45,7 +43,7 @@ def held_out(photos: Path, size: int, max_pixels: int) -> list[tuple[str, np.nda
 def evaluate(model, photos: list[tuple[str, np.ndarray]], lengths: list[float],
              seeds: int = 1) -> list[dict]:
     """One row per (photo, length, seed): input and output PSNR/SSIM and sharpness."""
-    from modelkb.gallery.metrics import psnr, ssim
+    from modelkb.gallery.metrics import laplacian_variance, psnr, ssim
     from modelkb.train.degrade import DegradeConfig, degrade
     from modelkb.train.recipe import restore_8bit
 
@@ -54,7 +52,10 @@ def evaluate(model, photos: list[tuple[str, np.ndarray]], lengths: list[float],
         sharp8 = np.round(sharp * 255) / 255
         reference_sharpness = laplacian_variance(sharp8)
         for li, length in enumerate(lengths):
-            config = DegradeConfig(length=(length, length), defocus_prob=0.0)
+            config = DegradeConfig(length=(length, length), defocus_prob=0.0,
+                                   photons=(NOISE_PHOTONS, NOISE_PHOTONS),
+                                   read_noise=(READ_NOISE, READ_NOISE), jpeg_prob=1.0,
+                                   jpeg_quality=(JPEG_QUALITY, JPEG_QUALITY))
             for seed in range(seeds):
                 blurred, _params = degrade(sharp, np.random.default_rng([77, index, li, seed]),
                                            config)

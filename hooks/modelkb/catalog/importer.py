@@ -33,6 +33,8 @@ TODO_NOTE = "TODO: how this bears on the question."
 _KEY_RE = re.compile(r"^\s*(model|paper|github|summary)\s*:\s*(.*?)\s*$", re.IGNORECASE)
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s*(.*?)\s*:?\s*$")
 _ANSWER_RE = re.compile(r"^\s*answer\s*:\s*$", re.IGNORECASE)
+# libyaml's safe loader when PyYAML has it (as catalog/yamlsrc.py reads the catalog).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _OPEN_QUOTES = '"\u201c'
 _CLOSE_QUOTES = '"\u201d'
 
@@ -606,7 +608,7 @@ def scalar(value: Any) -> str:
                 and " #" not in text and not text.endswith(":"))
     if plain_ok:
         try:
-            if yaml.safe_load(f"k: {text}") == {"k": text}:
+            if yaml.load(f"k: {text}", Loader=_LOADER) == {"k": text}:  # noqa: S506 (safe)
                 return text
         except yaml.YAMLError:
             pass
@@ -694,7 +696,7 @@ def render(text: str, result: MergeResult) -> str:
 
 def _safe_load(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise ModelkbError(f"the catalog is not valid YAML: {exc}") from None
 

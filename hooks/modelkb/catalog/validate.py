@@ -4,6 +4,7 @@ references between entries and the grounding of answers; every problem reported 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -219,8 +220,9 @@ class Validator:
                 if ref not in notes:
                     self.add(base + ("answer",), f"section 3 has no note for '{ref}'",
                              f"add '{ref}: how it bears on the question' under answer.notes")
-        listed = [r for f in ("models", "papers", "tools")
-                  for r in (q.get(f) if isinstance(q.get(f), list) else [])]
+        listed = {r for f in ("models", "papers", "tools")  # a set: 10,000 notes stay linear
+                  for r in (q.get(f) if isinstance(q.get(f), list) else [])
+                  if isinstance(r, Hashable)}
         for ref in notes:
             if ref not in listed:
                 self.add(base + ("answer", "notes", ref),

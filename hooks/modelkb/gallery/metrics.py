@@ -105,10 +105,32 @@ def _finite(value: float) -> float | None:
     return None if math.isinf(value) else round(value, 4)
 
 
+def laplacian_variance(rgb: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of the BT.601 luma: fine detail (and noise)."""
+    from scipy.ndimage import laplace
+
+    luma = rgb[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float(laplace(luma).var())
+
+
+def sharpness(input_rgb: np.ndarray, restored: np.ndarray,
+              reference: np.ndarray | None) -> dict[str, Any]:
+    """Laplacian variance of input and restored image, relative to the reference's when
+    there is one (1 = as much fine detail as the sharp photo). Noise raises it too, so a
+    noisy input can score above 1; closer to 1 is closer to the reference."""
+    base = laplacian_variance(reference) if reference is not None else None
+    values = {"input": laplacian_variance(input_rgb), "restored": laplacian_variance(restored)}
+    if base:
+        values = {k: v / base for k, v in values.items()}
+    return {"relative_to_reference": bool(base),
+            **{k: round(v, 4) for k, v in values.items()}}
+
+
 def image_metrics(input_rgb: np.ndarray, restored: np.ndarray,
                   reference: np.ndarray | None) -> dict[str, Any]:
     """All gallery metrics as a JSON-friendly dict (PSNR None means identical: infinite)."""
-    result: dict[str, Any] = {"colour": colour_fidelity(input_rgb, restored), "reference": None}
+    result: dict[str, Any] = {"colour": colour_fidelity(input_rgb, restored), "reference": None,
+                              "sharpness": sharpness(input_rgb, restored, reference)}
     if reference is not None:
         p_in, p_out = psnr(input_rgb, reference), psnr(restored, reference)
         s_in, s_out = ssim(input_rgb, reference), ssim(restored, reference)

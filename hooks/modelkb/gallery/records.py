@@ -172,11 +172,21 @@ class ColourScores:
 
 
 @dataclass(frozen=True)
+class Sharpness:
+    """Laplacian variance of input and restored image (relative to the reference's if any)."""
+
+    relative_to_reference: bool
+    input: float
+    restored: float
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Every measure of one entry (see modelkb.gallery.metrics)."""
 
     colour: ColourScores
     reference: ReferenceScores | None = None
+    sharpness: Sharpness | None = None
 
 
 @dataclass(frozen=True)

@@ -32,11 +32,13 @@ if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached bui
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
-RENDER_VERSION = 2  # bump when the published files change (sizes, crops, formats)
+RENDER_VERSION = 4  # bump when the published files change (sizes, crops, formats)
 WEB_SIDE = 1600  # the viewer's images (outputs up to this size are published 1:1)
 THUMB_SIDE = 192  # workflow-node thumbnails: shown at most 12rem (192 CSS px) wide
-CROP_SIDE = 232  # crops are shown in a 3-4 column grid, about 160-232 CSS px wide
-WEBP_QUALITY = 82
+CROP_SIDE = 232  # crops are shown about this wide (a 3-4 column grid), zoomed alike
+WEBP_QUALITY = 82  # the model's output
+SOFT_QUALITY = 62  # views that are blurry or noise (baseline, input, reference, heat map)
+CROP_QUALITY = 90  # crops are published at their real pixels and zoomed by the browser
 DIFF_MAX = 10.0  # ΔE00 at which the heat map saturates (2 is just noticeable)
 # Heat map colours from "no change" to DIFF_MAX: near-black, purple, red-orange, yellow.
 HEAT_STOPS = ((0.0, (12, 10, 24)), (0.25, (84, 20, 120)), (0.55, (200, 50, 70)),
@@ -60,12 +62,9 @@ def _fit(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _save_webp(image: Image.Image, path: Path, lossless: bool = False) -> tuple[int, int]:
+def _save_webp(image: Image.Image, path: Path, quality: int = WEBP_QUALITY) -> tuple[int, int]:
     """Write ``image`` as WebP; returns its (width, height)."""
-    if lossless:
-        image.save(path, format="WEBP", lossless=True, quality=100, method=6)
-    else:
-        image.save(path, format="WEBP", quality=WEBP_QUALITY, method=6)
+    image.save(path, format="WEBP", quality=quality, method=6)
     return image.size
 
 
@@ -125,8 +124,9 @@ def heat_map(input_rgb: np.ndarray, restored: np.ndarray) -> Image.Image:
 
 def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale: float,
                  images: dict[str, np.ndarray]) -> tuple[dict[str, str], tuple[int, int]]:
-    """Crop each view at ``box`` (input pixels), zoomed alike to about CROP_SIDE; one lossless
-    WebP per view. Returns (files by role, (width, height) of every file)."""
+    """Crop each view at ``box`` (input pixels): one WebP per view at its real pixels (the
+    page zooms them alike, nearest neighbour, to about CROP_SIDE). Returns (files by role,
+    (width, height) they are shown at)."""
     from PIL import Image
 
     x, y, w, h = box
@@ -141,8 +141,7 @@ def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale:
         y1 = y0 + (h if role == "input" else oh)
         piece = Image.fromarray(array[y0:y1, x0:x1])
         files[role] = f"{name}-{role}.webp"
-        _save_webp(piece.resize(size, Image.Resampling.NEAREST), folder / files[role],
-                   lossless=True)
+        _save_webp(piece, folder / files[role], quality=CROP_QUALITY)
     return files, size
 
 
@@ -167,8 +166,9 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
     sizes: dict[str, tuple[int, int]] = {}
     web = _fit(output_img, WEB_SIDE)
     sizes["output"] = _save_webp(web, folder / "output.webp")
-    sizes["baseline"] = _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp")
-    sizes["input"] = _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp")
+    sizes["baseline"] = _save_webp(_fit(baseline_img, WEB_SIDE), folder / "baseline.webp",
+                                   SOFT_QUALITY)
+    sizes["input"] = _save_webp(_fit(input_img, WEB_SIDE), folder / "input.webp", SOFT_QUALITY)
     arrays = {"input": np.asarray(input_img.convert("RGB")),
               "baseline": np.asarray(baseline_img.convert("RGB")),
               "output": np.asarray(output_img.convert("RGB"))}
@@ -176,10 +176,11 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
         # The sharp original through the same resize as the baseline: what a perfect
         # restoration followed by this workflow's enlargement would give.
         ref_big = to_pil8(reference).resize(output_img.size, Image.Resampling.LANCZOS)
-        sizes["reference"] = _save_webp(_fit(ref_big, WEB_SIDE), folder / "reference.webp")
+        sizes["reference"] = _save_webp(_fit(ref_big, WEB_SIDE), folder / "reference.webp",
+                                        SOFT_QUALITY)
         arrays["reference"] = np.asarray(ref_big.convert("RGB"))
     if restored is not None:
-        sizes["diff"] = _save_webp(heat_map(rgb, restored), folder / "diff.webp")
+        sizes["diff"] = _save_webp(heat_map(rgb, restored), folder / "diff.webp", SOFT_QUALITY)
     sizes["thumb-input"] = _save_webp(_fit(input_img, THUMB_SIDE), folder / "thumb-input.webp")
     sizes["thumb-output"] = _save_webp(_fit(output_img, THUMB_SIDE),
                                        folder / "thumb-output.webp")

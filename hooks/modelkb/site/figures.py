@@ -172,12 +172,21 @@ def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
     m = record.metrics
     ref = m.reference if m else None
     if ref:
-        rows.append(("Sharpness against the original (PSNR), input → restored",
+        rows.append(("Closeness to the sharp original (PSNR), input → restored",
                      f"{_fmt(ref.input.psnr)} → {_fmt(ref.restored.psnr)} dB "
                      f"({_fmt(ref.gain.psnr, 2)} dB)", _psnr_meaning(ref.gain.psnr)))
         rows.append(("Structure against the original (SSIM), input → restored",
                      f"{_fmt(ref.input.ssim, 3)} → {_fmt(ref.restored.ssim, 3)}",
                      "1 means identical structure; a gain of 0.01-0.02 is visible on edges."))
+    sharp = m.sharpness if m else None
+    if sharp:
+        unit = "× the sharp original's" if sharp.relative_to_reference else ""
+        rows.append(("Fine detail (variance of the Laplacian), input → restored",
+                     f"{sharp.input:.2f} → {sharp.restored:.2f} {unit}".strip(),
+                     ("1 is the sharp original's amount of fine detail. Blur lowers it, noise "
+                      "raises it, so a noisy input can score above 1; closer to 1 is better."
+                      if sharp.relative_to_reference else
+                      "Blur lowers it, noise raises it: compare the pictures, not only this.")))
     if m:
         de = m.colour.delta_e2000
         rows.append(("Colour change input → restored (CIEDE2000), mean / 95th percentile",
@@ -201,8 +210,12 @@ def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
             rows.append(("Colour change on skin tones", reason,
                          "Shown only when skin-coloured pixels are a plausible share of the "
                          f"photo ({low * 100:g}-{high * 100:g}%)."))
-    rows.append(("Time, device", f"{_fmt(record.seconds, 2, ' s')}, {record.device}",
-                 "The whole workflow on this site's build machine."))
+    stages = ", ".join(f"{k} {v:.2f} s" for k, v in record.timings.items()
+                       if k in ("decode", "model", "metrics", "encode") and v >= 0.005)
+    rows.append(("Time, device", f"{_fmt(record.seconds, 2, ' s')}, {record.device}"
+                 + (f" ({stages})" if stages else ""),
+                 "The workflow's steps on this site's build machine; in brackets where the "
+                 "time of computing this entry went."))
     if record.variant:
         rows.append(("Variant", record.variant, ""))
     if record.weights:
@@ -227,14 +240,19 @@ def made_by(record: GalleryRecord, catalog: Catalog) -> str:
 
 
 def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
-                 catalog: Catalog, page_dir: str, failure: str | None = None) -> str:
-    """The whole figure for one gallery entry (Markdown holding our HTML blocks)."""
+                 catalog: Catalog, page_dir: str, failure: str | None = None,
+                 crops_link: str | None = None) -> str:
+    """The whole figure for one gallery entry (Markdown holding our HTML blocks).
+
+    With ``crops_link`` (a URL) the zoomed crops are linked there instead of shown, to keep
+    pages that show many photos light (the viewer zooms to 1:1 anyway)."""
     out = [workflow_nodes(entry, workflow, record, catalog, page_dir), ""]
     if record is None:
         out += [render("placeholder.html", reason=failure or "not computed"), ""]
         return "\n".join(out)
     out += [compare_slider(entry, record, page_dir), "", made_by(record, catalog), "",
-            crops_html(entry, record, page_dir), "",
+            (render("crops_link.html", url=crops_link, count=len(record.crops))
+             if crops_link else crops_html(entry, record, page_dir)), "",
             metrics_table(record), "",
             render("credit.html", source=entry.source, url=entry.source_url,
                    licence=entry.licence, degradation=entry.degradation), ""]

@@ -42,7 +42,7 @@ class GalleryView:
             return [g.id for g in self.catalog.gallery.values() if g.workflow == q.workflow]
         return []
 
-    def entry_figure(self, entry_id: str, page_dir: str) -> str:
+    def entry_figure(self, entry_id: str, page_dir: str, crops_elsewhere: bool = False) -> str:
         """The figure of one gallery entry as seen from a page served from ``page_dir``."""
         entry = self.catalog.gallery[entry_id]
         workflow = self.catalog.workflows[entry.workflow]
@@ -50,8 +50,11 @@ class GalleryView:
         result = report.results.get(entry_id) if report else None
         failure = next((f.reason for f in report.failures if f.entry == entry_id), None) \
             if report else None
+        gallery = figures.page_url_dir(f"{figures.GALLERY_DIR}/index.md", self.use_directory_urls)
+        link = (posixpath.relpath(gallery, page_dir or ".") + f"/#photo-{entry_id}"
+                if crops_elsewhere else None)
         return figures.result_block(entry, workflow, result.record if result else None,
-                                    self.catalog, page_dir, failure)
+                                    self.catalog, page_dir, failure, crops_link=link)
 
     def workflow_md(self, q: Question) -> str:
         """Section 2's pictures: a strip of the photos, then for each gallery entry a
@@ -62,7 +65,7 @@ class GalleryView:
         for entry_id in ids:
             parts.append(f"### {plain(photo_title(self.catalog.gallery[entry_id].caption))} "
                          f"{{#photo-{entry_id}}}")
-            parts.append(self.entry_figure(entry_id, page_dir))
+            parts.append(self.entry_figure(entry_id, page_dir, crops_elsewhere=len(ids) > 2))
         return "\n\n".join(parts)
 
     def photo_strip(self, ids: list[str], page_dir: str, anchors: bool = False,

@@ -12,16 +12,18 @@ Used two ways, with the same code:
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import filelock
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 
 from modelkb.catalog import Catalog, load_catalog
 from modelkb.errors import ModelkbError
-from modelkb.files import write_if_changed
+from modelkb.files import file_lock, hash_bytes, write_if_changed
 from modelkb.site import figures, publish
 from modelkb.site.answers import SECTION_ANCHORS
 from modelkb.site.config import ModelkbConfig, parse_settings, resolve, weights_choice
@@ -38,6 +40,7 @@ from modelkb.site.render import Renderer, attr
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
+BUILD_LOCK = ".build.lock"  # in the cache folder: one build of a project at a time
 HOME_SHORTCODE = "[[!answers]]"
 HOME_PHOTOS_SHORTCODE = "[[!answer-photos]]"
 # Generated pages reached from an index rather than the menu: the index's menu item is
@@ -73,6 +76,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         self.from_extra = from_extra
         self._state: BuildState | None = None
         self._command: str | None = None
+        self._build_lock: filelock.BaseFileLock | None = None
         self._highlighted: list = []
 
     @property
@@ -98,6 +102,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                 self.config = parse_settings(config.extra.get("modelkb"),
                                              Path(config_path or "mkdocs.yml").name)
             settings = self.config
+            self._lock_build(resolve(root, settings.cache), root)
             catalog_path = resolve(root, settings.catalog)
             catalog = load_catalog(catalog_path, display=_display(catalog_path, root),
                                    snapshot_dir=resolve(root, settings.cache) / "catalog")
@@ -237,10 +242,56 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return output_content
 
     def on_post_build(self, config) -> None:
-        """Exports after the site is written: answers as Markdown, catalog.json."""
-        st = self.state
-        publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for,
-                              st.renderer)
+        """Exports after the site is written: answers as Markdown, catalog.json; then the
+        build lock is released."""
+        try:
+            st = self.state
+            publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for,
+                                  st.renderer)
+        finally:
+            self._unlock_build()
+
+    def on_build_error(self, *, error: Exception) -> None:
+        """A failed build releases the build lock (the next build may start)."""
+        self._unlock_build()
+
+    def on_shutdown(self) -> None:
+        """``mkdocs serve`` stopping releases the build lock."""
+        self._unlock_build()
+
+    # -- the build lock -------------------------------------------------------------------
+
+    def _lock_build(self, cache_dir: Path, root: Path) -> None:
+        """Wait for any other build of this project (same cache folder) to finish, then hold
+        the lock until this build ends, so two builds never write or clean the site at once.
+
+        The lock is ``<cache>/.build.lock``; a read-only cache (an unchanged build needs no
+        writes) uses a lock named after the cache folder in the temporary folder instead.
+        """
+        self._unlock_build()  # a previous build of `mkdocs serve` that never finished
+        name = hash_bytes(str(cache_dir.resolve()).encode("utf-8"))[:16]
+        candidates = [cache_dir / BUILD_LOCK,
+                      Path(tempfile.gettempdir()) / f"modelkb-build-{name}.lock"]
+        for path in candidates:
+            try:
+                lock = file_lock(path, timeout=0)
+                try:
+                    lock.acquire()
+                except filelock.Timeout:
+                    log.info("another build of this site is running (lock %s); waiting for it "
+                             "to finish", _display(path, root))
+                    lock = file_lock(path)
+                    lock.acquire()
+            except OSError:
+                continue  # not writable here: try the next place
+            self._build_lock = lock
+            return
+        log.info("modelkb: no place to hold the build lock; building without it")
+
+    def _unlock_build(self) -> None:
+        lock, self._build_lock = self._build_lock, None
+        if lock is not None:
+            lock.release(force=True)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -14,20 +14,17 @@ import numpy as np
 from PIL import Image
 
 from modelkb.errors import ModelkbError
+from modelkb.imaging import quantize, read_image
 from modelkb.train.degrade import DegradeConfig, degrade, degrade_pair, jitter_saturation
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    """An image file as an HxWx3 uint8 array (grey replicated, alpha dropped)."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise ModelkbError(f"{path}: no such image file") from None
-    except OSError as exc:
-        raise ModelkbError(f"{path}: cannot read image ({exc})") from None
+    """An image file as an HxWx3 uint8 array (grey replicated, alpha dropped), read by
+    :func:`modelkb.imaging.read_image` like gallery and restore inputs (same formats,
+    limits, EXIF orientation and messages)."""
+    return quantize(read_image(path).rgb, 8)
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -20,28 +20,34 @@ from conftest import mkdocs_build
 PAYLOAD = ("\"'><script>alert('xss')</script><img src=x onerror=alert(1)>"
            "<iframe src=\"javascript:alert(2)\"></iframe><svg onload=alert(3)>"
            "<a href=\"javascript:alert(4)\" onclick=\"alert(5)\">y</a> {: onclick=\"alert(6)\" } ")
+# Markdown fields check their links (issue 14: answers are grounded on the rendered HTML,
+# summaries may link only by http(s)/mailto), so link payloads are refused there, at their
+# line (tests/test_sanitise.py); here they get the payload's markup without its links.
+MARKDOWN_PAYLOAD = ("\"'><script>alert('xss')</script><svg onload=alert(3)>"
+                    "<b onclick=\"alert(5)\">y</b> {: onclick=\"alert(6)\" } ")
+MARKDOWN_KEYS = {"summary", "task", "workflow", "notes"}
 ID_LIKE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 NOT_TEXT_KEYS = {"id", "slug", "link", "code", "paper", "url", "source_url", "sha256", "input",
                  "reference", "op", "filter", "model", "variant"}
 SUMMARY_MAX = 200
 
 
-def inject(value: Any, key: str = "") -> tuple[Any, int]:
+def inject(value: Any, key: str = "", markdown: bool = False) -> tuple[Any, int]:
     """``value`` with PAYLOAD prefixed to every free-text string; returns (value, count)."""
     if isinstance(value, dict):
         total = 0
         out = {}
         for k, v in value.items():
-            out[k], n = inject(v, str(k))
+            out[k], n = inject(v, str(k), markdown or k in MARKDOWN_KEYS)
             total += n
         return out, total
     if isinstance(value, list):
-        pairs = [inject(v, key) for v in value]
+        pairs = [inject(v, key, markdown) for v in value]
         return [p[0] for p in pairs], sum(p[1] for p in pairs)
     if not isinstance(value, str) or key in NOT_TEXT_KEYS or value.startswith("http") \
             or ID_LIKE.match(value):
         return value, 0
-    text = PAYLOAD + value
+    text = (MARKDOWN_PAYLOAD if markdown else PAYLOAD) + value
     if key == "summary" and len(value) <= SUMMARY_MAX:  # answer summaries: one short line
         text = text[:SUMMARY_MAX]
     return text, 1

@@ -35,9 +35,9 @@ def test_answer_shows_workflow_slider_crops_and_metrics(gallery_project):
     assert nodes == ["io", "model", "step", "io"]
     assert "variant mssnet-small · cpu ·" in workflow
     assert "Resize 2× (Lanczos)" in workflow
-    assert "data-mkb-compare" in workflow and 'type="range"' in workflow
-    assert "crop-1-output.png" in workflow and "crop-auto-output.png" in workflow
-    assert "PSNR vs sharp reference" in workflow and "CIEDE2000" in workflow
+    assert "data-mkb-viewer" in workflow and 'data-view="output"' in workflow
+    assert "crop-1-output.webp" in workflow and "crop-auto-output.webp" in workflow
+    assert "sharp original (PSNR)" in workflow and "CIEDE2000" in workflow
     assert "sha256" in workflow
     markup = Markup()
     markup.feed(build.page(f"answers/{SEED_SLUG}"))

@@ -9,7 +9,10 @@ Policy (documented for users of ``modelkb restore`` and the gallery):
   channels), so a grayscale photo stays grayscale.
 - An alpha channel is carried through untouched (rescaled only when the output bit depth
   differs from the input's: x257 or /257 rounded).
-- 16-bit PNGs (grayscale, RGB, RGBA) and 16-bit TIFFs are read at full precision.
+- 16-bit PNGs (Pillow's C decoder; grey+alpha through pypng) and 16-bit TIFFs (tifffile)
+  are read at full precision; a missing decoder is an error, never a silent 8 bits. A
+  PNG whose data inflates beyond what its declared size needs is refused (bounded memory).
+- Pillow opens only :data:`ALLOWED_FORMATS` (never EPS/PS/PDF, which would run Ghostscript).
 - The file's content decides how it is read (a PNG named ``.jpg`` reads as the PNG it is).
 - Images declaring more than ``max_pixels`` pixels (default :data:`DEFAULT_MAX_PIXELS`,
   ``extra.modelkb.max_pixels`` for the gallery) are refused before they are decoded, so a

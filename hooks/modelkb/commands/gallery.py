@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,8 +29,9 @@ def site_settings(config_file: Path):
     quiet = logging.getLogger("mkdocs")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # load_config logs its own progress
-    try:
-        config = load_config(str(config_file))
+    try:  # the gallery needs no pages: an empty docs folder spares projects without one
+        with tempfile.TemporaryDirectory(prefix="modelkb-nodocs-") as empty:
+            config = load_config(str(config_file), docs_dir=empty)
     except (ConfigurationError, Abort, OSError) as exc:
         raise ModelkbError(f"{config_file}: {exc}") from None
     finally:

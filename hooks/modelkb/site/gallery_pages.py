@@ -14,6 +14,7 @@ from modelkb.catalog import Catalog, Question
 from modelkb.site import figures
 from modelkb.site.answers import front_matter, plain
 from modelkb.site.pages import answer_uri
+from modelkb.site.render import code_span
 
 
 def _shipped_size(name: str | None) -> int | None:
@@ -112,10 +113,10 @@ class GalleryView:
             if size:
                 facts.append(f"**Size:** {size / 1e6:.1f} MB")
             if w.file:
-                where = f"shipped with modelkb (`{plain(w.file)}`)"
+                where = f"shipped with modelkb ({code_span(w.file)})"
             elif w.url:
                 where = f"download: [{plain(w.url)}]({w.url})" + (
-                    f", member `{plain(w.member)}` of the archive" if w.member else "")
+                    f", member {code_span(w.member)} of the archive" if w.member else "")
             else:
                 where = ("from the authors (see the model's code link); give its file or URL "
                          f"with the setting `models: {{{entry_id}: ...}}`")

@@ -54,7 +54,7 @@ def weights_format(path: Path) -> str:
             head = handle.read(16)
             size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        raise ModelkbError(f"cannot read the weights file {path}: {exc.strerror or exc}"
+        raise ModelkbError(f"cannot read the weights file {path.name}: {exc.strerror or exc}"
                            ) from None
     if len(head) >= 9 and head[8:9] == b"{":
         header_len = int.from_bytes(head[:8], "little")
@@ -66,7 +66,7 @@ def weights_format(path: Path) -> str:
         return "pickle"
     what = "empty" if size == 0 else f"{size:,} bytes that are not a weights file"
     raise ModelkbError(
-        f"{path}: not MSSNet weights ({what}; expected a .safetensors file or a PyTorch "
+        f"{path.name}: not MSSNet weights ({what}; expected a .safetensors file or a PyTorch "
         "checkpoint): download or copy the weights file again")
 
 
@@ -79,17 +79,17 @@ def _load_raw(path: Path) -> object:
         try:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged file
-            raise ModelkbError(f"{path}: cannot read it as safetensors ({_one_line(exc)}); is "
+            raise ModelkbError(f"{path.name}: cannot read it as safetensors ({_one_line(exc)}); is "
                                "the file complete?") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise ModelkbError(
-            f"refused to load {path}: it contains Python objects or code that a weights-only "
+            f"refused to load {path.name}: it contains Python objects or code that a weights-only "
             "load does not allow, and loading it could run code; use a checkpoint holding only "
             "tensors (or convert it to .safetensors from a trusted source)") from None
     except Exception as exc:  # noqa: BLE001 - torch raises anything on a damaged file
-        raise ModelkbError(f"{path}: cannot read it as a PyTorch checkpoint "
+        raise ModelkbError(f"{path.name}: cannot read it as a PyTorch checkpoint "
                            f"({_one_line(exc)}); is the file complete?") from None
 
 
@@ -105,7 +105,7 @@ def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
     elif not value.is_floating_point():
         problem = f"holds {str(value.dtype).removeprefix('torch.')} numbers, not floating point"
     if problem:
-        raise ModelkbError(f"{path}: tensor {key!r} {problem}; MSSNet weights are float32, "
+        raise ModelkbError(f"{path.name}: tensor {key!r} {problem}; MSSNet weights are float32, "
                            "float16 or bfloat16 tensors: use an unmodified checkpoint")
 
 
@@ -120,7 +120,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                        for k, v in data.items()):
         raise ModelkbError(
-            f"{path} holds no state_dict: expected a dict of named tensors or a dict with "
+            f"{path.name} holds no state_dict: expected a dict of named tensors or a dict with "
             "'model_state_dict' (the released MSSNet format)"
         )
     for key, value in data.items():

@@ -45,6 +45,11 @@ def url_problem(url: str, *, outside: bool = True) -> str | None:
     """
     if not url:
         return "is empty"
+    scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
+    allowed = ("http", "https") if outside else ("http", "https", "mailto")
+    if (scheme and scheme.group(1).lower() not in allowed) or (outside and not scheme):
+        return ("must be an absolute http:// or https:// link" if outside
+                else "must be an http://, https:// or mailto: link, or relative")
     if _URL_FORBIDDEN.search(url):
         return "must not contain spaces, control characters, quotes, '<', '>' or backslashes"
     for open_, close in ("()", "[]", "{}"):

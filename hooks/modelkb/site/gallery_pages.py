@@ -14,7 +14,7 @@ from modelkb.catalog import Catalog, Question
 from modelkb.site import figures
 from modelkb.site.answers import front_matter, plain
 from modelkb.site.pages import answer_uri
-from modelkb.site.render import code_span
+from modelkb.site.render import code_span, link_markdown
 
 
 def _shipped_size(name: str | None) -> int | None:
@@ -115,7 +115,7 @@ class GalleryView:
             if w.file:
                 where = f"shipped with modelkb ({code_span(w.file)})"
             elif w.url:
-                where = f"download: [{plain(w.url)}]({w.url})" + (
+                where = "download: " + link_markdown(w.url, w.url) + (
                     f", member {code_span(w.member)} of the archive" if w.member else "")
             else:
                 where = ("from the authors (see the model's code link); give its file or URL "

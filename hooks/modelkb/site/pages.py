@@ -141,7 +141,7 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
     lines += [f"{fact}  " for fact in facts] + [""]
     if entry.summary:
         lines += [renderer.block(entry.summary, uri), ""]
-    if kind == "models" and entry.weights:
+    if kind == "models" and entry.weights and not extra:  # the plugin's extra lists them
         lines += ["## Weights", ""]
         for w in entry.weights:
             url = f" — {link_markdown(w.url, 'download')}" if w.url else ""

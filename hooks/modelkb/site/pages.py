@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import html
 import posixpath
 import re
 from collections import defaultdict
@@ -190,10 +191,27 @@ def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
     return "\n".join(lines)
 
 
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "et al.", "vs.", "cf.", "approx.", "Fig.", "No.")
+
+
 def _first_sentence(text: str) -> str:
+    """The first sentence (20-200 characters), not cut at abbreviations such as 'e.g.'."""
     text = " ".join(text.split())
-    m = re.match(r"(.{20,200}?[.!?])(\s|$)", text)
-    return m.group(1) if m else text[:200]
+    for m in re.finditer(r"[.!?](?=\s|$)", text):
+        end = m.end()
+        if end < 20:
+            continue
+        if end > 200:
+            break
+        if text[:end].endswith(_ABBREVIATIONS):
+            continue
+        following = text[end:].lstrip()
+        if following and not (following[0].isupper() or following[0].isdigit()):
+            continue  # "... 2.5 times", "... the e.g. list": no sentence start follows
+        return text[:end]
+    if len(text) <= 200:
+        return text
+    return text[:199].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 def catalog_reference() -> str:
@@ -215,14 +233,20 @@ def catalog_reference() -> str:
               ("step `op: resize` (in workflows)", ResizeStep), ("crops (in gallery)", Crop)]
     for name, model in parts:
         lines += [f"## `{name}`" if " " not in name else f"## {name}", "",
-                  plain((model.__doc__ or "").strip()), "",
+                  _trusted_markdown((model.__doc__ or "").strip()), "",
                   "| key | required | type | meaning |", "|---|---|---|---|"]
         for f in fields(model):
             required = "yes" if f.default is MISSING and f.default_factory is MISSING else "no"
             lines.append(f"| `{f.name}` | {required} | {_type_name(str(f.type))} | "
-                         f"{plain(f.metadata.get('description', ''))} |")
+                         f"{_trusted_markdown(f.metadata.get('description', ''))} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _trusted_markdown(text: str) -> str:
+    """Our own schema text as Markdown for a table cell: backticks render as code; '<', '>'
+    and '&' stay text; '|' does not split the cell."""
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
 
 
 def _type_name(annotation: str) -> str:

@@ -50,6 +50,8 @@ def url_problem(url: str, *, outside: bool = True) -> str | None:
     if (scheme and scheme.group(1).lower() not in allowed) or (outside and not scheme):
         return ("must be an absolute http:// or https:// link" if outside
                 else "must be an http://, https:// or mailto: link, or relative")
+    if not scheme and ":" in re.split(r"[/?#]", url, maxsplit=1)[0]:
+        return "has a ':' before its first '/', '?' or '#' (it could read as a scheme)"
     if _URL_FORBIDDEN.search(url):
         return "must not contain spaces, control characters, quotes, '<', '>' or backslashes"
     for open_, close in ("()", "[]", "{}"):

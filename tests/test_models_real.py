@@ -282,3 +282,28 @@ def test_cpu_side_in_worker_processes_gives_the_same_gallery(tmp_path: Path) -> 
         assert a.record.metrics == b.record.metrics
         assert set(a.record.timings) >= {"decode", "model", "metrics", "encode"}
     assert "computed in" in there.summary() and "model" in there.summary()
+
+
+def test_catalog_url_entry_downloads_only_when_allowed(tmp_path: Path, drive,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catalog weights entry behind a URL: refused offline, fetched with download_weights,
+    then found in the cache without a download."""
+    from modelkb.models.resolve import resolve_model_weights
+
+    monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
+    url, payload, hits = drive
+    member = "MSSNet/RealBlur_J/model_03000E.pt"
+    model = validate_entry(Model, {
+        "id": "official", "name": "Official", "task": "t", "architecture": "mssnet",
+        "variant": "mssnet", "weights": [{
+            "name": "Authors' checkpoint", "url": url, "member": member,
+            "sha256": hash_bytes(payload), "provenance": "the authors", "official": True}]})
+    with pytest.raises(ModelkbError, match="download_weights: true"):
+        resolve_model_weights(model, cache_dir=tmp_path / "dl")
+    assert hits == []
+    chosen = resolve_model_weights(model, cache_dir=tmp_path / "dl", allow_download=True)
+    assert chosen.source.path.read_bytes() == payload and not chosen.stand_in
+    assert chosen.label().startswith("Authors' checkpoint (the authors; sha256 ")
+    hits.clear()
+    again = resolve_model_weights(model, cache_dir=tmp_path / "dl")
+    assert again.source.path == chosen.source.path and hits == []

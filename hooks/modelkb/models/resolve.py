@@ -87,12 +87,13 @@ def _catalog_source(entry, cache_dir: Path | None, allow_download: bool) -> Weig
                 f"says {entry.sha256[:12]}…: reinstall modelkb or correct the catalog")
         return WeightsSource(str(path), digest, entry.provenance, path)
     if entry.url:
-        from modelkb.models.download import cache_path
+        from modelkb.models.download import cache_path, recorded_sha256
 
-        if entry.sha256:
-            cached = cache_path(entry.url, entry.sha256, cache_dir, entry.member)
-            if cached.is_file() and file_sha256(cached) == entry.sha256:
-                return WeightsSource(entry.url, entry.sha256, entry.provenance, cached)
+        digest = entry.sha256 or recorded_sha256(entry.url, entry.member, cache_dir)
+        if digest:  # already downloaded (and verified) once
+            cached = cache_path(entry.url, digest, cache_dir, entry.member)
+            if cached.is_file() and file_sha256(cached) == digest:
+                return WeightsSource(entry.url, digest, entry.provenance, cached)
         if allow_download:
             from modelkb.models.download import fetch
 

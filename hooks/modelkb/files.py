@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
@@ -90,16 +90,3 @@ def file_lock(path: str | Path, timeout: float = -1) -> filelock.BaseFileLock:
     """An inter-process lock on ``path`` (created if needed); ``timeout=0`` never waits."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return filelock.FileLock(str(path), timeout=timeout)
-
-
-def try_lock(path: str | Path) -> filelock.BaseFileLock | None:
-    """The lock on ``path`` if nobody holds it (acquired), else None."""
-    lock = file_lock(path, timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        return None
-    return lock
-
-
-Writer = Callable[[Path], None]

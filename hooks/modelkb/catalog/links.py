@@ -21,7 +21,7 @@ SHORTCODE_PATTERN = r"\[\[([a-z0-9][a-z0-9._-]*)\]\]"
 SHORTCODE_RE = re.compile(r"(?<!\\)" + SHORTCODE_PATTERN)
 _BARE_URL_RE = re.compile(r"(?<![\w(<])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)<>\]]+")
 _AUTOLINK_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^\s>]*)>")
-_SCHEME_RE = re.compile(r"^\s*[a-zA-Z][a-zA-Z0-9+.-]*:")
+_SCHEME_RE = re.compile(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Extensions whose syntax can make links: the site's own set is a subset of these readings.
 _READINGS = (("attr_list", "admonition", "tables", "toc", "fenced_code", "footnotes",
               "def_list", "abbr"),
@@ -45,7 +45,7 @@ def url_problem(url: str, *, outside: bool = True) -> str | None:
     """
     if not url:
         return "is empty"
-    scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
+    scheme = _SCHEME_RE.match(url)
     allowed = ("http", "https") if outside else ("http", "https", "mailto")
     if (scheme and scheme.group(1).lower() not in allowed) or (outside and not scheme):
         return ("must be an absolute http:// or https:// link" if outside
@@ -76,11 +76,6 @@ def url_problem(url: str, *, outside: bool = True) -> str | None:
     elif url.startswith("//"):
         return "must not start with '//'"
     return None
-
-
-def is_outside(target: str) -> bool:
-    """True for a link that leaves the site (any scheme, or '//host')."""
-    return bool(_SCHEME_RE.match(target)) or target.strip().startswith(("//", "\\\\", "/\\"))
 
 
 class _Targets(HTMLParser):

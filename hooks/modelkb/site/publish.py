@@ -29,7 +29,14 @@ from modelkb.site.answers import (
     render_answer,
 )
 from modelkb.site.pages import answer_uri, default_renderer, entry_uri
-from modelkb.site.render import Renderer, html_to_markdown, link_markdown, markdown_text, sanitise
+from modelkb.site.render import (
+    Renderer,
+    html_to_markdown,
+    link_markdown,
+    markdown_text,
+    page_url,
+    sanitise,
+)
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -90,15 +97,6 @@ def warn_without_site_url(config) -> None:
         log.warning("site_url is not set in mkdocs.yml: link previews (og:url, og:image, "
                     "twitter:image) are left out and exports use site-relative links; set "
                     "site_url to the address the site is published at")
-
-
-def page_path(src_uri: str, use_directory_urls: bool = True) -> str:
-    """The URL path, relative to the site root, a page source is served at ('answers/x/')."""
-    stem = src_uri.removesuffix(".md")
-    if posixpath.basename(stem) == "index":
-        folder = posixpath.dirname(stem)
-        return f"{folder}/" if folder else ""
-    return f"{stem}/" if use_directory_urls else f"{stem}.html"
 
 
 def site_link(base: str | None, path: str) -> str:
@@ -297,7 +295,7 @@ def answer_markdown(q: Question, catalog: Catalog, config, report,
         pictures.append(f"<p>{images}</p>")
     page_md = render_answer(q, catalog, renderer, "\n\n".join(pictures))
     page_html = sanitise(renderer.markdown_html(page_md, src))
-    page = site_link(base, page_path(src, dirs))
+    page = site_link(base, page_url(src, dirs))
     text = html_to_markdown(page_html, page)
     site_name = config.get("site_name") or ""
     sections = " · ".join(link_markdown(f"{page}#{anchor}", anchor) for anchor in SECTION_ANCHORS)
@@ -315,7 +313,7 @@ def catalog_data(catalog: Catalog, config) -> dict[str, Any]:
     dirs = config.get("use_directory_urls", True)
 
     def url(src: str) -> str:
-        return site_link(base, page_path(src, dirs))
+        return site_link(base, page_url(src, dirs))
 
     def links(kind: str, entry) -> dict[str, str]:
         return {label.lower(): target for label, target in reference_links(kind, entry)}
@@ -370,7 +368,7 @@ def not_found_html(output: str, config) -> str:
     base = base_url(config)
     root = (urlsplit(base).path or "/") if base else "/"
     dirs = config.get("use_directory_urls", True)
-    answers = root + page_path("answers/index.md", dirs)
+    answers = root + page_url("answers/index.md", dirs)
     help_html = (
         '<p class="mkb-404">This page does not exist (any more). Answers keep their '
         'addresses and section anchors, so the link may have a typo.</p>\n'

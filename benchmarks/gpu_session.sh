@@ -15,9 +15,12 @@
 #
 # Stages (STAGES, default "train bench"):
 #   train  fine-tune the shipped mssnet-small for TRAIN_MINUTES (default 7) on the GPU, bf16
-#          autocast, channels_last, DataLoader workers making the batches; export fp16
-#          safetensors and evaluate it against the shipped file at 5-25 px shake
-#   bench  inference options per variant at 1280x720 (images/s, % of peak, error with the
+#          autocast, channels_last, DataLoader workers cutting windows and the GPU making the
+#          blur, noise and JPEG (--synth auto = device on CUDA); export fp16 safetensors and
+#          evaluate it against the shipped file at 5-25 px shake and on the gallery photos
+#   bench  training throughput per mode (fp32, channels_last, bf16, bf16+channels_last,
+#          + torch.compile) and data crops/s per synthesis path (benchmarks/bench_train.py);
+#          inference options per variant at 1280x720 (images/s, % of peak, error with the
 #          trained weights) and a 100-photo gallery end to end (photos/s, stage shares)
 # Everything lands in $OUT (the device tool brings it back); the tables print last.
 set -euo pipefail
@@ -39,14 +42,17 @@ WORKERS=${WORKERS:-$(( $(nproc) - 2 ))}
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt" || true
 
 if [[ " $STAGES " == *" train "* ]]; then
-    # Steps for the time budget: measured 1 step/s on the old loop, ~7/s fed by 15 workers at
-    # batch 16 x 256 px; STEPS_PER_MINUTE can be lowered after a first run.
-    STEPS=$(( TRAIN_MINUTES * ${STEPS_PER_MINUTE:-360} ))
+    # Steps for the time budget: measured 1 step/s on the old loop, ~7/s fed by 15 CPU-side
+    # synthesis workers at batch 16 x 256 px. Device-side synthesis should be faster; 5/s is
+    # planned so the cosine schedule finishes inside the time limit (a cut-off run would
+    # stop at a high learning rate). Raise STEPS_PER_MINUTE after a first run.
+    STEPS=$(( TRAIN_MINUTES * ${STEPS_PER_MINUTE:-300} ))
     timeout $(( TRAIN_MINUTES * 60 + 90 )) python3 -m modelkb.cli train "$PHOTOS/train" \
         --out "$OUT/ckpt" --init hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
         --device cuda --batch 16 --crop 256 --steps "$STEPS" --warmup 100 --lr 2e-4 \
         --workers "$WORKERS" --save-every 200 --blur-length 3 32 --defocus-radius 0.5 4 \
-        --seed 19 --quiet --export "$OUT/mssnet-small-gpu.safetensors" \
+        --seed 19 --edge-weight "${EDGE_WEIGHT:-1.0}" --detail-weight "${DETAIL_WEIGHT:-0.1}" \
+        --quiet --export "$OUT/mssnet-small-gpu.safetensors" \
         2>&1 | tee "$OUT/train.log" || echo "training stopped at its time limit"
     if [ ! -f "$OUT/mssnet-small-gpu.safetensors" ] && [ -f "$OUT/ckpt/latest.pt" ]; then
         python3 - "$OUT" <<'PY'
@@ -64,9 +70,18 @@ PY
         hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
         "$OUT/mssnet-small-gpu.safetensors" --json "$OUT/eval.json" \
         --plot "$OUT/gain.png" 2>&1 | tee "$OUT/eval.txt"
+    python3 benchmarks/gallery_sharpness.py --weights \
+        hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
+        "$OUT/mssnet-small-gpu.safetensors" --json "$OUT/gallery-sharpness.json" \
+        2>&1 | tee "$OUT/gallery-sharpness.txt" || true
 fi
 
 if [[ " $STAGES " == *" bench "* ]]; then
+    timeout 60 python3 benchmarks/bench_train.py --photos "$PHOTOS" --device cuda --threads 4 \
+        --batch 16 --crop 256 --data-only 40 2>&1 | tee "$OUT/train-data.md" || true
+    timeout 240 python3 benchmarks/bench_train.py --photos "$PHOTOS" --device cuda --threads 4 \
+        --batch 16 --crop 256 --steps 25 --modes fp32 channels_last bf16 bf16+channels_last \
+        bf16+channels_last+compile 2>&1 | tee "$OUT/train-modes.md" || true
     for variant in mssnet-small mssnet; do
         timeout 150 python3 benchmarks/bench_mssnet.py --device cuda options --variant "$variant" \
             --size 1280x720 --batch 4 2>&1 | tee "$OUT/options-$variant.md" || true
@@ -75,4 +90,4 @@ if [[ " $STAGES " == *" bench "* ]]; then
         --workers 1 2 4 --repeats 1 2>&1 | tee "$OUT/gallery.md" || true
 fi
 echo "== tables =="
-cat "$OUT"/eval.txt "$OUT"/options-*.md "$OUT"/gallery.md 2>/dev/null | grep -E "^\||^[a-z].*:" | tail -60
+cat "$OUT"/eval.txt "$OUT"/gallery-sharpness.txt "$OUT"/train-*.md "$OUT"/options-*.md "$OUT"/gallery.md 2>/dev/null | grep -E "^\||^[a-z].*:" | tail -60

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
@@ -57,6 +58,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar=("MIN", "MAX"), help="defocus disk radius range in pixels")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="forward pass under bf16 autocast, or fp32 (default auto: bf16 on "
+                             "CUDA, fp32 on the CPU; benchmarks/bench_train.py measures both)")
+    parser.add_argument("--synth", choices=["auto", "cpu", "device"], default="auto",
+                        help="where blur, noise and JPEG are made: cpu (in the data workers) or "
+                             "device (workers cut windows, the device degrades whole batches; "
+                             "default auto: device on CUDA)")
+    parser.add_argument("--compile", action="store_true",
+                        help="run the training steps through torch.compile (GPU; "
+                             "benchmarks/bench_train.py measures it)")
+    parser.add_argument("--edge-weight", type=float, default=0.0, metavar="W",
+                        help="add W x L1 between the Laplacians of output and sharp crop "
+                             "(MPRNet uses 0.05; default 0)")
+    parser.add_argument("--detail-weight", type=float, default=0.0, metavar="W",
+                        help="add W x |log| of the ratio of their Laplacian energies per crop, "
+                             "so outputs keep as much fine detail as the sharp photo (default 0)")
     parser.add_argument("--export", default=None, metavar="SAFETENSORS",
                         help="after training, write the weights as fp16 safetensors here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -78,13 +95,20 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < lo <= hi:
             raise ModelkbError(f"--defocus-radius: need 0 < MIN <= MAX, got {lo} {hi}")
         degrade["defocus_radius"] = [lo, hi]
+    for flag in ("edge_weight", "detail_weight"):
+        value = getattr(args, flag)
+        if not (value >= 0 and math.isfinite(value)):
+            raise ModelkbError(f"--{flag.replace('_', '-')}: need a finite weight >= 0, "
+                               f"got {value}")
     opts = TrainOptions(
         data=args.data, out=args.out, variant=args.variant, steps=args.steps, batch=args.batch,
         crop=args.crop, lr=args.lr, warmup=args.warmup, seed=args.seed, device=args.device,
         threads=args.threads, save_every=args.save_every, resume=args.resume, val=args.val,
         val_every=args.val_every, val_size=args.val_size, degrade=degrade,
         stop_after=args.stop_after, init=args.init, max_pixels=args.max_pixels,
-        workers=args.workers,
+        workers=args.workers, edge_weight=args.edge_weight, detail_weight=args.detail_weight,
+        precision=args.precision, synth=args.synth,
+        compile=args.compile,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}"

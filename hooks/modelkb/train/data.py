@@ -15,9 +15,30 @@ from PIL import Image
 
 from modelkb.errors import ModelkbError
 from modelkb.imaging import quantize, read_image
-from modelkb.train.degrade import DegradeConfig, degrade, degrade_pair, jitter_saturation
+from modelkb.train.degrade import (
+    DegradeConfig,
+    degrade,
+    degrade_pair,
+    draw_jpeg,
+    draw_noise,
+    jitter_saturation,
+    sample_kernel,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class Spec:
+    """What a data worker hands the device for one sample (:mod:`modelkb.train.synth`): the
+    sharp window (HxWx3 float32 in [0, 1], saturation applied; the crop plus a margin on each
+    side), its odd-sized blur kernel and the capture's parameters."""
+
+    window: np.ndarray
+    kernel: np.ndarray
+    photons: float
+    read_noise: float
+    jpeg_quality: int | None
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -104,10 +125,10 @@ class SyntheticSource:
         areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()  # bigger photos hold more distinct crops
 
-    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        """One (sharp, blurred) float32 crop pair of size crop x crop."""
+    def _window(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, int]:
+        """A random augmented uint8 window: the crop plus a margin on each side, and the
+        margin (degradation sees real neighbours up to the longest shake's reach)."""
         image = self.images[int(rng.choice(len(self.images), p=self.weights))]
-        # degrade a larger window so borders see real neighbours (the longest shake's reach)
         margin = 16 * max(1, math.ceil(self.config.length[1] / 24))
         size = crop + 2 * margin
         h, w = image.shape[:2]
@@ -115,9 +136,26 @@ class SyntheticSource:
         left = int(rng.integers(0, max(w - size, 0) + 1))
         window = _crop_at(image, top, left, size)
         (window,) = augment([window], rng)
+        return window, margin
+
+    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
+        """One (sharp, blurred) float32 crop pair of size crop x crop."""
+        window, margin = self._window(rng, crop)
         sharp, blurred, _ = degrade_pair(window, rng, self.config)
         inner = slice(margin, margin + crop)
         return sharp[inner, inner], blurred[inner, inner]
+
+    def spec(self, rng: np.random.Generator, crop: int) -> Spec:
+        """What :func:`modelkb.train.synth.finish` needs to make one pair on the device: the
+        saturation-jittered window (crop plus margins), its kernel and capture parameters,
+        drawn from the same distributions as :meth:`sample`."""
+        window, _margin = self._window(rng, crop)
+        factor = float(rng.uniform(*self.config.saturation))
+        window = jitter_saturation(window.astype(np.float32) / 255.0, factor)
+        kernel, _params = sample_kernel(rng, self.config)
+        noise = draw_noise(rng, self.config)
+        return Spec(window, kernel, noise["photons"], noise["read_noise"],
+                    draw_jpeg(rng, self.config))
 
 
 class PairedSource:
@@ -167,6 +205,13 @@ def batch(
     sharp = np.stack([p[0] for p in pairs]).transpose(0, 3, 1, 2)
     blurred = np.stack([p[1] for p in pairs]).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(sharp), np.ascontiguousarray(blurred)
+
+
+def batch_specs(source: SyntheticSource, seed: int, step: int, size: int,
+                crop: int) -> list[Spec]:
+    """The device-side twin of :func:`batch`: specs for :func:`modelkb.train.synth.finish`."""
+    rng = np.random.default_rng([seed, step])
+    return [source.spec(rng, crop) for _ in range(size)]
 
 
 @dataclass

@@ -241,6 +241,20 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return arr
 
 
+def draw_noise(gen: np.random.Generator, cfg: DegradeConfig) -> dict[str, float]:
+    """The sensor's parameters: full-well electrons (log-uniform) and read noise."""
+    lo, hi = math.log(cfg.photons[0]), math.log(cfg.photons[1])
+    photons = float(math.exp(gen.uniform(lo, hi)))
+    return {"photons": photons, "read_noise": float(gen.uniform(*cfg.read_noise))}
+
+
+def draw_jpeg(gen: np.random.Generator, cfg: DegradeConfig) -> int | None:
+    """A JPEG quality, or None (no JPEG) with probability 1 - ``jpeg_prob``."""
+    if gen.random() < cfg.jpeg_prob:
+        return int(gen.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+    return None
+
+
 def degrade(
     sharp: np.ndarray,
     seed: int | np.random.Generator | None,
@@ -256,14 +270,11 @@ def degrade(
     else:
         params = {"kernel_size": int(kernel.shape[0]), "given_kernel": True}
     linear = blur(srgb_to_linear(x), kernel)
-    lo, hi = math.log(cfg.photons[0]), math.log(cfg.photons[1])
-    params["photons"] = float(math.exp(gen.uniform(lo, hi)))
-    params["read_noise"] = float(gen.uniform(*cfg.read_noise))
+    params.update(draw_noise(gen, cfg))
     linear = add_sensor_noise(linear, gen, params["photons"], params["read_noise"])
     out = np.round(linear_to_srgb(linear) * 255.0) / 255.0
-    params["jpeg_quality"] = None
-    if gen.random() < cfg.jpeg_prob:
-        params["jpeg_quality"] = int(gen.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+    params["jpeg_quality"] = draw_jpeg(gen, cfg)
+    if params["jpeg_quality"] is not None:
         out = jpeg(out, params["jpeg_quality"])
     params["kernel"] = kernel
     return out.astype(np.float32), params

@@ -1,5 +1,11 @@
 """MSSNet's released training recipe: six outputs, multi-scale L1 + 0.1 FFT-L1, Adam, cosine.
 
+Two optional terms on the final output reward fine detail (issue 18: an L1 loss alone regresses
+to a smooth mean, so the outputs had less Laplacian detail than their blurred inputs):
+``edge_weight`` x L1 between the Laplacians of output and target (the "edge loss" of MPRNet,
+Zamir et al. 2021, who use 0.05), and ``detail_weight`` x |log| of the ratio of the Laplacian's
+energy in output and target, per crop (matches the amount of fine detail, wherever it lies).
+
 torch is imported inside functions so that ``import modelkb.train.recipe`` stays cheap.
 """
 
@@ -23,6 +29,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 FFT_WEIGHT = 0.1
+DETAIL_EPS = 1e-4  # energy floor of the detail term (flat crops: sky, walls)
 MIN_LR = 1e-6
 BETAS = (0.9, 0.999)
 
@@ -52,7 +59,12 @@ class TrainOptions:
     degrade: dict[str, Any] = field(default_factory=dict)
     max_pixels: int | None = None
     init: str | None = None  # start from these weights (fresh optimiser and warm-up)
-    channels_last: bool = True  # training photos are downscaled to at most this many pixels
+    channels_last: bool = True
+    synth: str = "auto"  # blur synthesis: "cpu" (workers), "device", "auto" (device on CUDA)
+    compile: bool = False  # run the training steps through torch.compile
+    precision: str = "auto"  # "fp32", "bf16" (autocast) or "auto": bf16 on CUDA, fp32 on CPU
+    edge_weight: float = 0.0  # x L1 between Laplacians of final output and target
+    detail_weight: float = 0.0  # x |log| ratio of their Laplacian energies, per crop
 
 
 def lr_factor(step: int, total: int, warmup: int, base_lr: float, min_lr: float = MIN_LR) -> float:
@@ -85,6 +97,74 @@ def recipe_loss(outputs: list[torch.Tensor], sharp: torch.Tensor) -> torch.Tenso
         diff = torch.view_as_real(torch.fft.fft2(out)) - torch.view_as_real(torch.fft.fft2(target))
         total = total + FFT_WEIGHT * diff.abs().mean()
     return total
+
+
+def laplacian(x: torch.Tensor) -> torch.Tensor:
+    """4-neighbour Laplacian of each channel (valid region: 2 pixels smaller)."""
+    return (x[..., 1:-1, :-2] + x[..., 1:-1, 2:] + x[..., :-2, 1:-1] + x[..., 2:, 1:-1]
+            - 4.0 * x[..., 1:-1, 1:-1])
+
+
+def detail_loss(output: torch.Tensor, sharp: torch.Tensor, edge_weight: float,
+                detail_weight: float) -> torch.Tensor:
+    """The optional fine-detail terms (module docstring) on the final full-size output."""
+    import torch
+
+    total = sharp.new_zeros(())
+    if edge_weight == 0 and detail_weight == 0:
+        return total
+    lap_out, lap_ref = laplacian(output.float()), laplacian(sharp)
+    if edge_weight:
+        total = total + edge_weight * (lap_out - lap_ref).abs().mean()
+    if detail_weight:
+        energy_out = lap_out.pow(2).mean(dim=(1, 2, 3)) + DETAIL_EPS
+        energy_ref = lap_ref.pow(2).mean(dim=(1, 2, 3)) + DETAIL_EPS
+        total = total + detail_weight * torch.log(energy_out / energy_ref).abs().mean()
+    return total
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def use_bf16(precision: str, device: str) -> bool:
+    """Whether a training step runs its forward pass under bf16 autocast."""
+    if precision not in PRECISIONS:
+        raise ModelkbError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return device == "cuda"
+    return precision == "bf16"
+
+
+def use_device_synthesis(synth: str, device: str, source: object) -> bool:
+    """Whether batches are degraded on the device (:mod:`modelkb.train.synth`): "device", or
+    "auto" on CUDA; only synthetic sources can (paired data is already degraded)."""
+    from modelkb.train.data import SyntheticSource
+
+    if synth not in ("auto", "cpu", "device"):
+        raise ModelkbError(f"--synth {synth!r}: choose auto, cpu or device")
+    wanted = synth == "device" or (synth == "auto" and device == "cuda")
+    return wanted and isinstance(source, SyntheticSource)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, sharp: torch.Tensor,
+               blurred: torch.Tensor, opts: TrainOptions, bf16: bool) -> float:
+    """One optimiser step on one batch (forward under bf16 autocast when `bf16`; the loss and
+    the weights stay fp32); returns the loss. The caller steps the lr schedule."""
+    import torch
+
+    if opts.channels_last:
+        blurred = blurred.contiguous(memory_format=torch.channels_last)
+    optimizer.zero_grad(set_to_none=True)
+    device_type = blurred.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+        outputs = model(blurred)
+    loss = recipe_loss(outputs, sharp) + detail_loss(
+        outputs[-1], sharp, opts.edge_weight, opts.detail_weight)
+    if not torch.isfinite(loss):
+        return float(loss.item())
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
 
 
 def build_model(variant: str) -> nn.Module:
@@ -211,6 +291,7 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
         model.load_state_dict({k: v.float() for k, v in loaded.model.state_dict().items()})
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    bf16 = use_bf16(opts.precision, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=BETAS, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, opts.steps, opts.warmup, opts.lr)
@@ -238,6 +319,8 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     model.train()
+    # the compiled wrapper shares its parameters with `model`, which is what gets saved
+    stepper = torch.compile(model) if opts.compile else model
     loss_value = float("nan")
     metrics: dict[str, Any] | None = None
     bar = tqdm(total=opts.steps, initial=step, disable=not progress, unit="step",
@@ -246,28 +329,26 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps
     from modelkb.train.loader import iter_batches
 
-    batches = iter_batches(source, opts.seed, opts.batch, opts.crop, step, end, opts.workers)
+    on_device = use_device_synthesis(opts.synth, device, source)
+    batches = iter_batches(source, opts.seed, opts.batch, opts.crop, step, end, opts.workers,
+                           specs=on_device)
+    noise = torch.Generator(device=device)
     while step < end:
         t0 = time.perf_counter()
-        sharp_np, blurred_np = next(batches)
-        sharp = torch.from_numpy(sharp_np).to(device)
-        blurred = torch.from_numpy(blurred_np).to(device)
-        if opts.channels_last:
-            blurred = blurred.contiguous(memory_format=torch.channels_last)
-        optimizer.zero_grad(set_to_none=True)
-        if device == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                outputs = model(blurred)
+        made = next(batches)
+        if on_device:
+            from modelkb.train.synth import finish
+
+            noise.manual_seed(opts.seed * 1_000_003 + step)
+            sharp, blurred = finish(made, opts.crop, device, noise)
         else:
-            outputs = model(blurred)
-        loss = recipe_loss(outputs, sharp)
-        if not torch.isfinite(loss):
-            raise ModelkbError(f"step {step}: loss is {loss.item()}; try a lower --lr")
-        loss.backward()
-        optimizer.step()
+            sharp = torch.from_numpy(made[0]).to(device)
+            blurred = torch.from_numpy(made[1]).to(device)
+        loss_value = train_step(stepper, optimizer, sharp, blurred, opts, bf16)
+        if not math.isfinite(loss_value):
+            raise ModelkbError(f"step {step}: loss is {loss_value}; try a lower --lr")
         scheduler.step()
         step += 1
-        loss_value = float(loss.item())
         rate = opts.batch / max(time.perf_counter() - t0, 1e-9)
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.1f}")

@@ -1,0 +1,70 @@
+"""Laplacian sharpness of each gallery photo: input, restored and sharp reference (issue 18).
+
+For every ``gallery_src/<name>_blurred.*`` with a ``<name>_sharp.png`` this restores the
+blurred photo with each weights file (as the site does: whole image, 8-bit output) and prints
+the variance of the Laplacian of input, output and reference, and whether the output is
+closer to the reference than the input is (|log(out/ref)| < |log(in/ref)|), plus PSNR.
+
+    .venv/bin/python benchmarks/gallery_sharpness.py [--weights FILE ...] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", nargs="*", default=[None],
+                        help="weights files (default: the shipped weights)")
+    parser.add_argument("--gallery", type=Path, default=ROOT / "gallery_src")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from modelkb.gallery.metrics import laplacian_variance, psnr
+    from modelkb.imaging import read_image
+    from modelkb.models.weights import load_weights
+    from modelkb.train.recipe import restore_8bit
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pairs = []
+    for sharp_path in sorted(args.gallery.glob("*_sharp.png")):
+        name = sharp_path.name[: -len("_sharp.png")]
+        blurred = sorted(args.gallery.glob(f"{name}_blurred.*"))
+        if blurred:
+            pairs.append((name, read_image(blurred[0]).rgb, read_image(sharp_path).rgb))
+    results = []
+    all_ok = True
+    for weights in args.weights:
+        loaded = load_weights(weights)
+        print(f"# {loaded.path.name} sha256 {loaded.sha256[:12]}")
+        print(f"{'photo':10} {'in':>8} {'out':>8} {'ref':>8} {'out/ref':>8} "
+              f"{'closer':>6} {'dPSNR':>6}")
+        for name, blurred, sharp in pairs:
+            restored = restore_8bit(loaded.model, blurred)
+            lin, lout, lref = (laplacian_variance(a) for a in (blurred, restored, sharp))
+            closer = abs(math.log(lout / lref)) < abs(math.log(lin / lref))
+            gain = psnr(restored, sharp) - psnr(blurred, sharp)
+            all_ok &= closer
+            print(f"{name:10} {lin:8.5f} {lout:8.5f} {lref:8.5f} {lout / lref:8.3f} "
+                  f"{'yes' if closer else 'NO':>6} {gain:+6.2f}")
+            results.append({"weights": loaded.path.name, "sha256": loaded.sha256, "photo": name,
+                            "input": lin, "restored": lout, "reference": lref,
+                            "closer": closer, "psnr_gain": gain})
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

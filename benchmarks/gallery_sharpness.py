@@ -6,6 +6,11 @@ the variance of the Laplacian of input, output and reference, and whether the ou
 closer to the reference than the input is (|log(out/ref)| < |log(in/ref)|), plus PSNR.
 
     .venv/bin/python benchmarks/gallery_sharpness.py [--weights FILE ...] [--threads 2]
+        [--json OUT] [--strips DIR]
+
+``--strips DIR`` writes one PNG per photo: a centre crop of the input, each weights file's
+output and the reference, side by side at 2x (nearest), to look for ringing and halos that
+raise the Laplacian measure without restoring anything.
 """
 
 from __future__ import annotations
@@ -16,7 +21,16 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _centre(image: np.ndarray, size: int = 160) -> np.ndarray:
+    """The central size x size region (or less, for a smaller image)."""
+    h, w = image.shape[:2]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return image[top : top + size, left : left + size]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gallery", type=Path, default=ROOT / "gallery_src")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--strips", type=Path, default=None)
     args = parser.parse_args(argv)
 
     import torch
@@ -45,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             pairs.append((name, read_image(blurred[0]).rgb, read_image(sharp_path).rgb))
     results = []
     all_ok = True
+    crops: dict[str, list[np.ndarray]] = {name: [_centre(b)] for name, b, _ in pairs}
     for weights in args.weights:
         loaded = load_weights(weights)
         print(f"# {loaded.path.name} sha256 {loaded.sha256[:12]}")
@@ -52,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'closer':>6} {'dPSNR':>6}")
         for name, blurred, sharp in pairs:
             restored = restore_8bit(loaded.model, blurred)
+            crops[name].append(_centre(restored))
             lin, lout, lref = (laplacian_variance(a) for a in (blurred, restored, sharp))
             closer = abs(math.log(lout / lref)) < abs(math.log(lin / lref))
             gain = psnr(restored, sharp) - psnr(blurred, sharp)
@@ -63,6 +80,15 @@ def main(argv: list[str] | None = None) -> int:
                             "closer": closer, "psnr_gain": gain})
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    if args.strips:
+        from PIL import Image
+
+        args.strips.mkdir(parents=True, exist_ok=True)
+        for name, _blurred, sharp in pairs:
+            row = np.concatenate([*crops[name], _centre(sharp)], axis=1)
+            image = Image.fromarray(np.round(row * 255).astype(np.uint8))
+            image.resize((image.width * 2, image.height * 2), Image.Resampling.NEAREST).save(
+                args.strips / f"{name}.png")
     return 0 if all_ok else 1
 
 

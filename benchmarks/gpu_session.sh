@@ -72,7 +72,7 @@ PY
         --plot "$OUT/gain.png" 2>&1 | tee "$OUT/eval.txt"
     python3 benchmarks/gallery_sharpness.py --weights \
         hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
-        "$OUT/mssnet-small-gpu.safetensors" --json "$OUT/gallery-sharpness.json" \
+        "$OUT/mssnet-small-gpu.safetensors" --json "$OUT/gallery-sharpness.json" --strips "$OUT/strips" \
         2>&1 | tee "$OUT/gallery-sharpness.txt" || true
 fi
 

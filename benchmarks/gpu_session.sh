@@ -18,6 +18,9 @@
 #          autocast, channels_last, DataLoader workers cutting windows and the GPU making the
 #          blur, noise and JPEG (--synth auto = device on CUDA); export fp16 safetensors and
 #          evaluate it against the shipped file at 5-25 px shake and on the gallery photos
+#          (Laplacian sharpness, with crops in $OUT/strips to look for invented detail).
+#          The loss is version 3's (EDGE_WEIGHT=2, DETAIL_WEIGHT=0); the model card explains
+#          why the detail term is off (it invents halos and texture at CPU-scale training)
 #   bench  training throughput per mode (fp32, channels_last, bf16, bf16+channels_last,
 #          + torch.compile) and data crops/s per synthesis path (benchmarks/bench_train.py);
 #          inference options per variant at 1280x720 (images/s, % of peak, error with the
@@ -51,7 +54,7 @@ if [[ " $STAGES " == *" train "* ]]; then
         --out "$OUT/ckpt" --init hooks/modelkb/weights/mssnet-small-modelkb.safetensors \
         --device cuda --batch 16 --crop 256 --steps "$STEPS" --warmup 100 --lr 2e-4 \
         --workers "$WORKERS" --save-every 200 --blur-length 3 32 --defocus-radius 0.5 4 \
-        --seed 19 --edge-weight "${EDGE_WEIGHT:-1.0}" --detail-weight "${DETAIL_WEIGHT:-0.1}" \
+        --seed 19 --edge-weight "${EDGE_WEIGHT:-2.0}" --detail-weight "${DETAIL_WEIGHT:-0}" \
         --quiet --export "$OUT/mssnet-small-gpu.safetensors" \
         2>&1 | tee "$OUT/train.log" || echo "training stopped at its time limit"
     if [ ! -f "$OUT/mssnet-small-gpu.safetensors" ] && [ -f "$OUT/ckpt/latest.pt" ]; then

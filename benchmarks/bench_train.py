@@ -79,10 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         runs[mode] = {"model": model, "stepper": stepper, "optimizer": optimizer, "opts": opts,
                       "bf16": mode.startswith("bf16"), "seconds": [], "loss": []}
     for step in range(args.steps):
-        sharp_np, blurred_np = batch(source, args.seed, step, args.batch, args.crop)
+        sharp, blurred = (torch.from_numpy(a).to(args.device)
+                          for a in batch(source, args.seed, step, args.batch, args.crop))
         for run in runs.values():
-            sharp = torch.from_numpy(sharp_np).to(args.device)
-            blurred = torch.from_numpy(blurred_np).to(args.device)
             if args.device == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
@@ -150,24 +149,16 @@ def data_only(source, args: argparse.Namespace) -> None:
 
 def held_out_gain(runs: dict, args: argparse.Namespace) -> dict[str, float]:
     """Mean PSNR gain of each mode's model on the held-out photos (15 px shake, fixed seeds)."""
-    from modelkb.gallery.metrics import psnr
-    from modelkb.train.data import _fit, centre_crop, list_images, load_rgb
-    from modelkb.train.degrade import DegradeConfig, degrade
-    from modelkb.train.recipe import restore_8bit
+    from modelkb.train.data import validation_pairs
+    from modelkb.train.degrade import DegradeConfig
+    from modelkb.train.recipe import evaluate
 
     config = DegradeConfig(length=(15.0, 15.0), defocus_prob=0.0, photons=(1000.0, 1000.0),
                            read_noise=(0.002, 0.002), jpeg_prob=1.0, jpeg_quality=(85, 85))
-    pairs = []
-    for index, path in enumerate(list_images(args.photos / "heldout")):
-        sharp = centre_crop(_fit(load_rgb(path), args.max_pixels), 256).astype(np.float32) / 255
-        blurred, _ = degrade(sharp, np.random.default_rng([91, index]), config)
-        pairs.append((np.round(sharp * 255) / 255, blurred))
-    gains = {}
-    for mode, run in runs.items():
-        model = run["model"].eval()
-        gains[mode] = float(np.mean([psnr(restore_8bit(model, b, args.device), s) - psnr(b, s)
-                                     for s, b in pairs]))
-    return gains
+    pairs = validation_pairs(args.photos / "heldout", seed=91, size=256, config=config,
+                             max_pixels=args.max_pixels)
+    return {mode: evaluate(run["model"], pairs, args.device)["mean"]["psnr_gain"]
+            for mode, run in runs.items()}
 
 
 if __name__ == "__main__":

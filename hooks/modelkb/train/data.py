@@ -233,13 +233,15 @@ def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def validation_pairs(
-    path: Path, seed: int = 1234, size: int | None = 256, config: DegradeConfig | None = None
+    path: Path, seed: int = 1234, size: int | None = 256, config: DegradeConfig | None = None,
+    max_pixels: int | None = None,
 ) -> list[ValidationPair]:
-    """Held-out pairs: a folder of sharp photos (degraded with fixed seeds) or a pair list."""
+    """Held-out pairs: a folder of sharp photos (degraded with fixed seeds; each scaled to at
+    most `max_pixels` first, as training photos are) or a pair list."""
     out: list[ValidationPair] = []
     if path.is_dir():
         for index, file in enumerate(list_images(path)):
-            sharp = centre_crop(load_rgb(file), size).astype(np.float32) / 255.0
+            sharp = centre_crop(_fit(load_rgb(file), max_pixels), size).astype(np.float32) / 255.0
             blurred, _ = degrade(sharp, np.random.default_rng([seed, index]), config)
             out.append(ValidationPair(file.stem, sharp, blurred))
     elif path.is_file():

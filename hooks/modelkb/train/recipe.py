@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkb.errors import ModelkbError
-from modelkb.train.data import ValidationPair, open_source, validation_pairs
+from modelkb.train.data import SyntheticSource, ValidationPair, open_source, validation_pairs
 from modelkb.train.degrade import DegradeConfig, config_dict
 
 if TYPE_CHECKING:
@@ -138,8 +138,6 @@ def use_bf16(precision: str, device: str) -> bool:
 def use_device_synthesis(synth: str, device: str, source: object) -> bool:
     """Whether batches are degraded on the device (:mod:`modelkb.train.synth`): "device", or
     "auto" on CUDA; only synthetic sources can (paired data is already degraded)."""
-    from modelkb.train.data import SyntheticSource
-
     if synth not in ("auto", "cpu", "device"):
         raise ModelkbError(f"--synth {synth!r}: choose auto, cpu or device")
     wanted = synth == "device" or (synth == "auto" and device == "cuda")
@@ -332,13 +330,14 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     on_device = use_device_synthesis(opts.synth, device, source)
     batches = iter_batches(source, opts.seed, opts.batch, opts.crop, step, end, opts.workers,
                            specs=on_device)
-    noise = torch.Generator(device=device)
+    if on_device:
+        from modelkb.train.synth import finish
+
+        noise = torch.Generator(device=device)
     while step < end:
         t0 = time.perf_counter()
         made = next(batches)
         if on_device:
-            from modelkb.train.synth import finish
-
             noise.manual_seed(opts.seed * 1_000_003 + step)
             sharp, blurred = finish(made, opts.crop, device, noise)
         else:

@@ -13,6 +13,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from modelkb import registry
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
 
@@ -83,13 +84,20 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _check_architecture(value: str) -> str:
+    known = registry.architectures()
+    if value not in known:
+        raise ValueError(f"is not a registered architecture (known: {', '.join(known)})")
+    return value
+
+
 def _f(description: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
     """A field with its description (published on the Catalog reference page)."""
     return field(default=default, default_factory=factory, metadata={"description": description})
 
 
 if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating versions
-    Id = Slug = Url = RelPath = Text = Markdown = Summary = Sha256 = str
+    Id = Slug = Url = RelPath = Text = Markdown = Summary = Sha256 = Architecture = str
     Bool = bool
     NonNegInt = PosInt = int
     Scale = float
@@ -145,9 +153,9 @@ class Model(Entry):
     id: Id = _f("Stable identifier; the model's page is /models/<id>/.")
     name: Text = _f("The model's name as recommended, e.g. Deblur-MSSNet-RealBlurJ.")
     task: Id = _f("The id of a task in `tasks`.")
-    architecture: Literal["mssnet"] | None = _f(
-        "The network that runs it at build time (`mssnet`); omit for a model the site "
-        "describes but does not run.", None)
+    architecture: Architecture | None = _f(
+        "The network that runs it at build time, a registered architecture (`mssnet`); "
+        "omit for a model the site describes but does not run.", None)
     variant: Text | None = _f("Architecture variant, e.g. 'mssnet' or 'mssnet-small'.", None)
     paper: Url | None = _f("Link to the model's paper.", None)
     code: Url | None = _f("Link to the model's source code.", None)
@@ -275,7 +283,7 @@ KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTION
 
 # What each validated type name in the annotations above means, for the Catalog reference.
 TYPE_NAMES = {
-    "Id": "id", "Slug": "slug", "Url": "URL", "RelPath": "path", "Text": "text",
+    "Id": "id", "Architecture": "architecture name", "Slug": "slug", "Url": "URL", "RelPath": "path", "Text": "text",
     "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
     "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
     "Steps": "list[step]",
@@ -301,6 +309,7 @@ def _schema() -> dict[str, Any]:
     step = Annotated[RestoreStep | ResizeStep, Field(discriminator="op")]
     types = {
         "Id": Annotated[strict_str, AfterValidator(_check_id)],
+        "Architecture": Annotated[strict_str, AfterValidator(_check_architecture)],
         "Slug": Annotated[strict_str, AfterValidator(_check_slug)],
         "Url": Annotated[strict_str, AfterValidator(_check_url)],
         "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
@@ -366,24 +375,25 @@ _NESTED = {cls: {f.name: inner for f in fields(cls) if (inner := _nested_entries
            for cls in ENTRY_CLASSES}
 
 
-ARCHITECTURE_VARIANTS = {"mssnet": ("mssnet-small", "mssnet", "mssnet-large")}
-
-
 def architecture_of(model: Model) -> str | None:
-    """The architecture that runs a model: its own, or the one its variant names."""
+    """The architecture that runs a model: its own, or the registered one its variant names."""
     if model.architecture is not None:
         return model.architecture
-    return next((arch for arch, names in ARCHITECTURE_VARIANTS.items()
-                 if model.variant in names), None)
+    found = registry.architecture_of_variant(model.variant)
+    return found.name if found is not None else None
 
 
 def runnable_problem(model: Model) -> tuple[str, str] | None:
     """Why a model cannot run at build time (message, hint), or None when it can."""
     arch = architecture_of(model)
     if arch is None:
+        known = ", ".join(registry.architectures())
         return ("it names no architecture",
-                "add 'architecture: mssnet' and its 'variant:' to the model, or drop the step")
-    variants = ARCHITECTURE_VARIANTS[arch]
+                f"add 'architecture:' ({known}) and its 'variant:' to the model, or drop the "
+                "step")
+    if arch not in registry.architectures():
+        return (f"architecture {arch!r} is not registered", "")
+    variants = tuple(registry.get(arch).variants)
     if model.variant not in variants:
         return (f"variant {model.variant!r} is not one of {', '.join(variants)}",
                 f"set 'variant:' to one of {', '.join(variants)}")

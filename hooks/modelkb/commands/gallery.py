@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
-from modelkb.models.registry import DEVICES, check_device
+from modelkb.registry import DEVICES, check_device
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
-from modelkb.models.registry import DEVICES, VARIANT_NAMES, check_device, check_variant
+from modelkb.registry import DEVICES, check_device, check_variant, variant_names
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 
@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", metavar="FILE", help="MSSNet weights (.pt or .safetensors)")
     parser.add_argument(
         "--variant", metavar="NAME",
-        help=f"network variant ({', '.join(VARIANT_NAMES)}); inferred from the weights if omitted",
+        help=f"network variant ({', '.join(variant_names())}); inferred from the weights if "
+        "omitted",
     )
     parser.add_argument("--device", default="auto", metavar="|".join(DEVICES),
                         help="default: auto")

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
-from modelkb.models.registry import VARIANT_NAMES
+from modelkb import registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="CHECKPOINT_DIR",
                         help="folder for latest.pt and log.jsonl")
     parser.add_argument("--variant", default="mssnet-small",
-                        choices=VARIANT_NAMES)
+                        choices=tuple(registry.get("mssnet").variants))
     parser.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--crop", type=int, default=128, help="square crop, multiple of 16")
@@ -56,6 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(e.g. 1600000: shake lengths then match 1-2 MP photos)")
     parser.add_argument("--defocus-radius", type=float, nargs=2, default=None,
                         metavar=("MIN", "MAX"), help="defocus disk radius range in pixels")
+    parser.add_argument("--noise-mix", type=float, nargs=2, default=None,
+                        metavar=("CLEAN", "LIGHT"),
+                        help="shares of samples with no noise and no JPEG (blur only) and with "
+                             "light noise (read noise up to 1%%, JPEG 85-95); the rest get the "
+                             "heavy mix (default 0 0: all heavy)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -95,6 +100,13 @@ def run(args: argparse.Namespace) -> int:
         if not 0 < lo <= hi:
             raise ModelkbError(f"--defocus-radius: need 0 < MIN <= MAX, got {lo} {hi}")
         degrade["defocus_radius"] = [lo, hi]
+    if args.noise_mix is not None:
+        clean, light = args.noise_mix
+        if not (0 <= clean and 0 <= light and clean + light <= 1):
+            raise ModelkbError(f"--noise-mix: need shares >= 0 that sum to at most 1, "
+                               f"got {clean} {light}")
+        degrade["clean_prob"] = clean
+        degrade["light_prob"] = light
     for flag in ("edge_weight", "detail_weight"):
         value = getattr(args, flag)
         if not (value >= 0 and math.isfinite(value)):

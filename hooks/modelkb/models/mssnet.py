@@ -18,10 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modelkb.models.registry import MSSNET_VARIANTS
+from modelkb import registry
 
 # name -> (wf, scale, vscale); level channels are wf, wf + scale, wf + scale + vscale.
-VARIANTS = MSSNET_VARIANTS  # name -> (wf, scale, vscale), listed in models/registry.py
+# Registered in modelkb/registry.py (the one place); read from there.
+VARIANTS: dict[str, tuple[int, int, int]] = {
+    name: (s["wf"], s["scale"], s["vscale"])
+    for name, s in registry.get("mssnet").variants.items()
+}
 
 # Parameter counts (shared PReLU counted once, auxiliary tails included).
 PARAMETER_COUNTS: dict[str, int] = {
@@ -315,9 +319,27 @@ class MSSNet(nn.Module):
         return self._scales(blurred, all_outputs=False)[-1]
 
 
-def build(variant: str = "mssnet") -> MSSNet:
-    """A randomly initialised MSSNet of the named variant."""
+def build(variant: str = "mssnet", **settings: int) -> MSSNet:
+    """A randomly initialised MSSNet of the named variant (the registry's builder; its
+    ``settings`` are the variant's wf, scale and vscale)."""
+    if settings:
+        return MSSNet(settings["wf"], settings["scale"], settings["vscale"])
     return MSSNet.from_variant(variant)
+
+
+def recognise(state_dict: dict[str, torch.Tensor]) -> str | None:
+    """The variant whose channel widths match the state_dict's shapes, or None (the
+    registry's recogniser; key names are checked when the weights are loaded)."""
+    try:
+        wf = state_dict["shallow_feat1.0.weight"].shape[0]
+        c2 = state_dict["E1_1.down12.down.1.weight"].shape[0]
+        c3 = state_dict["E1_1.down23.down.1.weight"].shape[0]
+    except (KeyError, IndexError, AttributeError):
+        return None
+    for name, (w, s, v) in VARIANTS.items():
+        if (w, w + s, w + s + v) == (wf, c2, c3):
+            return name
+    return None
 
 
 def count_parameters(model: nn.Module) -> int:

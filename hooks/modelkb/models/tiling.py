@@ -22,7 +22,7 @@ from PIL import Image
 
 from modelkb.errors import ModelkbError
 from modelkb.imaging import Picture, picture_from_pil, to_pil
-from modelkb.models.registry import check_device
+from modelkb.registry import check_device
 
 log = logging.getLogger("mkdocs.plugins.modelkb")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
+from modelkb import registry
 from modelkb.errors import ModelkbError
-from modelkb.models.mssnet import VARIANTS, MSSNet
 from modelkb.models.source import (  # noqa: F401  (re-exported: the public names of weights)
     SHIPPED_PROVENANCE,
     SHIPPED_WEIGHTS,
@@ -28,7 +28,7 @@ log = logging.getLogger("mkdocs.plugins.modelkb")
 class LoadedWeights:
     """A network with its weights loaded, and where they came from."""
 
-    model: MSSNet
+    model: torch.nn.Module
     variant: str
     sha256: str
     path: Path
@@ -131,17 +131,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def infer_variant(state_dict: dict[str, torch.Tensor]) -> str | None:
-    """The variant whose channel widths match the state_dict's shapes, or None."""
-    try:
-        wf = state_dict["shallow_feat1.0.weight"].shape[0]
-        c2 = state_dict["E1_1.down12.down.1.weight"].shape[0]
-        c3 = state_dict["E1_1.down23.down.1.weight"].shape[0]
-    except (KeyError, IndexError):
-        return None
-    for name, (w, s, v) in VARIANTS.items():
-        if (w, w + s, w + s + v) == (wf, c2, c3):
-            return name
-    return None
+    """The registered variant whose key names and shapes the state_dict has, or None."""
+    found = registry.recognise(state_dict)
+    return found[1] if found is not None else None
 
 
 def _list(keys: list[str], limit: int = 5) -> str:
@@ -149,7 +141,7 @@ def _list(keys: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def check_state_dict(model: MSSNet, state_dict: dict[str, torch.Tensor], name: str) -> None:
+def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], name: str) -> None:
     """Raise a ModelkbError naming missing, unexpected and mis-shaped keys, if any."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]
@@ -168,7 +160,7 @@ def check_state_dict(model: MSSNet, state_dict: dict[str, torch.Tensor], name: s
         parts.append(f"{len(unexpected)} unexpected keys ({_list(unexpected)})")
     if mismatched:
         parts.append(f"{len(mismatched)} shape mismatches ({_list(mismatched, 3)})")
-    variant = model.variant or "custom"
+    variant = getattr(model, "variant", None) or "custom"
     raise ModelkbError(
         f"weights in {name} do not fit {variant}: " + "; ".join(parts)
         + "; use the MSSNet checkpoint of this variant (or pass the matching --variant)"
@@ -179,15 +171,16 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
     """Load a weights file strictly into a new MSSNet in eval mode; infer the variant if None."""
     resolved = resolve_weights(path)
     path = resolved.path
-    if variant is not None and variant not in VARIANTS:
-        raise ModelkbError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    if variant is not None:
+        registry.check_variant(variant)
     state_dict = _read_state_dict(path)
     found = infer_variant(state_dict)
     if variant is None:
         if found is None:
             raise ModelkbError(
-                f"cannot tell which MSSNet variant {path.name} holds (its key names or shapes "
-                f"match none of {', '.join(VARIANTS)}); is it an MSSNet checkpoint?"
+                f"cannot tell which variant {path.name} holds (its key names or shapes "
+                f"match none of {', '.join(registry.variant_names())}); is it an MSSNet "
+                "checkpoint?"
             )
         variant = found
     elif found is not None and found != variant:
@@ -195,7 +188,9 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
             f"weights in {path.name} are for {found}, not {variant}: "
             f"pass --variant {found} or the weights of {variant}"
         )
-    model = MSSNet.from_variant(variant)
+    arch = registry.architecture_of_variant(variant)
+    assert arch is not None  # check_variant or recognise found it
+    model = arch.build(variant)
     check_state_dict(model, state_dict, path.name)
     model.load_state_dict(state_dict, strict=True)
     model.eval()
@@ -204,7 +199,7 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
     return LoadedWeights(model, variant, digest, path, resolved.provenance)
 
 
-def save_checkpoint(model: MSSNet, path: str | Path, all_step: int = 0) -> Path:
+def save_checkpoint(model: torch.nn.Module, path: str | Path, all_step: int = 0) -> Path:
     """Save in the released format: {'model_state_dict': ..., 'all_step': ...}, atomically."""
     from modelkb.files import atomic_path
 
@@ -213,7 +208,7 @@ def save_checkpoint(model: MSSNet, path: str | Path, all_step: int = 0) -> Path:
     return Path(path)
 
 
-def save_safetensors(weights: MSSNet | dict[str, torch.Tensor], path: str | Path,
+def save_safetensors(weights: torch.nn.Module | dict[str, torch.Tensor], path: str | Path,
                      dtype: torch.dtype = torch.float16,
                      metadata: dict[str, str] | None = None) -> Path:
     """Save a network or state_dict as .safetensors (fp16 by default; shared tensors copied,
@@ -225,7 +220,8 @@ def save_safetensors(weights: MSSNet | dict[str, torch.Tensor], path: str | Path
     state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
     tensors = {k: (v.detach().to(dtype) if v.is_floating_point() else v.detach())
                .clone().contiguous() for k, v in state.items()}
-    variant = (weights.variant if isinstance(weights, MSSNet) else infer_variant(state))
+    variant = (getattr(weights, "variant", None) if isinstance(weights, torch.nn.Module)
+               else infer_variant(state))
     meta = {"variant": variant or "custom", **(metadata or {})}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)

@@ -155,7 +155,7 @@ class SyntheticSource:
         kernel, _params = sample_kernel(rng, self.config)
         noise = draw_noise(rng, self.config)
         return Spec(window, kernel, noise["photons"], noise["read_noise"],
-                    draw_jpeg(rng, self.config))
+                    draw_jpeg(rng, self.config, noise["regime"]))
 
 
 class PairedSource:

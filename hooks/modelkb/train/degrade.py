@@ -58,6 +58,13 @@ class DegradeConfig:
     read_noise: tuple[float, float] = (0.0, 0.006)  # Gaussian std in linear [0, 1] units
     jpeg_prob: float = 0.6
     jpeg_quality: tuple[int, int] = (60, 95)
+    # Noise regimes: a share `clean_prob` of samples gets no noise and no JPEG (blur only), a
+    # share `light_prob` light noise (no shot noise, read noise drawn from `light_read_noise`,
+    # JPEG at `light_jpeg_quality` with probability `jpeg_prob`); the rest the ranges above.
+    clean_prob: float = 0.0
+    light_prob: float = 0.0
+    light_read_noise: tuple[float, float] = (0.0, 0.01)
+    light_jpeg_quality: tuple[int, int] = (85, 95)
     saturation: tuple[float, float] = (0.8, 1.2)  # colour saturation factor (degrade_pair)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -202,10 +209,11 @@ def add_sensor_noise(
     photons: float = 1000.0,
     read_noise: float = 0.002,
 ) -> np.ndarray:
-    """Poisson-Gaussian noise: shot noise with `photons` at full scale plus read noise."""
+    """Poisson-Gaussian noise: shot noise with `photons` at full scale plus read noise
+    (`photons` <= 0: no shot noise)."""
     gen = _rng(rng)
     x = np.clip(linear, 0.0, None).astype(np.float64)
-    shot = gen.poisson(x * photons) / photons
+    shot = gen.poisson(x * photons) / photons if photons > 0 else x
     noisy = shot + gen.normal(0.0, read_noise, x.shape)
     return np.clip(noisy, 0.0, 1.0).astype(np.float32)
 
@@ -241,17 +249,35 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return arr
 
 
-def draw_noise(gen: np.random.Generator, cfg: DegradeConfig) -> dict[str, float]:
-    """The sensor's parameters: full-well electrons (log-uniform) and read noise."""
+def draw_noise(gen: np.random.Generator, cfg: DegradeConfig) -> dict[str, Any]:
+    """The sensor's parameters: the regime (clean, light or heavy), full-well electrons
+    (log-uniform; 0 for no shot noise) and read noise."""
+    regime = "heavy"
+    if cfg.clean_prob > 0 or cfg.light_prob > 0:  # no draw otherwise: old streams unchanged
+        u = float(gen.random())
+        if u < cfg.clean_prob:
+            regime = "clean"
+        elif u < cfg.clean_prob + cfg.light_prob:
+            regime = "light"
+    if regime == "clean":
+        return {"regime": regime, "photons": 0.0, "read_noise": 0.0}
+    if regime == "light":
+        return {"regime": regime, "photons": 0.0,
+                "read_noise": float(gen.uniform(*cfg.light_read_noise))}
     lo, hi = math.log(cfg.photons[0]), math.log(cfg.photons[1])
     photons = float(math.exp(gen.uniform(lo, hi)))
-    return {"photons": photons, "read_noise": float(gen.uniform(*cfg.read_noise))}
+    return {"regime": regime, "photons": photons,
+            "read_noise": float(gen.uniform(*cfg.read_noise))}
 
 
-def draw_jpeg(gen: np.random.Generator, cfg: DegradeConfig) -> int | None:
-    """A JPEG quality, or None (no JPEG) with probability 1 - ``jpeg_prob``."""
+def draw_jpeg(gen: np.random.Generator, cfg: DegradeConfig, regime: str = "heavy") -> int | None:
+    """A JPEG quality, or None (no JPEG) with probability 1 - ``jpeg_prob``; never for
+    the clean regime."""
+    if regime == "clean":
+        return None
+    lo, hi = cfg.light_jpeg_quality if regime == "light" else cfg.jpeg_quality
     if gen.random() < cfg.jpeg_prob:
-        return int(gen.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        return int(gen.integers(lo, hi + 1))
     return None
 
 
@@ -273,7 +299,7 @@ def degrade(
     params.update(draw_noise(gen, cfg))
     linear = add_sensor_noise(linear, gen, params["photons"], params["read_noise"])
     out = np.round(linear_to_srgb(linear) * 255.0) / 255.0
-    params["jpeg_quality"] = draw_jpeg(gen, cfg)
+    params["jpeg_quality"] = draw_jpeg(gen, cfg, params["regime"])
     if params["jpeg_quality"] is not None:
         out = jpeg(out, params["jpeg_quality"])
     params["kernel"] = kernel

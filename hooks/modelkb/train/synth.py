@@ -83,9 +83,12 @@ def blur(images: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 
 def sensor_noise(linear: torch.Tensor, photons: torch.Tensor, read_noise: torch.Tensor,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Poisson-Gaussian noise per sample: shot noise at `photons` full scale plus read noise."""
+    """Poisson-Gaussian noise per sample: shot noise at `photons` full scale plus read noise
+    (`photons` <= 0: no shot noise for that sample)."""
     scale = photons.view(-1, 1, 1, 1)
-    shot = torch.poisson(linear.clamp_min(0) * scale, generator=generator) / scale
+    x = linear.clamp_min(0)
+    safe = scale.clamp_min(1.0)
+    shot = torch.where(scale > 0, torch.poisson(x * safe, generator=generator) / safe, x)
     read = torch.randn(linear.shape, generator=generator, device=linear.device)
     return (shot + read * read_noise.view(-1, 1, 1, 1)).clamp(0, 1)
 

@@ -398,7 +398,7 @@ def test_cache_entries_are_verified_by_sha256(tmp_path: Path,
     flipped = bytearray(good)
     flipped[len(flipped) // 2] ^= 0x40
     webp.write_bytes(bytes(flipped))
-    caplog.set_level("WARNING", logger="mkdocs.plugins.modelkb")
+    caplog.set_level("WARNING", logger="modelkb")
     second = run_gallery(catalog, tmp_path, cache, device="cpu")
     assert not second.failures
     assert "SHA-256 mismatch" in caplog.text and "output.webp" in caplog.text

@@ -77,7 +77,7 @@ def setup(tmp_path: Path) -> tuple[Catalog, Path, Path]:
 def test_cache_hit_and_weights_change(setup, weights: Path, tmp_path: Path,
                                       caplog: pytest.LogCaptureFixture) -> None:
     catalog, gallery, cache = setup
-    caplog.set_level(logging.INFO, logger="mkdocs.plugins.modelkb")
+    caplog.set_level(logging.INFO, logger="modelkb")
     first = run_gallery(catalog, gallery, cache, device="cpu", weights=str(weights))
     assert not first.failures, first.failures
     assert (first.computed, first.cached) == (1, 0)

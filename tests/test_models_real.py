@@ -248,7 +248,7 @@ def test_first_download_records_the_checksum(tmp_path: Path, drive,
 
     url, payload, _hits = drive
     member = "MSSNet/RealBlur_J/model_03000E.pt"
-    with caplog.at_level(logging.WARNING, logger="mkdocs.plugins.modelkb"):
+    with caplog.at_level(logging.WARNING, logger="modelkb"):
         path = fetch(url, None, tmp_path / "dl", progress=False, member=member)
     assert path.read_bytes() == payload
     assert recorded_sha256(url, member, tmp_path / "dl") == hash_bytes(payload)

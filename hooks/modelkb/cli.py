@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from modelkb.errors import ModelkbError
@@ -32,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, turn user errors into messages and exit codes."""
     args = build_parser().parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command][0])
+    core = logging.getLogger("modelkb")  # the core modules' progress lines, as plain text
+    if not core.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        core.addHandler(handler)
+        core.setLevel(logging.INFO)
     try:
         return int(module.run(args) or 0)
     except ModelkbError as exc:

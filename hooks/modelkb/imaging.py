@@ -41,7 +41,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from modelkb.errors import ModelkbError
 from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_PNG_SLACK
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")

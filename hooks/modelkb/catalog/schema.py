@@ -17,7 +17,7 @@ from modelkb import registry
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?\Z")
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
@@ -283,7 +283,8 @@ KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTION
 
 # What each validated type name in the annotations above means, for the Catalog reference.
 TYPE_NAMES = {
-    "Id": "id", "Architecture": "architecture name", "Slug": "slug", "Url": "URL", "RelPath": "path", "Text": "text",
+    "Id": "id", "Architecture": "architecture name", "Slug": "slug", "Url": "URL",
+    "RelPath": "path", "Text": "text",
     "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
     "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
     "Steps": "list[step]",

@@ -16,7 +16,7 @@ from pathlib import Path
 from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, entry_from_data
 from modelkb.files import atomic_write
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
 SNAPSHOTS_KEPT = 8

@@ -12,7 +12,7 @@ from pathlib import Path
 from modelkb.errors import ModelkbError
 from modelkb.registry import DEVICES, check_device
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 
 def site_settings(config_file: Path):
@@ -123,11 +123,6 @@ def main_config(config_file: str | Path, device: str | None = None,
 
 def run(args: argparse.Namespace) -> int:
     """Run the gallery; exit 1 listing the inputs that failed."""
-    if not logging.getLogger().handlers and not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
     report = main_config(args.config, args.device, args.weights, args.prune, args.shard,
                          args.workers)
     if report.failures:

@@ -11,7 +11,7 @@ from pathlib import Path
 from modelkb.errors import ModelkbError
 from modelkb.registry import DEVICES, check_device, check_variant, variant_names
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

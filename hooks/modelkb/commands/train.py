@@ -7,8 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from modelkb.errors import ModelkbError
 from modelkb import registry
+from modelkb.errors import ModelkbError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

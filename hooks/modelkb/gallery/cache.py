@@ -39,7 +39,7 @@ import filelock
 from modelkb.errors import ModelkbError
 from modelkb.files import file_lock, hash_bytes, hash_file  # noqa: F401 (re-exported)
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 TMP_PREFIX = ".tmp-"

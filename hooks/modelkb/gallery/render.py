@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached bui
     import numpy as np
     from PIL import Image
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 RENDER_VERSION = 4  # bump when the published files change (sizes, crops, formats)
 WEB_SIDE = 1600  # the viewer's images (outputs up to this size are published 1:1)

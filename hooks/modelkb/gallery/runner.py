@@ -49,7 +49,7 @@ from modelkb.models.resolve import ResolvedWeights
 if TYPE_CHECKING:  # numpy loads only to compute or render: cached builds skip it
     import numpy as np
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 CODE_VERSION = 3  # the record format; outputs are keyed by the code itself (code_key)
 

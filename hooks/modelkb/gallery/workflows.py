@@ -25,7 +25,7 @@ from modelkb.models.source import WeightsSource
 if TYPE_CHECKING:  # numpy and Pillow load only when a step runs: cached builds skip them
     import numpy as np
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 
 _models: dict[tuple[str, str, str | None, str], Any] = {}

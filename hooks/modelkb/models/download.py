@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 from modelkb.errors import ModelkbError
 from modelkb.files import atomic_path, atomic_write, hash_file
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 CHUNK = 1 << 16

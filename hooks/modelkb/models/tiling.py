@@ -24,7 +24,7 @@ from modelkb.errors import ModelkbError
 from modelkb.imaging import Picture, picture_from_pil, to_pil
 from modelkb.registry import check_device
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 MULTIPLE = 16
 DEFAULT_TILE = 512

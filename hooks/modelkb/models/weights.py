@@ -21,7 +21,7 @@ from modelkb.models.source import (  # noqa: F401  (re-exported: the public name
     choose_weights,
 )
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,7 +141,8 @@ def _list(keys: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], name: str) -> None:
+def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor],
+                     name: str) -> None:
     """Raise a ModelkbError naming missing, unexpected and mis-shaped keys, if any."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state_dict]

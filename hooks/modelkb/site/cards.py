@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip 
 
 from modelkb.limits import MAX_CARD_TITLE
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 48

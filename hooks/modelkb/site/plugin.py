@@ -18,7 +18,7 @@ from pathlib import Path
 
 import filelock
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, event_priority
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
 from modelkb.catalog import Catalog, load_catalog
@@ -38,7 +38,28 @@ from modelkb.site.pages import (
 )
 from modelkb.site.render import Renderer, attr
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = get_plugin_logger("modelkb")
+
+
+class _ToMkDocs(logging.Handler):
+    """Hands the core modules' records ('modelkb.*' loggers, which know nothing of MkDocs)
+    to the plugin's logger, so MkDocs shows them, counts warnings for --strict and filters
+    by its verbosity. Installed for the length of a build (on_config to on_post_build)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.log(record.levelno, record.getMessage())
+
+
+def _forward_core_logs(on: bool) -> None:
+    core = logging.getLogger("modelkb")
+    mine = [h for h in core.handlers if isinstance(h, _ToMkDocs)]
+    if on and not mine:
+        core.addHandler(_ToMkDocs())
+        core.setLevel(logging.DEBUG)  # MkDocs' own logger level decides what is shown
+    elif not on:
+        for handler in mine:
+            core.removeHandler(handler)
+        core.setLevel(logging.NOTSET)
 
 BUILD_LOCK = ".build.lock"  # in the cache folder: one build of a project at a time
 HOME_SHORTCODE = "[[!answers]]"
@@ -95,6 +116,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
 
     def on_config(self, config):
         """Validate settings and load the catalog; any problem stops the build with its lines."""
+        _forward_core_logs(True)
         config_path = config.config_file_path
         root = Path(config_path).parent if config_path else Path.cwd()
         try:
@@ -250,14 +272,17 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                                   st.renderer)
         finally:
             self._unlock_build()
+            _forward_core_logs(False)
 
     def on_build_error(self, *, error: Exception) -> None:
         """A failed build releases the build lock (the next build may start)."""
         self._unlock_build()
+        _forward_core_logs(False)
 
     def on_shutdown(self) -> None:
         """``mkdocs serve`` stopping releases the build lock."""
         self._unlock_build()
+        _forward_core_logs(False)
 
     # -- the build lock -------------------------------------------------------------------
 

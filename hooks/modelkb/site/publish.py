@@ -38,7 +38,7 @@ from modelkb.site.render import (
     sanitise,
 )
 
-log = logging.getLogger("mkdocs.plugins.modelkb")
+log = logging.getLogger(__name__)
 
 CARDS_DIR = "assets/modelkb/cards"
 SITE_CARD = f"{CARDS_DIR}/site.png"

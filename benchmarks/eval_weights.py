@@ -1,17 +1,24 @@
-"""Held-out gain of MSSNet weights at fixed camera-shake lengths (issue 18).
+"""Held-out gain of MSSNet weights per skill: deblurring alone, and with light or heavy noise.
 
 The held-out photos (never trained on) from ``python -m modelkb.train.photos OUT`` are
 scaled to at most ``--max-pixels`` (as the trainer scales its photos), centre-cropped to
-``--size``, and degraded with fixed seeds at each shake length (5, 10, 15, 20, 25 px by
-default) with the training pipeline's sensor noise and JPEG at one fixed moderate level
-(1000 electrons, read noise 0.002, JPEG q85), so buckets differ only in shake. Each is
-restored and scored:
-PSNR/SSIM gain over the blurred input (modelkb.gallery.metrics on 8-bit images) and
-sharpness as the variance of the Laplacian relative to the sharp photo's (1.0 = as sharp as
-the reference; the blurred input is far below 1).
+``--size``, and blurred with fixed seeds at each curved camera-shake length (5, 10, 15,
+20 px by default; the same shake path for a photo and length in every condition), then
+captured in three conditions:
 
-    .venv/bin/python benchmarks/eval_weights.py --photos /work/photos [--weights FILE]
-        [--lengths 5 10 15 20 25] [--size 384] [--threads 2] [--json OUT] [--plot PNG]
+- ``blur``: blur only: no noise, no JPEG (what deblurring alone gains);
+- ``light``: read noise 1% of full scale (linear light, no shot noise) and JPEG q90;
+- ``heavy``: the training mix's middle: 1000 electrons at full scale, read noise 0.002,
+  JPEG q85 (the fixed capture of earlier versions' tables).
+
+Each is restored and scored: PSNR/SSIM gain over the degraded input
+(modelkb.gallery.metrics on 8-bit images) and fine detail as the variance of the Laplacian
+relative to the sharp photo's (1.0 = as much fine detail as the reference; a blurred input
+is far below 1, a noisy one can be above).
+
+    .venv/bin/python benchmarks/eval_weights.py --photos /work/photos [--weights FILE...]
+        [--conditions blur light heavy] [--lengths 5 10 15 20] [--size 384] [--threads 2]
+        [--json OUT] [--plot PNG]
 """
 
 from __future__ import annotations
@@ -24,9 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-# One fixed, moderate capture for every bucket, so the buckets differ only in shake length:
-# 1000 electrons at full scale, read noise 0.002 (linear), JPEG quality 85.
-NOISE_PHOTONS, READ_NOISE, JPEG_QUALITY = 1000.0, 0.002, 85
+# One fixed capture per condition, so within a condition the buckets differ only in shake.
+NOISE_PHOTONS, READ_NOISE, JPEG_QUALITY = 1000.0, 0.002, 85  # heavy
+LIGHT_READ_NOISE, LIGHT_JPEG_QUALITY = 0.01, 90  # light
+
+CONDITIONS: dict[str, dict] = {
+    "blur": {"clean_prob": 1.0},
+    "light": {"light_prob": 1.0, "light_read_noise": (LIGHT_READ_NOISE, LIGHT_READ_NOISE),
+              "jpeg_prob": 1.0, "light_jpeg_quality": (LIGHT_JPEG_QUALITY, LIGHT_JPEG_QUALITY)},
+    "heavy": {"photons": (NOISE_PHOTONS, NOISE_PHOTONS), "read_noise": (READ_NOISE, READ_NOISE),
+              "jpeg_prob": 1.0, "jpeg_quality": (JPEG_QUALITY, JPEG_QUALITY)},
+}
 
 
 def held_out(photos: Path, size: int, max_pixels: int) -> list[tuple[str, np.ndarray]]:
@@ -41,8 +56,9 @@ def held_out(photos: Path, size: int, max_pixels: int) -> list[tuple[str, np.nda
 
 
 def evaluate(model, photos: list[tuple[str, np.ndarray]], lengths: list[float],
-             seeds: int = 1) -> list[dict]:
-    """One row per (photo, length, seed): input and output PSNR/SSIM and sharpness."""
+             seeds: int = 1, conditions: tuple[str, ...] = ("heavy",)) -> list[dict]:
+    """One row per (condition, photo, length, seed): input and output PSNR/SSIM and fine
+    detail (Laplacian variance relative to the sharp photo's)."""
     from modelkb.gallery.metrics import laplacian_variance, psnr, ssim
     from modelkb.train.degrade import DegradeConfig, degrade
     from modelkb.train.recipe import restore_8bit
@@ -50,40 +66,52 @@ def evaluate(model, photos: list[tuple[str, np.ndarray]], lengths: list[float],
     rows = []
     for index, (name, sharp) in enumerate(photos):
         sharp8 = np.round(sharp * 255) / 255
-        reference_sharpness = laplacian_variance(sharp8)
+        reference = laplacian_variance(sharp8)
         for li, length in enumerate(lengths):
-            config = DegradeConfig(length=(length, length), defocus_prob=0.0,
-                                   photons=(NOISE_PHOTONS, NOISE_PHOTONS),
-                                   read_noise=(READ_NOISE, READ_NOISE), jpeg_prob=1.0,
-                                   jpeg_quality=(JPEG_QUALITY, JPEG_QUALITY))
-            for seed in range(seeds):
-                blurred, _params = degrade(sharp, np.random.default_rng([77, index, li, seed]),
-                                           config)
-                restored = restore_8bit(model, blurred)
-                rows.append({
-                    "image": name, "length": length, "seed": seed,
-                    "input_psnr": psnr(blurred, sharp8), "output_psnr": psnr(restored, sharp8),
-                    "input_ssim": ssim(blurred, sharp8), "output_ssim": ssim(restored, sharp8),
-                    "input_sharpness": laplacian_variance(blurred) / reference_sharpness,
-                    "output_sharpness": laplacian_variance(restored) / reference_sharpness,
-                })
+            for condition in conditions:
+                config = DegradeConfig(length=(length, length), defocus_prob=0.0,
+                                       **CONDITIONS[condition])
+                for seed in range(seeds):
+                    # The seed ignores the condition and the kernel is drawn first: a photo
+                    # and length get the same shake path in every condition.
+                    rng = np.random.default_rng([77, index, li, seed])
+                    blurred, _params = degrade(sharp, rng, config)
+                    restored = restore_8bit(model, blurred)
+                    rows.append({
+                        "condition": condition, "image": name, "length": length, "seed": seed,
+                        "input_psnr": psnr(blurred, sharp8),
+                        "output_psnr": psnr(restored, sharp8),
+                        "input_ssim": ssim(blurred, sharp8),
+                        "output_ssim": ssim(restored, sharp8),
+                        "input_sharpness": laplacian_variance(blurred) / reference,
+                        "output_sharpness": laplacian_variance(restored) / reference,
+                    })
     return rows
 
 
+KEYS = ("input_psnr", "output_psnr", "input_ssim", "output_ssim", "input_sharpness",
+        "output_sharpness")
+
+
+def _mean(subset: list[dict]) -> dict:
+    m = {k: float(np.mean([r[k] for r in subset])) for k in KEYS}
+    m["psnr_gain"] = m["output_psnr"] - m["input_psnr"]
+    m["ssim_gain"] = m["output_ssim"] - m["input_ssim"]
+    return m
+
+
 def summarise(rows: list[dict], lengths: list[float]) -> dict:
-    """Mean figures per shake length and over everything."""
-    keys = ("input_psnr", "output_psnr", "input_ssim", "output_ssim", "input_sharpness",
-            "output_sharpness")
-
-    def mean(subset: list[dict]) -> dict:
-        m = {k: float(np.mean([r[k] for r in subset])) for k in keys}
-        m["psnr_gain"] = m["output_psnr"] - m["input_psnr"]
-        m["ssim_gain"] = m["output_ssim"] - m["input_ssim"]
-        return m
-
-    return {"by_length": {str(length): mean([r for r in rows if r["length"] == length])
+    """Mean figures per condition, per condition and shake length, and over everything."""
+    conditions = list(dict.fromkeys(r.get("condition", "heavy") for r in rows))
+    by_condition = {}
+    for condition in conditions:
+        subset = [r for r in rows if r.get("condition", "heavy") == condition]
+        by_condition[condition] = {
+            "by_length": {str(length): _mean([r for r in subset if r["length"] == length])
                           for length in lengths},
-            "mean": mean(rows)}
+            "mean": _mean(subset)}
+    first = by_condition[conditions[0]]
+    return {"conditions": by_condition, "by_length": first["by_length"], "mean": first["mean"]}
 
 
 def plot(summaries: dict[str, dict], lengths: list[float], out: Path) -> None:
@@ -109,13 +137,14 @@ def plot(summaries: dict[str, dict], lengths: list[float], out: Path) -> None:
     for tick in np.linspace(bottom, top, 5):
         px, py = xy(lengths[0], tick)
         draw.text((4, py - 6), f"{tick:+.1f}", fill="black")
-    colours = [(0, 102, 204), (204, 102, 0), (0, 153, 76)]
+    colours = [(0, 102, 204), (204, 102, 0), (0, 153, 76), (153, 0, 153), (102, 102, 102),
+               (204, 0, 0)]
     for i, (name, summary) in enumerate(summaries.items()):
         points = [xy(x, summary["by_length"][str(x)]["psnr_gain"]) for x in lengths]
-        draw.line(points, fill=colours[i % 3], width=3)
+        draw.line(points, fill=colours[i % len(colours)], width=3)
         for p in points:
-            draw.ellipse([p[0] - 4, p[1] - 4, p[0] + 4, p[1] + 4], fill=colours[i % 3])
-        draw.text((pad + 10, 10 + 16 * i), f"{name}", fill=colours[i % 3])
+            draw.ellipse([p[0] - 4, p[1] - 4, p[0] + 4, p[1] + 4], fill=colours[i % len(colours)])
+        draw.text((pad + 10, 10 + 16 * i), f"{name}", fill=colours[i % len(colours)])
     draw.text((width // 2 - 120, height - 18), "shake length; PSNR gain in dB", fill="black")
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
@@ -128,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="output folder of python -m modelkb.train.photos")
     parser.add_argument("--weights", nargs="+", default=[None],
                         help="weights files to compare (default: the shipped file)")
-    parser.add_argument("--lengths", type=float, nargs="+", default=[5, 10, 15, 20, 25])
+    parser.add_argument("--conditions", nargs="+", choices=tuple(CONDITIONS),
+                        default=list(CONDITIONS))
+    parser.add_argument("--lengths", type=float, nargs="+", default=[5, 10, 15, 20])
     parser.add_argument("--size", type=int, default=384, help="centre crop, multiple of 16")
     parser.add_argument("--max-pixels", type=int, default=1_600_000)
     parser.add_argument("--seeds", type=int, default=1)
@@ -149,28 +180,29 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         loaded = load_weights(weights)
         model = loaded.model.float().eval()
-        rows = evaluate(model, photos, args.lengths, args.seeds)
+        rows = evaluate(model, photos, args.lengths, args.seeds, tuple(args.conditions))
         summary = summarise(rows, args.lengths)
         label = f"{loaded.path.name} ({loaded.sha256[:12]})"
         results[label] = {**summary, "rows": rows}
         print(f"\n{label}, {loaded.variant}: {len(photos)} held-out photos, "
               f"{args.size}px crops, {time.perf_counter() - started:.0f} s")
-        print("| shake | PSNR in -> out (gain) | SSIM in -> out | sharpness in -> out |")
-        print("|---|---|---|---|")
-        for length in args.lengths:
-            m = summary["by_length"][str(length)]
-            print(f"| {length:g} px | {m['input_psnr']:.2f} -> {m['output_psnr']:.2f} "
-                  f"({m['psnr_gain']:+.2f} dB) | {m['input_ssim']:.3f} -> "
-                  f"{m['output_ssim']:.3f} | {m['input_sharpness']:.2f} -> "
-                  f"{m['output_sharpness']:.2f} |")
-        m = summary["mean"]
-        print(f"| mean | {m['input_psnr']:.2f} -> {m['output_psnr']:.2f} "
-              f"({m['psnr_gain']:+.2f} dB) | {m['input_ssim']:.3f} -> {m['output_ssim']:.3f} | "
-              f"{m['input_sharpness']:.2f} -> {m['output_sharpness']:.2f} |")
+        print("| condition | shake | PSNR in -> out (gain) | SSIM in -> out | "
+              "fine detail in -> out |")
+        print("|---|---|---|---|---|")
+        for condition, figures in summary["conditions"].items():
+            for length in [*args.lengths, "mean"]:
+                m = (figures["mean"] if length == "mean"
+                     else figures["by_length"][str(length)])
+                shown = "**mean**" if length == "mean" else f"{length:g} px"
+                print(f"| {condition} | {shown} | {m['input_psnr']:.2f} -> "
+                      f"{m['output_psnr']:.2f} ({m['psnr_gain']:+.2f} dB) | "
+                      f"{m['input_ssim']:.3f} -> {m['output_ssim']:.3f} | "
+                      f"{m['input_sharpness']:.3f} -> {m['output_sharpness']:.3f} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     if args.plot:
-        plot({k: v for k, v in results.items()}, args.lengths, args.plot)
+        plot({f"{name} {condition}": figures for name, result in results.items()
+              for condition, figures in result["conditions"].items()}, args.lengths, args.plot)
     return 0
 
 

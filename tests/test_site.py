@@ -250,3 +250,27 @@ def test_dirty_rebuild_renders_only_the_edited_answer(project):
     assert answer.stat().st_mtime_ns > before[answer]
     assert "It shares just the idea" in answer.read_text(encoding="utf-8")
     assert paper.stat().st_mtime_ns == before[paper]
+
+
+def test_page_urls_and_links_are_the_ones_mkdocs_writes(tmp_path):
+    """Generated links between pages use MkDocs' own URL of each page, so they point at the
+    files MkDocs writes with use_directory_urls true (folders) and false (.html files)."""
+    from mkdocs.structure.files import File
+
+    from modelkb.site.pages import make_resolver
+    from modelkb.site.urls import Urls
+
+    catalog = load_catalog(ROOT / "catalog.yml")
+    model = next(iter(catalog.models))
+    for dirs in (True, False):
+        urls = Urls(dirs)
+        for uri in ("index.md", "answers/index.md", f"answers/{SEED_SLUG}.md",
+                    f"models/{model}.md", "reference/catalog.md"):
+            dest = File(uri, str(tmp_path), str(tmp_path / "site"), dirs).dest_uri
+            assert urls.page(uri) in (dest, dest.removesuffix("index.html"),
+                                      "./" if dest == "index.html" else dest)
+        url, _title = make_resolver(catalog, urls)(model, f"answers/{SEED_SLUG}.md")
+        expected = f"../../models/{model}/" if dirs else f"../models/{model}.html"
+        assert url == expected
+        assert urls.link("answers/index.md", "index.md") == (
+            "answers/" if dirs else "answers/index.html")

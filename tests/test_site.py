@@ -274,3 +274,19 @@ def test_page_urls_and_links_are_the_ones_mkdocs_writes(tmp_path):
         assert url == expected
         assert urls.link("answers/index.md", "index.md") == (
             "answers/" if dirs else "answers/index.html")
+
+
+def test_check_without_arguments_reads_the_catalog_the_site_names(tmp_path):
+    """`modelkb check` finds the catalog through the site's settings, as the build does."""
+    from conftest import run_cli
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cat.yml").write_text("questions: []\nbogus: []\n", encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\nextra:\n  modelkb:\n"
+                                         "    catalog: data/cat.yml\n", encoding="utf-8")
+    bad = run_cli("check", cwd=tmp_path)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "data/cat.yml:2:1:" in bad.stdout and "data/cat.yml: 1 problem" in bad.stdout
+    (tmp_path / "data" / "cat.yml").write_text("questions: []\n", encoding="utf-8")
+    good = run_cli("check", cwd=tmp_path)
+    assert good.returncode == 0 and good.stdout.startswith("data/cat.yml: ok"), good.stdout

@@ -290,3 +290,21 @@ def test_check_without_arguments_reads_the_catalog_the_site_names(tmp_path):
     (tmp_path / "data" / "cat.yml").write_text("questions: []\n", encoding="utf-8")
     good = run_cli("check", cwd=tmp_path)
     assert good.returncode == 0 and good.stdout.startswith("data/cat.yml: ok"), good.stdout
+
+
+def test_only_the_adapter_imports_mkdocs():
+    """MkDocs stays at the edge: the catalog, the gallery, the pages, figures and exports
+    import none of it (lazy imports included), so another site generator needs only a new
+    adapter."""
+    import ast
+
+    package = ROOT / "hooks" / "modelkb"
+    adapter = {"site/plugin.py", "site/config.py", "site/urls.py"}
+    found = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "mkdocs" or n.startswith("mkdocs.") for n in names):
+                found.add(path.relative_to(package).as_posix())
+    assert found == adapter

@@ -78,3 +78,5 @@ def test_shards_in_parallel_fill_one_cache_for_the_build(tmp_path: Path) -> None
     assert "gallery: 0 computed, 6 cached" in whole.stdout + whole.stderr
     assert not [p for p in (tmp_path / "cache" / "results").iterdir()
                 if p.name.startswith((".tmp-", ".trash-"))]
+    # the command loads the catalog as the build does (one Project): through its snapshot
+    assert len(list((tmp_path / "cache" / "catalog").glob("*.json"))) == 1

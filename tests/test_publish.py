@@ -17,7 +17,8 @@ from test_site import SEED_SLUG, Links
 
 from modelkb.catalog import load_catalog
 from modelkb.site import cards
-from modelkb.site.answers import SECTION_ANCHORS, reference_links
+from modelkb.site.answers import reference_links
+from modelkb.site.sections import SECTION_ANCHORS
 
 from conftest import copy_project, make_weights, mkdocs_build, use_tiny_gallery
 
@@ -348,3 +349,33 @@ def test_without_site_url_the_build_warns_instead_of_writing_relative_urls(tmp_p
     tags = head(lenient.page(f"answers/{SEED_SLUG}")).meta
     assert "og:title" in tags and "og:url" not in tags and "og:image" not in tags
     assert not [v for vals in tags.values() for v in vals if v.startswith("/")]
+
+
+def test_a_site_with_its_own_main_html_keeps_the_tags_by_including_the_partial(
+        tmp_path, template):
+    """The tags come through the theme's extrahead block (modelkb's main.html). A site whose
+    custom_dir has its own main.html is warned that it drops them (which fails --strict),
+    and gets them back by including the partial."""
+    project = fresh(template, tmp_path / "project")
+    cfg = project / "mkdocs.yml"
+    cfg.write_text(cfg.read_text().replace("  name: material\n",
+                                           "  name: material\n  custom_dir: overrides\n"))
+    (project / "overrides").mkdir()
+    own = project / "overrides" / "main.html"
+    own.write_text('{% extends "base.html" %}\n'
+                   '{% block extrahead %}<meta name="own" content="yes">{% endblock %}\n')
+    strict = mkdocs_build(project)
+    assert strict.returncode == 1 and "lose their link-preview meta tags" in strict.output
+    lenient = mkdocs_build(project, strict=False)
+    assert lenient.returncode == 0, lenient.output
+    tags = head(lenient.page(f"answers/{SEED_SLUG}")).meta
+    assert tags["own"] == ["yes"] and "og:title" not in tags
+    own.write_text('{% extends "base.html" %}\n'
+                   '{% block extrahead %}<meta name="own" content="yes">'
+                   '{% include "partials/modelkb_head.html" %}{% endblock %}\n')
+    build = mkdocs_build(project)
+    assert build.returncode == 0, build.output
+    page = build.page(f"answers/{SEED_SLUG}")
+    tags = head(page).meta
+    assert tags["own"] == ["yes"] and tags["og:url"] == [f"{SITE_URL}answers/{SEED_SLUG}/"]
+    assert page.index('property="og:title"') < page.index("</head>")

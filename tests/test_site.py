@@ -250,3 +250,61 @@ def test_dirty_rebuild_renders_only_the_edited_answer(project):
     assert answer.stat().st_mtime_ns > before[answer]
     assert "It shares just the idea" in answer.read_text(encoding="utf-8")
     assert paper.stat().st_mtime_ns == before[paper]
+
+
+def test_page_urls_and_links_are_the_ones_mkdocs_writes(tmp_path):
+    """Generated links between pages use MkDocs' own URL of each page, so they point at the
+    files MkDocs writes with use_directory_urls true (folders) and false (.html files)."""
+    from mkdocs.structure.files import File
+
+    from modelkb.site.pages import make_resolver
+    from modelkb.site.urls import Urls
+
+    catalog = load_catalog(ROOT / "catalog.yml")
+    model = next(iter(catalog.models))
+    for dirs in (True, False):
+        urls = Urls(dirs)
+        for uri in ("index.md", "answers/index.md", f"answers/{SEED_SLUG}.md",
+                    f"models/{model}.md", "reference/catalog.md"):
+            dest = File(uri, str(tmp_path), str(tmp_path / "site"), dirs).dest_uri
+            assert urls.page(uri) in (dest, dest.removesuffix("index.html"),
+                                      "./" if dest == "index.html" else dest)
+        url, _title = make_resolver(catalog, urls)(model, f"answers/{SEED_SLUG}.md")
+        expected = f"../../models/{model}/" if dirs else f"../models/{model}.html"
+        assert url == expected
+        assert urls.link("answers/index.md", "index.md") == (
+            "answers/" if dirs else "answers/index.html")
+
+
+def test_check_without_arguments_reads_the_catalog_the_site_names(tmp_path):
+    """`modelkb check` finds the catalog through the site's settings, as the build does."""
+    from conftest import run_cli
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "cat.yml").write_text("questions: []\nbogus: []\n", encoding="utf-8")
+    (tmp_path / "mkdocs.yml").write_text("site_name: x\nextra:\n  modelkb:\n"
+                                         "    catalog: data/cat.yml\n", encoding="utf-8")
+    bad = run_cli("check", cwd=tmp_path)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "data/cat.yml:2:1:" in bad.stdout and "data/cat.yml: 1 problem" in bad.stdout
+    (tmp_path / "data" / "cat.yml").write_text("questions: []\n", encoding="utf-8")
+    good = run_cli("check", cwd=tmp_path)
+    assert good.returncode == 0 and good.stdout.startswith("data/cat.yml: ok"), good.stdout
+
+
+def test_only_the_adapter_imports_mkdocs():
+    """MkDocs stays at the edge: the catalog, the gallery, the pages, figures and exports
+    import none of it (lazy imports included), so another site generator needs only a new
+    adapter."""
+    import ast
+
+    package = ROOT / "hooks" / "modelkb"
+    adapter = {"site/plugin.py", "site/config.py", "site/urls.py"}
+    found = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "mkdocs" or n.startswith("mkdocs.") for n in names):
+                found.add(path.relative_to(package).as_posix())
+    assert found == adapter

@@ -1,4 +1,9 @@
-"""`modelkb check`: validate the catalog and list every problem with its line."""
+"""`modelkb check`: validate the catalog and list every problem with its line.
+
+Without a catalog argument, the site's mkdocs.yml (``--config``) names the catalog, read as
+the build reads it (:class:`~modelkb.site.project.Project`); a folder without mkdocs.yml
+checks ``catalog.yml``.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,42 @@ from pathlib import Path
 
 from modelkb.catalog import CatalogError, load_catalog
 
+DEFAULT_CATALOG = Path("catalog.yml")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `modelkb check`."""
-    parser.add_argument("catalog", nargs="?", default="catalog.yml", type=Path,
-                        help="the catalog file (default: catalog.yml)")
+    parser.add_argument("catalog", nargs="?", default=None, type=Path,
+                        help="the catalog file (default: the one the site's mkdocs.yml names, "
+                             "else catalog.yml)")
+    parser.add_argument("--config", "-f", default=Path("mkdocs.yml"), type=Path, metavar="FILE",
+                        help="the site's mkdocs.yml, when no catalog is given "
+                             "(default: mkdocs.yml)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the catalog's problems and return 1, or a one-line summary and 0."""
+    if args.catalog is None and args.config.is_file():
+        from modelkb.site.project import Project
+
+        project = Project.from_config_file(args.config)
+        name, load = project.display(project.catalog_file), project.load_catalog
+    else:
+        path = args.catalog or DEFAULT_CATALOG
+        name = str(path)
+
+        def load():
+            return load_catalog(path, display=name)
     try:
-        catalog = load_catalog(args.catalog, display=str(args.catalog))
+        catalog = load()
     except CatalogError as exc:
         for problem in exc.problems:
             print(problem)
         count = len(exc.problems)
-        print(f"{args.catalog}: {count} problem{'s' if count != 1 else ''}")
+        print(f"{name}: {count} problem{'s' if count != 1 else ''}")
         return 1
     drafts = sum(q.draft for q in catalog.questions.values())
-    print(f"{args.catalog}: ok ({len(catalog.questions)} questions, {drafts} drafts, "
+    print(f"{name}: ok ({len(catalog.questions)} questions, {drafts} drafts, "
           f"{len(catalog.models)} models, {len(catalog.papers)} papers, "
           f"{len(catalog.tools)} tools, {len(catalog.gallery)} gallery entries)")
     return 0

@@ -5,43 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
-from modelkb.registry import DEVICES, check_device
+from modelkb.registry import DEVICES
 
 log = logging.getLogger(__name__)
-
-
-def site_settings(config_file: Path):
-    """(settings, project folder) of a site, read by MkDocs' own loader (so ``INHERIT``,
-    ``!ENV`` and ``-f`` mean what they mean to ``mkdocs build``)."""
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import Abort, ConfigurationError
-
-    from modelkb.site.config import parse_settings
-
-    if not config_file.is_file():
-        raise ModelkbError(f"cannot read {config_file}: no such file; pass the site's "
-                           "mkdocs.yml with --config")
-    quiet = logging.getLogger("mkdocs")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # load_config logs its own progress
-    try:  # the gallery needs no pages: an empty docs folder spares projects without one
-        with tempfile.TemporaryDirectory(prefix="modelkb-nodocs-") as empty:
-            config = load_config(str(config_file), docs_dir=empty)
-    except (ConfigurationError, Abort, OSError) as exc:
-        raise ModelkbError(f"{config_file}: {exc}") from None
-    finally:
-        quiet.setLevel(level)
-    plugin = config["plugins"].get("modelkb") if "plugins" in config else None
-    if plugin is not None:
-        settings = plugin.config
-    else:
-        settings = parse_settings(config["extra"].get("modelkb"), config_file.name)
-    return settings, Path(config["config_file_path"]).resolve().parent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,27 +64,22 @@ def main_config(config_file: str | Path, device: str | None = None,
                 weights: str | None = None, prune: bool = False,
                 shard: tuple[int, int] | None = None,
                 workers: int | None = None):  # -> GalleryReport
-    """Run the gallery of the site configured in ``config_file``; returns the report."""
-    from modelkb.catalog import load_catalog
-    from modelkb.gallery.runner import prune_cache, run_gallery
-    from modelkb.site.config import resolve, weights_choice
+    """Run the gallery of the site configured in ``config_file``; returns the report.
+
+    The site's :class:`~modelkb.site.project.Project` loads the catalog and runs the gallery
+    exactly as the build does; ``device`` and ``weights`` replace the settings' values."""
+    from modelkb.gallery.runner import prune_cache
+    from modelkb.site.project import Project
 
     if prune and shard is not None:
         raise ModelkbError("--prune needs the whole gallery: run it without --shard, after "
                            "every shard has finished")
-    settings, root = site_settings(Path(config_file))
-    catalog = load_catalog(resolve(root, settings.catalog), display=settings.catalog)
-    device = check_device(device or settings.device)
-    cache_dir = resolve(root, settings.cache)
-    choice = weights_choice(settings, root)
-    if weights is not None:
-        choice = replace(choice, site_weights=weights)
+    project = Project.from_config_file(Path(config_file)).with_options(device, weights)
+    catalog = project.load_catalog()
     entries = [e for e in catalog.gallery if in_shard(e, shard)] if shard else None
-    report = run_gallery(catalog, resolve(root, settings.gallery), cache_dir, device=device,
-                         weights=choice, max_pixels=settings.max_pixels, entries=entries,
-                         workers=workers)
+    report = project.run_gallery(catalog, entries=entries, workers=workers)
     if prune:
-        deleted = prune_cache(cache_dir, report)
+        deleted = prune_cache(project.cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),
                  "y" if len(deleted) == 1 else "ies")
     return report

@@ -1,4 +1,5 @@
-"""The three answer sections, their anchors and outside links, as a Markdown page.
+"""An answer as a Markdown page: its three sections (anchors and headings in
+:mod:`modelkb.site.sections`) and outside links.
 
 Catalog text never enters the page as Markdown: Markdown fields become sanitised HTML blocks
 (:mod:`modelkb.site.render`) and plain fields are encoded by :func:`plain`.
@@ -11,18 +12,11 @@ from typing import TYPE_CHECKING
 
 from modelkb.catalog.links import SHORTCODE_RE, Link, find_links  # noqa: F401 (re-exported)
 from modelkb.site.render import attr, link_markdown, plain  # noqa: F401 (re-exported)
+from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, SECTION_TITLES
 
 if TYPE_CHECKING:
     from modelkb.catalog import Catalog, Question
     from modelkb.site.render import Renderer
-
-# Anchors of the three sections; published URLs depend on them, so they never change.
-SECTION_ANCHORS = ("task", "workflow", "references")
-SECTION_TITLES = {
-    "task": "1. What you are trying to do",
-    "workflow": "2. How the model works: input → model → output",
-    "references": "3. Papers and tools",
-}
 
 
 def front_matter(title: str, description: str = "", *, hidden: bool = False) -> list[str]:
@@ -74,7 +68,7 @@ def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
 
     The page's title, description and search exclusion are page metadata, not front matter.
     """
-    uri = f"answers/{q.slug}.md"
+    uri = ANSWERS.page_uri(q.slug)
     lines: list[str] = []
     if q.draft:
         lines += ['!!! warning "Draft"',
@@ -94,7 +88,7 @@ def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
     for kind, ids in (("models", q.models), ("papers", q.papers), ("tools", q.tools)):
         for ref in ids:
             entry = getattr(catalog, kind)[ref]
-            label = {"models": "Model", "papers": "Paper", "tools": "Tool"}[kind]
+            label = PAGE_SECTIONS[kind].label
             links = render_links(reference_links(kind, entry))
             lines += [f"- **{label}: [[{ref}]]**" + (f" — {links}" if links else ""), ""]
             note = q.answer.notes.get(ref, "").strip()

@@ -120,18 +120,6 @@ def wrap(text: str, face: Font, width: int, max_lines: int) -> list[str]:
     return kept
 
 
-def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """``image`` scaled and centre-cropped to fill ``size`` exactly."""
-    from PIL import Image
-
-    w, h = size
-    scale = max(w / image.width, h / image.height)
-    scaled = image.resize((max(w, round(image.width * scale)), max(h, round(image.height * scale))),
-                          Image.Resampling.LANCZOS)
-    left, top = (scaled.width - w) // 2, (scaled.height - h) // 2
-    return scaled.crop((left, top, left + w, top + h))
-
-
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, anchor_right: bool) -> None:
     face = font(28, bold=True)
     pad_x, pad_y = 16, 8

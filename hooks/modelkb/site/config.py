@@ -3,11 +3,13 @@
 As a plugin (``plugins: [modelkb]``) MkDocs validates them from the plugin's own entry in
 mkdocs.yml. A site that uses the hook file instead keeps them under ``extra.modelkb``;
 :func:`parse_settings` validates that mapping with the same ``Config`` and names every
-problem. Paths are relative to mkdocs.yml.
+problem. Paths are relative to mkdocs.yml (see :class:`modelkb.site.project.Project`).
 """
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from pathlib import Path
 
 from mkdocs.config import base
@@ -46,27 +48,7 @@ class ModelkbConfig(base.Config):
     gallery_failures = opt.Choice(("warn", "error"), default="warn")
 
 
-# One line per setting, published in docs/publishing.md and used in error messages.
-DESCRIPTIONS = {
-    "catalog": "The catalog file.",
-    "gallery": "Folder of gallery input photos.",
-    "cache": "Folder for computed gallery results, generated pages and cards.",
-    "device": "Where the gallery's models run; auto picks a GPU when present.",
-    "weights": ("Weights file or URL (with #sha256=...) that every model runs with, instead "
-                "of the catalog's weights entries."),
-    "models": ("Per model id, the weights file or URL (with #sha256=...[&member=PATH]) it "
-               "runs with; $MODELKB_WEIGHTS_<ID> does the same."),
-    "download_weights": ("true: the build may download the catalog's weights URLs (once, "
-                         "verified by SHA-256, into the user cache); false: only files "
-                         "already there or configured are used."),
-    "max_pixels": ("Largest gallery image accepted (width x height); larger ones, such as "
-                   "decompression bombs, are refused before decoding."),
-    "drafts": "What a build does with draft answers: show, warn or error.",
-    "gallery_failures": ("warn: a gallery entry that fails becomes a placeholder and a "
-                         "warning (which fails --strict); error: the build stops."),
-}
 SETTING_NAMES = tuple(name for name, _ in ModelkbConfig._schema)
-assert set(DESCRIPTIONS) == set(SETTING_NAMES)
 
 
 def parse_settings(raw: object, config_file: str = "mkdocs.yml",
@@ -95,15 +77,22 @@ def parse_settings(raw: object, config_file: str = "mkdocs.yml",
     return config
 
 
-def resolve(base_dir: Path, value: str) -> Path:
-    """A settings path made absolute against the folder of mkdocs.yml."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base_dir / path)
+def load_mkdocs_config(config_file: Path):
+    """A site's mkdocs.yml loaded by MkDocs' own loader, without its pages (a command that
+    reads the settings needs no docs folder); problems become one ModelkbError."""
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort, ConfigurationError
 
-
-def weights_choice(settings: ModelkbConfig, root: Path):
-    """The gallery's WeightsChoice from the settings (paths relative to mkdocs.yml)."""
-    from modelkb.gallery.runner import WeightsChoice
-
-    return WeightsChoice(site_weights=settings.weights, models=dict(settings.models or {}),
-                         base=root, allow_download=bool(settings.download_weights))
+    if not config_file.is_file():
+        raise ModelkbError(f"cannot read {config_file}: no such file; pass the site's "
+                           "mkdocs.yml with --config")
+    quiet = logging.getLogger("mkdocs")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # load_config logs its own progress
+    try:  # an empty docs folder spares projects without one
+        with tempfile.TemporaryDirectory(prefix="modelkb-nodocs-") as empty:
+            return load_config(str(config_file), docs_dir=empty)
+    except (ConfigurationError, Abort, OSError) as exc:
+        raise ModelkbError(f"{config_file}: {exc}") from None
+    finally:
+        quiet.setLevel(level)

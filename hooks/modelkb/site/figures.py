@@ -2,20 +2,21 @@
 
 Every fragment comes from a Jinja template in ``templates/`` rendered with autoescaping, so
 catalog text and result values are escaped by construction; the structure is ours. Image
-URLs are made relative to the page that shows them. Fragments are single-line HTML blocks
+URLs are made relative to the page that shows them (``here``: that page's URL, from
+:class:`~modelkb.site.urls.Urls`). Fragments are single-line HTML blocks
 (Markdown would end a raw HTML block at a blank line).
 """
 
 from __future__ import annotations
 
-import posixpath
 from functools import lru_cache
 from pathlib import Path
 
 from modelkb.catalog import Catalog, GalleryEntry, ResizeStep, RestoreStep, Workflow
 from modelkb.gallery.records import GalleryRecord
+from modelkb.site.sections import GALLERY_DIR
+from modelkb.site.urls import Urls
 
-GALLERY_DIR = "gallery"
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -35,18 +36,9 @@ def render(template: str, **values: object) -> str:
     return "".join(line.strip() for line in text.splitlines())
 
 
-def page_url_dir(src_uri: str, use_directory_urls: bool = True) -> str:
-    """The folder a page is served from, relative to the site root ('answers/x/')."""
-    stem = src_uri.removesuffix(".md")
-    if posixpath.basename(stem) == "index":
-        return posixpath.dirname(stem)
-    return stem if use_directory_urls else posixpath.dirname(stem)
-
-
-def asset_url(page_dir: str, entry_id: str, name: str) -> str:
-    """URL of a published gallery file as seen from a page served from ``page_dir``."""
-    target = f"{GALLERY_DIR}/{entry_id}/{name}"
-    return posixpath.relpath(target, page_dir or ".")
+def asset_url(here: str, entry_id: str, name: str) -> str:
+    """URL of a published gallery file as seen from the page at ``here`` (its URL)."""
+    return Urls.relative(f"{GALLERY_DIR}/{entry_id}/{name}", here)
 
 
 def _fmt(value: float | None, digits: int = 2, unit: str = "") -> str:
@@ -64,7 +56,7 @@ def step_label(step: RestoreStep | ResizeStep, catalog: Catalog) -> str:
 
 
 def workflow_nodes(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
-                   catalog: Catalog, page_dir: str) -> str:
+                   catalog: Catalog, here: str) -> str:
     """input thumbnail → model node (variant, device, time) → resize node → output thumbnail."""
     steps = record.steps if record else []
     nodes: list[dict[str, object]] = []
@@ -73,8 +65,8 @@ def workflow_nodes(entry: GalleryEntry, workflow: Workflow, record: GalleryRecor
         if record is None:
             return {"kind": "io", "title": title, "thumb": None}
         shown = record.images.get(thumb.removesuffix(".webp"))
-        return {"kind": "io", "title": title, "thumb": asset_url(page_dir, entry.id, thumb),
-                "full": asset_url(page_dir, entry.id, full), "alt": alt,
+        return {"kind": "io", "title": title, "thumb": asset_url(here, entry.id, thumb),
+                "full": asset_url(here, entry.id, full), "alt": alt,
                 "size": f"{size.width}×{size.height} px",
                 "width": shown.width if shown else None, "height": shown.height if shown else None}
 
@@ -108,7 +100,7 @@ VIEWS = (("baseline", "Resize only", "the input enlarged with the workflow's res
           "colour difference input → restored (CIEDE2000), dark = unchanged"))
 
 
-def compare_slider(entry: GalleryEntry, record: GalleryRecord, page_dir: str) -> str:
+def compare_slider(entry: GalleryEntry, record: GalleryRecord, here: str) -> str:
     """The comparison viewer: every view of the photo; modelkb.js turns it into a zoomable
     two-view slider, and without JavaScript the views stand side by side."""
     from modelkb.gallery.render import DIFF_MAX
@@ -119,21 +111,21 @@ def compare_slider(entry: GalleryEntry, record: GalleryRecord, page_dir: str) ->
         if size is None:
             continue
         views.append({"key": key, "label": label, "note": note, "width": size.width,
-                      "height": size.height, "url": asset_url(page_dir, entry.id, f"{key}.webp")})
+                      "height": size.height, "url": asset_url(here, entry.id, f"{key}.webp")})
     names = [v["label"].lower() for v in views]
     view_list = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
     return render("compare.html", caption=entry.caption, views=views, view_list=view_list,
                   has_diff=any(v["key"] == "diff" for v in views), diff_max=f"{DIFF_MAX:g}",
-                  png=asset_url(page_dir, entry.id, "output.png"),
-                  json=asset_url(page_dir, entry.id, "metrics.json"),
+                  png=asset_url(here, entry.id, "output.png"),
+                  json=asset_url(here, entry.id, "metrics.json"),
                   width=record.output.width, height=record.output.height)
 
 
-def crops_html(entry: GalleryEntry, record: GalleryRecord, page_dir: str) -> str:
+def crops_html(entry: GalleryEntry, record: GalleryRecord, here: str) -> str:
     """Zoomed crops of every view (input, resize only, model, sharp original), side by side."""
     crops = []
     for crop in record.crops:
-        cells = [{"url": asset_url(page_dir, entry.id, crop.files[role]), "title": title}
+        cells = [{"url": asset_url(here, entry.id, crop.files[role]), "title": title}
                  for role, title in (("input", "Input"), ("baseline", "Resize only"),
                                      ("output", "Model + resize"),
                                      ("reference", "Sharp original"))
@@ -240,19 +232,19 @@ def made_by(record: GalleryRecord, catalog: Catalog) -> str:
 
 
 def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
-                 catalog: Catalog, page_dir: str, failure: str | None = None,
+                 catalog: Catalog, here: str, failure: str | None = None,
                  crops_link: str | None = None) -> str:
     """The whole figure for one gallery entry (Markdown holding our HTML blocks).
 
     With ``crops_link`` (a URL) the zoomed crops are linked there instead of shown, to keep
     pages that show many photos light (the viewer zooms to 1:1 anyway)."""
-    out = [workflow_nodes(entry, workflow, record, catalog, page_dir), ""]
+    out = [workflow_nodes(entry, workflow, record, catalog, here), ""]
     if record is None:
         out += [render("placeholder.html", reason=failure or "not computed"), ""]
         return "\n".join(out)
-    out += [compare_slider(entry, record, page_dir), "", made_by(record, catalog), "",
+    out += [compare_slider(entry, record, here), "", made_by(record, catalog), "",
             (render("crops_link.html", url=crops_link, count=len(record.crops))
-             if crops_link else crops_html(entry, record, page_dir)), "",
+             if crops_link else crops_html(entry, record, here)), "",
             metrics_table(record), "",
             render("credit.html", source=entry.source, url=entry.source_url,
                    licence=entry.licence, degradation=entry.degradation), ""]

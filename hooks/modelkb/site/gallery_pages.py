@@ -7,14 +7,17 @@ catalog has no gallery) and return Markdown with the HTML fragments of
 
 from __future__ import annotations
 
-import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelkb.catalog import Catalog, Question
 from modelkb.site import figures
 from modelkb.site.answers import front_matter, plain
 from modelkb.site.pages import answer_uri
 from modelkb.site.render import code_span, link_markdown
+from modelkb.site.sections import GALLERY_DIR
+from modelkb.site.urls import Urls
+
+GALLERY_URI = f"{GALLERY_DIR}/index.md"
 
 
 def _shipped_size(name: str | None) -> int | None:
@@ -33,7 +36,7 @@ class GalleryView:
 
     catalog: Catalog
     report: object | None  # modelkb.gallery.records.GalleryReport
-    use_directory_urls: bool = True
+    urls: Urls = field(default_factory=Urls)
 
     def entries_for(self, q: Question) -> list[str]:
         """Gallery entries shown in a question's section 2: its own list, else its workflow's."""
@@ -43,46 +46,46 @@ class GalleryView:
             return [g.id for g in self.catalog.gallery.values() if g.workflow == q.workflow]
         return []
 
-    def entry_figure(self, entry_id: str, page_dir: str, crops_elsewhere: bool = False) -> str:
-        """The figure of one gallery entry as seen from a page served from ``page_dir``."""
+    def entry_figure(self, entry_id: str, page_uri: str, crops_elsewhere: bool = False) -> str:
+        """The figure of one gallery entry as seen from the page of ``page_uri``."""
         entry = self.catalog.gallery[entry_id]
         workflow = self.catalog.workflows[entry.workflow]
         report = self.report
         result = report.results.get(entry_id) if report else None
         failure = next((f.reason for f in report.failures if f.entry == entry_id), None) \
             if report else None
-        gallery = figures.page_url_dir(f"{figures.GALLERY_DIR}/index.md", self.use_directory_urls)
-        link = (posixpath.relpath(gallery, page_dir or ".") + f"/#photo-{entry_id}"
+        link = (self.urls.link(GALLERY_URI, page_uri) + f"#photo-{entry_id}"
                 if crops_elsewhere else None)
         return figures.result_block(entry, workflow, result.record if result else None,
-                                    self.catalog, page_dir, failure, crops_link=link)
+                                    self.catalog, self.urls.page(page_uri), failure,
+                                    crops_link=link)
 
     def workflow_md(self, q: Question) -> str:
         """Section 2's pictures: a strip of the photos, then for each gallery entry a
         heading, nodes, comparison, crops, metrics."""
-        page_dir = figures.page_url_dir(answer_uri(q.slug), self.use_directory_urls)
+        uri = answer_uri(q.slug)
         ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
-        parts = [self.photo_strip(ids, page_dir, anchors=True)] if len(ids) > 1 else []
+        parts = [self.photo_strip(ids, uri, anchors=True)] if len(ids) > 1 else []
         for entry_id in ids:
             parts.append(f"### {plain(photo_title(self.catalog.gallery[entry_id].caption))} "
                          f"{{#photo-{entry_id}}}")
-            parts.append(self.entry_figure(entry_id, page_dir, crops_elsewhere=len(ids) > 2))
+            parts.append(self.entry_figure(entry_id, uri, crops_elsewhere=len(ids) > 2))
         return "\n\n".join(parts)
 
-    def photo_strip(self, ids: list[str], page_dir: str, anchors: bool = False,
+    def photo_strip(self, ids: list[str], page_uri: str, anchors: bool = False,
                     link: str = "") -> str:
-        """Thumbnails of the outputs of ``ids``: links to each photo's heading (``anchors``)
-        or to the page ``link`` (relative to the site root)."""
+        """Thumbnails of the outputs of ``ids`` on the page of ``page_uri``: links to each
+        photo's heading (``anchors``) or on the page of ``link`` (a source path)."""
+        here = self.urls.page(page_uri)
         cells = []
         for entry_id in ids:
             result = self.report.results.get(entry_id) if self.report else None
             size = result.record.images.get("thumb-output") if result else None
             entry = self.catalog.gallery[entry_id]
             href = (f"#photo-{entry_id}" if anchors
-                    else posixpath.relpath(link, page_dir or ".")
-                    + ("/" if link.endswith("/") else "") + f"#photo-{entry_id}")
+                    else self.urls.link(link, page_uri) + f"#photo-{entry_id}")
             cells.append({"href": href, "title": photo_title(entry.caption),
-                          "url": figures.asset_url(page_dir, entry_id, "thumb-output.webp")
+                          "url": figures.asset_url(here, entry_id, "thumb-output.webp")
                           if size else None,
                           "width": size.width if size else None,
                           "height": size.height if size else None})
@@ -140,22 +143,18 @@ class GalleryView:
 
     def home_photos(self, page_uri: str) -> str:
         """For the home page: each published answer's photos (model outputs), linking to them."""
-        page_dir = figures.page_url_dir(page_uri, self.use_directory_urls)
         blocks = []
         for q in self.catalog.published_questions():
             ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
             if not ids:
                 continue
-            url = figures.page_url_dir(answer_uri(q.slug), self.use_directory_urls)
-            url = url + "/" if self.use_directory_urls else url + ".html"
             blocks.append(f"[{plain(q.question)}](/{answer_uri(q.slug)})\n\n"
-                          + self.photo_strip(ids, page_dir, link=url))
+                          + self.photo_strip(ids, page_uri, link=answer_uri(q.slug)))
         return "\n\n".join(blocks)
 
     def gallery_page(self) -> str:
         """The gallery page: every result, with the answers that show it."""
-        uri = f"{figures.GALLERY_DIR}/index.md"
-        page_dir = figures.page_url_dir(uri, self.use_directory_urls)
+        uri = GALLERY_URI
         lines = front_matter("Gallery",
                              "Every workflow result, computed when this site was built.")
         lines += ["# Gallery", "", ("Every picture here was produced when this site was built, "
@@ -163,10 +162,10 @@ class GalleryView:
         if not self.catalog.gallery:
             lines += ["*The catalog has no gallery entries yet.*", ""]
         elif len(self.catalog.gallery) > 1:
-            lines += [self.photo_strip(list(self.catalog.gallery), page_dir, anchors=True), ""]
+            lines += [self.photo_strip(list(self.catalog.gallery), uri, anchors=True), ""]
         for entry in self.catalog.gallery.values():
             lines += [f"## {plain(photo_title(entry.caption))} {{#photo-{entry.id}}}", ""]
-            lines += [self.entry_figure(entry.id, page_dir), ""]
+            lines += [self.entry_figure(entry.id, uri), ""]
             shown = [q for q in self.catalog.published_questions()
                      if entry.id in self.entries_for(q)]
             if shown:

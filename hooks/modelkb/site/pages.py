@@ -12,7 +12,6 @@ from dataclasses import MISSING, fields
 
 from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
 from modelkb.site.answers import (
-    SECTION_ANCHORS,
     SHORTCODE_RE,
     link_markdown,
     plain,
@@ -20,22 +19,29 @@ from modelkb.site.answers import (
     render_answer,
     render_links,
 )
-from modelkb.site.render import Renderer, page_url, plain_text, relative_url
+from modelkb.site.render import Renderer, plain_text
+from modelkb.site.sections import (
+    ANSWERS,
+    BY_FOLDER,
+    PAGE_SECTIONS,
+    REFERENCE_URI,
+    SECTION_ANCHORS,
+    TASKS,
+)
+from modelkb.site.urls import Urls
 
-KIND_DIRS = {"models": "models", "papers": "papers", "tools": "tools", "tasks": "tasks"}
-KIND_LABELS = {"models": "Model", "papers": "Paper", "tools": "Tool", "tasks": "Task"}
 WorkflowRenderer = Callable[[object], str]
 PageMeta = dict[str, tuple[str, str, bool]]  # src_uri -> (title, description, hidden)
 
 
 def answer_uri(slug: str) -> str:
     """Source path of an answer page (published at /answers/<slug>/)."""
-    return f"answers/{slug}.md"
+    return ANSWERS.page_uri(slug)
 
 
 def entry_uri(kind: str, entry_id: str) -> str:
     """Source path of a model, paper, tool or task page."""
-    return f"{KIND_DIRS[kind]}/{entry_id}.md"
+    return PAGE_SECTIONS[kind].page_uri(entry_id)
 
 
 class CitedBy:
@@ -50,16 +56,17 @@ class CitedBy:
             self.by_task[q.task].append(q.slug)
 
 
-def make_resolver(catalog: Catalog, use_directory_urls: bool = True):
+def make_resolver(catalog: Catalog, urls: Urls | None = None):
     """``[[id]]`` -> (URL of the entry's page relative to the page showing it, its title)."""
+    urls = urls or Urls()
+
     def resolve(entry_id: str, page_uri: str) -> tuple[str, str] | None:
         found = catalog.entry(entry_id)
         if found is None:
             return None
         kind, entry = found
-        target = page_url(entry_uri(kind, entry_id), use_directory_urls)
-        here = page_url(page_uri, use_directory_urls) if page_uri else ""
-        return relative_url(target, here), getattr(entry, "name", None) or entry.title
+        return (urls.link(entry_uri(kind, entry_id), page_uri),
+                getattr(entry, "name", None) or entry.title)
     return resolve
 
 
@@ -87,8 +94,8 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         uri = answer_uri(q.slug)
         pages[uri] = render_answer(q, catalog, r, workflow_md(q) if workflow_md else "")
         meta[uri] = (q.question, q.answer.summary, q.draft)
-    pages["answers/index.md"] = _answers_index(catalog)
-    meta["answers/index.md"] = ("Answers", "", False)
+    pages[ANSWERS.index_uri] = _answers_index(catalog)
+    meta[ANSWERS.index_uri] = (ANSWERS.title, "", False)
     for kind in ("models", "papers", "tools"):
         entries = getattr(catalog, kind)
         for entry_id, entry in entries.items():
@@ -97,16 +104,17 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
             pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r)
             meta[uri] = (getattr(entry, "name", None) or entry.title,
                          summary_text(r, entry.summary), False)
-        pages[f"{KIND_DIRS[kind]}/index.md"] = _kind_index(kind, catalog, r)
-        meta[f"{KIND_DIRS[kind]}/index.md"] = (kind.capitalize(), "", False)
+        section = PAGE_SECTIONS[kind]
+        pages[section.index_uri] = _kind_index(kind, catalog, r)
+        meta[section.index_uri] = (section.title, "", False)
     for task_id, task in catalog.tasks.items():
         uri = entry_uri("tasks", task_id)
         pages[uri] = _task_page(task, catalog, cited, r)
         meta[uri] = (task.name, summary_text(r, task.summary), False)
-    pages["tasks/index.md"] = _tasks_index(catalog, cited)
-    meta["tasks/index.md"] = ("Answers by task", "", False)
-    pages["reference/catalog.md"] = catalog_reference()
-    meta["reference/catalog.md"] = ("Catalog reference", "", False)
+    pages[TASKS.index_uri] = _tasks_index(catalog, cited)
+    meta[TASKS.index_uri] = (TASKS.title, "", False)
+    pages[REFERENCE_URI] = catalog_reference()
+    meta[REFERENCE_URI] = ("Catalog reference", "", False)
     return pages
 
 
@@ -118,7 +126,7 @@ def answers_list(catalog: Catalog) -> str:
 
 
 def _answers_index(catalog: Catalog) -> str:
-    lines = ["# Answers", "", answers_list(catalog), ""]
+    lines = [f"# {ANSWERS.title}", "", answers_list(catalog), ""]
     drafts = [q for q in catalog.questions.values() if q.draft]
     if drafts:
         lines += ["## Drafts", "", *(f"- [{plain(q.question)}](/{answer_uri(q.slug)})"
@@ -160,8 +168,7 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
 
 
 def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
-    label = {"models": "Models", "papers": "Papers", "tools": "Tools"}[kind]
-    lines = [f"# {label}", ""]
+    lines = [f"# {PAGE_SECTIONS[kind].title}", ""]
     entries = getattr(catalog, kind)
     lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(summary_text(renderer, e.summary)))}"
                                 if e.summary else "")
@@ -182,7 +189,7 @@ def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> st
 
 
 def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
-    lines = ["# Answers by task", ""]
+    lines = [f"# {TASKS.title}", ""]
     for task in catalog.tasks.values():
         lines += [f"## {plain(task.name)}", "", f"[[{task.id}]]", ""]
         lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
@@ -341,6 +348,9 @@ def absolute_links_to_relative(markdown: str, page_uri: str) -> str:
     def fix(m: re.Match) -> str:
         return "](" + posixpath.relpath(m.group(1), page_dir) + ")"
 
-    return re.sub(r"\]\(/((?:answers|models|papers|tools|tasks|reference)/[^)\s]+\.md|"
-                  r"model-card\.md)\)",
-                  fix, markdown)
+    return _GENERATED_LINK_RE.sub(fix, markdown)
+
+
+_GENERATED_LINK_RE = re.compile(
+    r"\]\(/((?:" + "|".join([*BY_FOLDER, REFERENCE_URI.split("/")[0]])
+    + r")/[^)\s]+\.md|model-card\.md)\)")

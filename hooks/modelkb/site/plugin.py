@@ -7,6 +7,13 @@ Used two ways, with the same code:
 - through a hook file (this repository's ``hooks/modelkb_hooks.py``), which creates one
   :class:`ModelkbPlugin` with ``from_extra=True`` and hands it MkDocs' events; settings
   under ``extra.modelkb``.
+
+The plugin is a thin adapter: it turns MkDocs' config into a
+:class:`~modelkb.site.project.Project` (which loads the catalog and runs the gallery, as the
+commands do) and a :class:`~modelkb.site.publish.Publication`, hands the generated pages
+and files to MkDocs, and gives each page its meta tags through the theme's ``extrahead``
+block (``theme/main.html``). Pages, figures and exports know nothing of MkDocs beyond the
+URLs of :class:`~modelkb.site.urls.Urls`.
 """
 
 from __future__ import annotations
@@ -21,13 +28,12 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
-from modelkb.catalog import Catalog, load_catalog
+from modelkb.catalog import Catalog
 from modelkb.errors import ModelkbError
 from modelkb.files import file_lock, hash_bytes, write_if_changed
-from modelkb.site import figures, publish
-from modelkb.site.answers import SECTION_ANCHORS
-from modelkb.site.config import ModelkbConfig, parse_settings, resolve, weights_choice
-from modelkb.site.gallery_pages import GalleryView
+from modelkb.site import publish
+from modelkb.site.config import ModelkbConfig
+from modelkb.site.gallery_pages import GALLERY_URI, GalleryView
 from modelkb.site.pages import (
     PageMeta,
     absolute_links_to_relative,
@@ -36,7 +42,10 @@ from modelkb.site.pages import (
     make_resolver,
     resolve_shortcodes,
 )
+from modelkb.site.project import Project
 from modelkb.site.render import Renderer, attr
+from modelkb.site.sections import BY_FOLDER, GALLERY_DIR, SECTION_ANCHORS
+from modelkb.site.urls import Urls
 
 log = get_plugin_logger("modelkb")
 
@@ -64,11 +73,9 @@ def _forward_core_logs(on: bool) -> None:
 BUILD_LOCK = ".build.lock"  # in the cache folder: one build of a project at a time
 HOME_SHORTCODE = "[[!answers]]"
 HOME_PHOTOS_SHORTCODE = "[[!answer-photos]]"
-# Generated pages reached from an index rather than the menu: the index's menu item is
-# highlighted on them. Sections whose catalog list is empty are left out of the menu.
-SECTIONS = {"answers": "questions", "models": "models", "papers": "papers", "tools": "tools",
-            "tasks": "tasks"}
 ASSETS = Path(__file__).parent / "assets"
+THEME = Path(__file__).parent / "theme"  # main.html: the meta tags in the extrahead block
+HEAD_META = "modelkb_head"  # the template context's key the theme's partial prints
 ASSET_URIS = {
     "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css"),
     "extra_javascript": ("assets/modelkb/modelkb.js", "assets/modelkb/publish.js"),
@@ -77,12 +84,13 @@ ASSET_URIS = {
 
 @dataclass
 class BuildState:
-    """What one build knows: where it runs, the validated catalog, what it generated."""
+    """What one build knows: the project, the validated catalog, what it generated."""
 
-    root: Path
+    project: Project
     catalog: Catalog
     view: GalleryView
     renderer: Renderer
+    publication: publish.Publication
     generated: set[str] = field(default_factory=set)
     meta: PageMeta = field(default_factory=dict)  # src_uri -> (title, description, hidden)
 
@@ -117,33 +125,37 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
     def on_config(self, config):
         """Validate settings and load the catalog; any problem stops the build with its lines."""
         _forward_core_logs(True)
-        config_path = config.config_file_path
-        root = Path(config_path).parent if config_path else Path.cwd()
         try:
-            if self.from_extra:
-                self.config = parse_settings(config.extra.get("modelkb"),
-                                             Path(config_path or "mkdocs.yml").name)
-            settings = self.config
-            self._lock_build(resolve(root, settings.cache), root)
-            catalog_path = resolve(root, settings.catalog)
-            catalog = load_catalog(catalog_path, display=_display(catalog_path, root),
-                                   snapshot_dir=resolve(root, settings.cache) / "catalog")
+            project = Project.from_mkdocs_config(config,
+                                                 None if self.from_extra else self.config)
+            self._lock_build(project)
+            catalog = project.load_catalog()
         except ModelkbError as exc:
             raise PluginError(str(exc)) from None
-        view = GalleryView(catalog, None, config.use_directory_urls)
-        renderer = Renderer.from_config(config, make_resolver(catalog, config.use_directory_urls),
+        urls = Urls(config.use_directory_urls)
+        view = GalleryView(catalog, None, urls)
+        renderer = Renderer.from_config(config, make_resolver(catalog, urls),
                                         reserved_ids=SECTION_ANCHORS)
-        self._state = BuildState(root=root, catalog=catalog, view=view, renderer=renderer)
-        publish.check_site_url(config, self._command)
-        publish.warn_without_site_url(config)
+        publication = publish.Publication(
+            view, site_name=config.get("site_name") or "",
+            site_description=config.get("site_description") or "",
+            site_url=config.get("site_url"), urls=urls, renderer=renderer)
+        self._state = BuildState(project=project, catalog=catalog, view=view,
+                                 renderer=renderer, publication=publication)
+        try:
+            publish.check_site_url(config.get("site_url"), self._command)
+        except ModelkbError as exc:
+            raise PluginError(str(exc)) from None
+        publish.warn_without_site_url(config.get("site_url"))
+        _add_theme_folder(config)
         for key, uris in ASSET_URIS.items():
             present = [str(x) for x in config[key]]
             config[key].extend(uri for uri in uris if uri not in present)
         drafts = [q.slug for q in catalog.questions.values() if q.draft]
-        if drafts and settings.drafts == "error":
+        if drafts and project.drafts == "error":
             raise PluginError(f"draft answers present: {', '.join(drafts)} (remove "
                               "'draft: true' or set the modelkb setting drafts to show)")
-        if drafts and settings.drafts == "warn":
+        if drafts and project.drafts == "warn":
             log.warning("draft answers present: %s", ", ".join(drafts))
         return config
 
@@ -156,12 +168,12 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         modification time is stable and `mkdocs serve --dirty` rebuilds only what changed.
         """
         st = self.state
-        cache_dir = resolve(st.root, self.config.cache)
+        cache_dir = st.project.cache_dir
         if st.catalog.gallery:
             st.view.report = self._run_gallery()
             from modelkb.gallery.runner import publish_list
 
-            for site_path, cache_file in publish_list(st.view.report, figures.GALLERY_DIR):
+            for site_path, cache_file in publish_list(st.view.report, GALLERY_DIR):
                 files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
         has_card = files.get_file_from_path("model-card.md") is not None
         st.meta = {}
@@ -173,7 +185,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         for uri, entry_id in dict.fromkeys(st.renderer.unknown):
             log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
                         uri, entry_id)
-        pages[f"{figures.GALLERY_DIR}/index.md"] = st.view.gallery_page()
+        pages[GALLERY_URI] = st.view.gallery_page()
         st.generated = set(pages)
         pages_dir = cache_dir / "pages"
         for uri, content in pages.items():
@@ -191,9 +203,12 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             for uri in uris:
                 files.append(File.generated(config, uri,
                                             abs_src_path=str(ASSETS / Path(uri).name)))
-        for card in publish.card_files(config, st.catalog, st.view.report, st.view.entries_for,
-                                       cache_dir / "cards"):
-            files.append(card)
+        try:
+            cards = publish.card_files(st.publication, cache_dir / "cards")
+        except ModelkbError as exc:
+            raise PluginError(str(exc)) from None
+        for site_path, card in cards:
+            files.append(File.generated(config, site_path, abs_src_path=str(card)))
         return files
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
@@ -227,49 +242,49 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         """Leave sections with nothing in them (e.g. no tools yet) out of the menu."""
         catalog = self.state.catalog
         empty = set()
-        for folder, section in SECTIONS.items():
-            entries = (catalog.published_questions() if section == "questions"
-                       else getattr(catalog, section, None))
+        for section in BY_FOLDER.values():
+            entries = (catalog.published_questions() if section.kind == "questions"
+                       else getattr(catalog, section.kind, None))
             if entries is not None and not entries:
-                empty.add(f"{folder}/index.md")
+                empty.add(section.index_uri)
         if not catalog.gallery:
-            empty.add(f"{figures.GALLERY_DIR}/index.md")
+            empty.add(GALLERY_URI)
         nav.items[:] = [item for item in nav.items
                         if getattr(getattr(item, "file", None), "src_uri", None) not in empty]
         return nav
 
     def on_page_context(self, context, page, config, nav):
-        """On a page outside the menu (an answer, a model), highlight its section's item."""
+        """Hand the template the page's link-preview meta tags (Open Graph, Twitter), which
+        the theme's extrahead block prints; on a page outside the menu (an answer, a model),
+        highlight its section's item."""
+        context[HEAD_META] = publish.head_tags(self.state.publication, publish.PageInfo(
+            page.file.src_uri, page.url, page.canonical_url, page.title, page.meta or {},
+            page.is_homepage))
         folder = page.file.src_uri.split("/", 1)[0]
-        if folder in SECTIONS and page.file.src_uri != f"{folder}/index.md":
+        if folder in BY_FOLDER and page.file.src_uri != f"{folder}/index.md":
             index = next((p for p in nav.pages if p.file.src_uri == f"{folder}/index.md"), None)
             if index is not None and not index.active:
                 index.active = True
                 self._highlighted.append(index)
         return context
 
-    @event_priority(-50)  # after other plugins have changed the page
     def on_post_page(self, output: str, page, config) -> str:
-        """Page HTML as written, plus its link-preview meta tags (Open Graph, Twitter)."""
+        """Page HTML as written; the menu item highlighted for it is reset."""
         while self._highlighted:
             self._highlighted.pop().active = False
-        st = self.state
-        tags = publish.head_tags(page, config, st.catalog, st.view.report, st.view.entries_for)
-        return publish.add_head_tags(output, tags)
+        return output
 
     def on_post_template(self, output_content: str, template_name: str, config) -> str:
         """Static templates as written; the 404 page gains links to home, answers and search."""
         if template_name == "404.html":
-            return publish.not_found_html(output_content, config)
+            return publish.not_found_html(output_content, self.state.publication)
         return output_content
 
     def on_post_build(self, config) -> None:
         """Exports after the site is written: answers as Markdown, catalog.json; then the
         build lock is released."""
         try:
-            st = self.state
-            publish.write_exports(config, st.catalog, st.view.report, st.view.entries_for,
-                                  st.renderer)
+            publish.write_exports(self.state.publication, Path(config["site_dir"]))
         finally:
             self._unlock_build()
             _forward_core_logs(False)
@@ -286,7 +301,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
 
     # -- the build lock -------------------------------------------------------------------
 
-    def _lock_build(self, cache_dir: Path, root: Path) -> None:
+    def _lock_build(self, project: Project) -> None:
         """Wait for any other build of this project (same cache folder) to finish, then hold
         the lock until this build ends, so two builds never write or clean the site at once.
 
@@ -294,6 +309,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         writes) uses a lock named after the cache folder in the temporary folder instead.
         """
         self._unlock_build()  # a previous build of `mkdocs serve` that never finished
+        cache_dir = project.cache_dir
         name = hash_bytes(str(cache_dir.resolve()).encode("utf-8"))[:16]
         candidates = [cache_dir / BUILD_LOCK,
                       Path(tempfile.gettempdir()) / f"modelkb-build-{name}.lock"]
@@ -304,7 +320,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                     lock.acquire()
                 except filelock.Timeout:
                     log.info("another build of this site is running (lock %s); waiting for it "
-                             "to finish", _display(path, root))
+                             "to finish", project.display(path))
                     lock = file_lock(path)
                     lock.acquire()
             except OSError:
@@ -322,28 +338,32 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
 
     def _run_gallery(self):
         """Run every gallery entry (cached results are reused); report faults as warnings."""
-        from modelkb.gallery.runner import run_gallery
-
-        settings, root = self.config, self.state.root
+        project = self.state.project
         try:
-            report = run_gallery(self.state.catalog, resolve(root, settings.gallery),
-                                 resolve(root, settings.cache), device=settings.device,
-                                 weights=weights_choice(settings, root),
-                                 max_pixels=settings.max_pixels)
+            report = project.run_gallery(self.state.catalog)
         except ModelkbError as exc:
             raise PluginError(str(exc)) from None
         for failure in report.failures:
             log.warning("gallery: %s", failure)
-        if report.failures and settings.gallery_failures == "error":
+        if report.failures and project.gallery_failures == "error":
             raise PluginError(f"{len(report.failures)} gallery entr"
                               f"{'y' if len(report.failures) == 1 else 'ies'} failed (see "
                               "above); the modelkb setting gallery_failures is 'error'")
         return report
 
 
-def _display(path: Path, root: Path) -> str:
-    """``path`` relative to the project folder when inside it (for messages)."""
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+def _add_theme_folder(config) -> None:
+    """Put modelkb's main.html (the meta tags in the extrahead block) after the theme's
+    custom_dir, so a site's own templates still win; warn when the site's own main.html
+    leaves the meta tags out."""
+    dirs = config.theme.dirs
+    if str(THEME) in dirs:
+        return
+    custom = config.theme.custom_dir
+    dirs.insert(1 if custom else 0, str(THEME))
+    own = Path(custom) / "main.html" if custom else None
+    if own is not None and own.is_file() \
+            and "modelkb_head.html" not in own.read_text(encoding="utf-8", errors="replace"):
+        log.warning("%s replaces modelkb's main.html, so pages lose their link-preview meta "
+                    "tags; add {%% include \"partials/modelkb_head.html\" %%} to its extrahead "
+                    "block", own)

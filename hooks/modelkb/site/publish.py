@@ -1,8 +1,11 @@
 """Publishing: link-preview meta tags, preview cards, Markdown exports, catalog.json, 404 page.
 
-Everything here runs at build time without network access. URLs that leave the site (meta
-tags, exports) are absolute, made from ``site_url``; without it the build warns and those
-tags are left out rather than written with relative URLs that previews cannot follow.
+Everything here runs at build time without network access and knows nothing of MkDocs:
+each output is made from one :class:`Publication` (the site's name and address, its URLs,
+the catalog and the gallery run), which the plugin builds from its config. URLs that leave
+the site (meta tags, exports) are absolute, made from ``site_url``; without it the build
+warns and those tags are left out rather than written with relative URLs that previews
+cannot follow.
 """
 
 from __future__ import annotations
@@ -10,33 +13,28 @@ from __future__ import annotations
 import html
 import json
 import logging
-import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import File
-
 from modelkb.catalog import Catalog, Question
+from modelkb.errors import ModelkbError
 from modelkb.files import atomic_write
 from modelkb.site import cards, figures
-from modelkb.site.answers import (
-    SECTION_ANCHORS,
-    attr,
-    reference_links,
-    render_answer,
-)
+from modelkb.site.answers import attr, reference_links, render_answer
+from modelkb.site.gallery_pages import GalleryView
 from modelkb.site.pages import answer_uri, default_renderer, entry_uri
 from modelkb.site.render import (
     Renderer,
     html_to_markdown,
     link_markdown,
     markdown_text,
-    page_url,
     sanitise,
 )
+from modelkb.site.sections import ANSWERS, SECTION_ANCHORS
+from modelkb.site.urls import Urls
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +42,49 @@ CARDS_DIR = "assets/modelkb/cards"
 SITE_CARD = f"{CARDS_DIR}/site.png"
 CATALOG_JSON = "catalog.json"
 DESCRIPTION_LIMIT = 200
-EntriesFor = Callable[[Question], list[str]]
 
 
+# -- what is published -----------------------------------------------------------------------
 
-# -- URLs ------------------------------------------------------------------------------------
-
-def base_url(config) -> str | None:
+def base_url(site_url: str | None) -> str | None:
     """The site's absolute base URL ending in '/', or None when ``site_url`` is not set."""
-    site_url = (config.get("site_url") or "").strip()
+    site_url = (site_url or "").strip()
     if not site_url:
         return None
     return site_url if site_url.endswith("/") else site_url + "/"
+
+
+@dataclass
+class Publication:
+    """What every published output is made from: the site's name, description and address,
+    its page URLs, the catalog with the gallery run (``view``), and the page renderer."""
+
+    view: GalleryView  # the catalog, the gallery report and the entries each answer shows
+    site_name: str = ""
+    site_description: str = ""
+    site_url: str | None = None
+    urls: Urls = field(default_factory=Urls)
+    renderer: Renderer | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.view.catalog
+
+    @property
+    def base(self) -> str | None:
+        """The absolute base URL ending in '/', or None without ``site_url``."""
+        return base_url(self.site_url)
+
+
+class PageInfo(NamedTuple):
+    """What the meta tags need of a built page."""
+
+    src_uri: str
+    url: str  # relative to the site root
+    canonical_url: str | None
+    title: str | None  # the title the page was given (front matter, heading, navigation)
+    meta: Mapping[str, Any]
+    is_homepage: bool
 
 
 LOCAL_BUILD_ENV = "MODELKB_LOCAL_BUILD"  # "1": build a local copy with a loopback site_url
@@ -63,7 +92,7 @@ SITE_URL_ENV = "SITE_URL"  # read by mkdocs.yml: site_url: !ENV [SITE_URL, ...]
 _LOOPBACK = ("localhost", "0.0.0.0", "::1", "::")
 
 
-def check_site_url(config, command: str | None) -> None:
+def check_site_url(site_url: str | None, command: str | None) -> None:
     """Refuse to build for publishing with a missing or loopback ``site_url``.
 
     Share links, canonical URLs, link-preview cards and exports are absolute URLs made from
@@ -76,13 +105,13 @@ def check_site_url(config, command: str | None) -> None:
     if command == "serve" or os.environ.get(LOCAL_BUILD_ENV, "").strip().lower() in (
             "1", "true", "yes"):
         return
-    url = (config.get("site_url") or "").strip()
+    url = (site_url or "").strip()
     host = (urlsplit(url).hostname or "").lower() if url else ""
     if url and host and host not in _LOOPBACK and not host.startswith("127.") \
             and not host.endswith(".localhost"):
         return
     what = (f"site_url is {url}, a loopback address" if url else "site_url is not set")
-    raise PluginError(
+    raise ModelkbError(
         f"{what}: the published pages' share links, canonical URLs and preview cards would "
         "point nowhere. Set the site_url setting in mkdocs.yml to the address the site is "
         f"published at, or the environment variable {SITE_URL_ENV} (mkdocs.yml reads it: "
@@ -91,9 +120,9 @@ def check_site_url(config, command: str | None) -> None:
         "build a local copy anyway.")
 
 
-def warn_without_site_url(config) -> None:
+def warn_without_site_url(site_url: str | None) -> None:
     """Warn (fails ``--strict``) when previews and exports cannot have absolute URLs."""
-    if base_url(config) is None:
+    if base_url(site_url) is None:
         log.warning("site_url is not set in mkdocs.yml: link previews (og:url, og:image, "
                     "twitter:image) are left out and exports use site-relative links; set "
                     "site_url to the address the site is published at")
@@ -107,7 +136,7 @@ def site_link(base: str | None, path: str) -> str:
 
 def export_path(slug: str) -> str:
     """Where an answer's Markdown export is published, relative to the site root."""
-    return f"answers/{slug}.md"
+    return f"{ANSWERS.folder}/{slug}.md"
 
 
 def card_path(slug: str) -> str:
@@ -117,11 +146,12 @@ def card_path(slug: str) -> str:
 
 # -- cards -----------------------------------------------------------------------------------
 
-def first_result(report, q: Question, entries_for: EntriesFor):
+def first_result(pub: Publication, q: Question):
     """(entry id, result) of the first gallery image an answer shows that has before/after."""
+    report = pub.view.report
     if report is None:
         return None
-    for entry_id in entries_for(q):
+    for entry_id in pub.view.entries_for(q):
         result = report.results.get(entry_id)
         if result and "baseline.webp" in result.files and "output.webp" in result.files:
             return entry_id, result
@@ -140,20 +170,19 @@ def card_gain(result) -> str | None:
     return f"{ref.gain.psnr:+.1f} dB closer to the sharp original"
 
 
-def card_files(config, catalog: Catalog, report, entries_for: EntriesFor,
-               cache_dir: Path) -> list[File]:
-    """The preview cards as generated files: one per answer, one plain card for other pages.
+def card_files(pub: Publication, cache_dir: Path) -> list[tuple[str, Path]]:
+    """The preview cards as (site path, file): one per answer, one plain card for other pages.
 
     Each card is drawn once and kept in ``cache_dir`` under a hash of what it shows, so a
     rebuild draws only the cards whose question or pictures changed.
     """
-    site_name = config.get("site_name") or ""
-    description = config.get("site_description") or ""
-    made = [File.generated(config, SITE_CARD, abs_src_path=str(_cached_card(
+    site_name = pub.site_name
+    description = pub.site_description
+    made = [(SITE_CARD, _cached_card(
         cache_dir, ("plain", site_name, description),
-        lambda: cards.plain_card(site_name, site_name, description))))]
-    for q in catalog.questions.values():
-        found = first_result(report, q, entries_for)
+        lambda: cards.plain_card(site_name, site_name, description)))]
+    for q in pub.catalog.questions.values():
+        found = first_result(pub, q)
         before = found[1].files["baseline.webp"] if found else None
         after = found[1].files["output.webp"] if found else None
         gain = card_gain(found[1]) if found else None
@@ -161,7 +190,7 @@ def card_files(config, catalog: Catalog, report, entries_for: EntriesFor,
                                         _picture_id(after), gain),
                             lambda q=q, b=before, a=after, g=gain: cards.answer_card(
                                 q.question, site_name, b, a, gain=g))
-        made.append(File.generated(config, card_path(q.slug), abs_src_path=str(path)))
+        made.append((card_path(q.slug), path))
     return made
 
 
@@ -182,7 +211,7 @@ def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) ->
         try:
             atomic_write(path, draw())
         except OSError as exc:
-            raise PluginError(f"cannot write the link-preview card {path.name} in {cache_dir}: "
+            raise ModelkbError(f"cannot write the link-preview card {path.name} in {cache_dir}: "
                               f"{exc.strerror or exc}; make the modelkb cache folder writable "
                               "(an unchanged site needs no writes)") from None
     return path
@@ -199,19 +228,20 @@ def clip(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     return cut.rstrip(",;:") + "…"
 
 
-def _answer_for(page, catalog: Catalog) -> Question | None:
-    uri = page.file.src_uri
-    if not (uri.startswith("answers/") and uri.endswith(".md")):
+def _answer_for(uri: str, catalog: Catalog) -> Question | None:
+    folder = f"{ANSWERS.folder}/"
+    if not (uri.startswith(folder) and uri.endswith(".md")):
         return None
-    q = catalog.questions.get(uri[len("answers/"):-len(".md")])
+    q = catalog.questions.get(uri[len(folder):-len(".md")])
     return q if q is not None and answer_uri(q.slug) == uri else None
 
 
-def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -> str:
+def head_tags(pub: Publication, page: PageInfo) -> str:
     """Open Graph and Twitter meta tags of one page, every value HTML-escaped."""
-    base = base_url(config)
-    site_name = config.get("site_name") or ""
-    q = _answer_for(page, catalog)
+    catalog = pub.catalog
+    base = pub.base
+    site_name = pub.site_name
+    q = _answer_for(page.src_uri, catalog)
     meta = page.meta or {}
     if q is not None:
         title, description = q.question, q.answer.summary
@@ -220,7 +250,7 @@ def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -
         if page.is_homepage:
             title = site_name
         description = html.unescape(str(meta.get("description") or "")) \
-            or (config.get("site_description") or "")
+            or pub.site_description
     description = clip(description)
     tags: list[tuple[str, str, str]] = [
         ("property", "og:type", "article" if q is not None else "website"),
@@ -235,7 +265,7 @@ def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -
         url = page.canonical_url or site_link(base, page.url)
         if q is not None:
             image = site_link(base, card_path(q.slug))
-            found = first_result(report, q, entries_for)
+            found = first_result(pub, q)
             alt = (f"{title} — before (plain resize, left half) and after (the model's output, "
                    f"right half): {catalog.gallery[found[0]].caption}") if found else title
         else:
@@ -253,36 +283,26 @@ def head_tags(page, config, catalog: Catalog, report, entries_for: EntriesFor) -
         ]
     lines = [f'<meta {key}="{name}" content="{attr(value)}">' for key, name, value in tags]
     if q is not None and not q.draft:
-        page_dir = figures.page_url_dir(answer_uri(q.slug), config.get("use_directory_urls", True))
-        export = posixpath.relpath(export_path(q.slug), page_dir or ".")
+        export = pub.urls.relative(export_path(q.slug), pub.urls.page(answer_uri(q.slug)))
         lines.append(f'<meta name="mkb:markdown" content="{attr(export)}">')
     return "\n    ".join(lines)
 
 
-def add_head_tags(output: str, tags: str) -> str:
-    """``output`` with ``tags`` inserted at the end of its <head>."""
-    index = output.find("</head>")
-    if index < 0:
-        return output
-    return output[:index] + "\n    " + tags + "\n  " + output[index:]
-
-
 # -- Markdown exports ------------------------------------------------------------------------
 
-def answer_markdown(q: Question, catalog: Catalog, config, report,
-                    entries_for: EntriesFor, renderer: Renderer | None = None) -> str:
+def answer_markdown(pub: Publication, q: Question) -> str:
     """An answer as forum-ready Markdown: the three sections, every link absolute.
 
     The answer page is rendered and sanitised as on the site, then written back as Markdown
     whose text is escaped: catalog text reaches the export as text, never as markup.
     """
-    renderer = renderer or default_renderer(catalog)
-    base = base_url(config)
-    dirs = config.get("use_directory_urls", True)
+    catalog, report = pub.catalog, pub.view.report
+    renderer = pub.renderer or default_renderer(catalog)
+    base = pub.base
     src = answer_uri(q.slug)
-    page_dir = figures.page_url_dir(src, dirs)
+    here = pub.urls.page(src)
     pictures: list[str] = []
-    for entry_id in entries_for(q):
+    for entry_id in pub.view.entries_for(q):
         result = report.results.get(entry_id) if report else None
         if not result or "output.webp" not in result.files:
             continue
@@ -290,14 +310,14 @@ def answer_markdown(q: Question, catalog: Catalog, config, report,
         files = [("before: plain resize", "baseline.webp"), ("after: the workflow's output",
                                                               "output.webp")]
         images = " ".join(
-            f'<img src="{attr(figures.asset_url(page_dir, entry_id, name))}" '
+            f'<img src="{attr(figures.asset_url(here, entry_id, name))}" '
             f'alt="{attr(caption)}, {label}">' for label, name in files if name in result.files)
         pictures.append(f"<p>{images}</p>")
     page_md = render_answer(q, catalog, renderer, "\n\n".join(pictures))
     page_html = sanitise(renderer.markdown_html(page_md, src))
-    page = site_link(base, page_url(src, dirs))
+    page = site_link(base, here)
     text = html_to_markdown(page_html, page)
-    site_name = config.get("site_name") or ""
+    site_name = pub.site_name
     sections = " · ".join(link_markdown(f"{page}#{anchor}", anchor) for anchor in SECTION_ANCHORS)
     footer = (f"\n---\n\nFrom [{markdown_text(site_name)}](<{site_link(base, '')}>): "
               f"{link_markdown(page, 'the full answer')}, sections {sections}. Images were "
@@ -307,20 +327,19 @@ def answer_markdown(q: Question, catalog: Catalog, config, report,
 
 # -- catalog.json ----------------------------------------------------------------------------
 
-def catalog_data(catalog: Catalog, config) -> dict[str, Any]:
+def catalog_data(pub: Publication) -> dict[str, Any]:
     """Every model, paper, tool, task and published answer with its page and outside links."""
-    base = base_url(config)
-    dirs = config.get("use_directory_urls", True)
+    catalog, base = pub.catalog, pub.base
 
     def url(src: str) -> str:
-        return site_link(base, page_url(src, dirs))
+        return site_link(base, pub.urls.page(src))
 
     def links(kind: str, entry) -> dict[str, str]:
         return {label.lower(): target for label, target in reference_links(kind, entry)}
 
     data: dict[str, Any] = {
-        "site": {"name": config.get("site_name") or "", "url": site_link(base, ""),
-                 "description": config.get("site_description") or ""},
+        "site": {"name": pub.site_name, "url": site_link(base, ""),
+                 "description": pub.site_description},
         "answers": [{
             "slug": q.slug, "question": " ".join(q.question.split()),
             "summary": " ".join(q.answer.summary.split()), "task": q.task,
@@ -343,19 +362,16 @@ def catalog_data(catalog: Catalog, config) -> dict[str, Any]:
     return data
 
 
-def write_exports(config, catalog: Catalog, report, entries_for: EntriesFor,
-                  renderer: Renderer | None = None) -> list[Path]:
+def write_exports(pub: Publication, site_dir: Path) -> list[Path]:
     """Write each published answer's Markdown and catalog.json into the built site."""
-    site_dir = Path(config["site_dir"])
     written: list[Path] = []
-    for q in catalog.published_questions():
+    for q in pub.catalog.published_questions():
         path = site_dir / export_path(q.slug)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(answer_markdown(q, catalog, config, report, entries_for, renderer),
-                        encoding="utf-8")
+        path.write_text(answer_markdown(pub, q), encoding="utf-8")
         written.append(path)
     path = site_dir / CATALOG_JSON
-    path.write_text(json.dumps(catalog_data(catalog, config), indent=2, ensure_ascii=False)
+    path.write_text(json.dumps(catalog_data(pub), indent=2, ensure_ascii=False)
                     + "\n", encoding="utf-8")
     written.append(path)
     return written
@@ -363,12 +379,11 @@ def write_exports(config, catalog: Catalog, report, entries_for: EntriesFor,
 
 # -- 404 -------------------------------------------------------------------------------------
 
-def not_found_html(output: str, config) -> str:
+def not_found_html(output: str, pub: Publication) -> str:
     """Material's 404 page with links to the home page, the answers and search."""
-    base = base_url(config)
+    base = pub.base
     root = (urlsplit(base).path or "/") if base else "/"
-    dirs = config.get("use_directory_urls", True)
-    answers = root + page_url("answers/index.md", dirs)
+    answers = root + pub.urls.page(ANSWERS.index_uri)
     help_html = (
         '<p class="mkb-404">This page does not exist (any more). Answers keep their '
         'addresses and section anchors, so the link may have a typo.</p>\n'

@@ -14,7 +14,6 @@ Outputs that are not HTML (the Markdown exports) are made from the sanitised HTM
 from __future__ import annotations
 
 import html
-import posixpath
 import re
 import xml.etree.ElementTree as etree
 from collections.abc import Callable, Iterable
@@ -94,25 +93,6 @@ def code_span(text: str) -> str:
 def attr(text: str) -> str:
     """Plain text for an HTML attribute value or element content (meta tags, alt text)."""
     return html.escape(" ".join(_CONTROL_RE.sub("", text).split()), quote=True)
-
-
-def page_url(src_uri: str, use_directory_urls: bool = True) -> str:
-    """The URL path, relative to the site root, a page source is served at ('answers/x/')."""
-    stem = src_uri.removesuffix(".md")
-    if posixpath.basename(stem) == "index":
-        folder = posixpath.dirname(stem)
-        return f"{folder}/" if folder else ""
-    return f"{stem}/" if use_directory_urls else f"{stem}.html"
-
-
-def relative_url(target: str, from_page: str) -> str:
-    """Site path ``target`` ('models/x/') as a URL relative to the served page ``from_page``."""
-    base = from_page if from_page.endswith("/") or not from_page else \
-        posixpath.dirname(from_page) + "/"
-    rel = posixpath.relpath(target.strip("/") or ".", base.strip("/") or ".")
-    if rel == ".":
-        return "./"
-    return rel + "/" if (not target or target.endswith("/")) else rel
 
 
 # -- sanitising -------------------------------------------------------------------------------

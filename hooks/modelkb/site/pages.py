@@ -12,7 +12,6 @@ from dataclasses import MISSING, fields
 
 from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
 from modelkb.site.answers import (
-    SECTION_ANCHORS,
     SHORTCODE_RE,
     link_markdown,
     plain,
@@ -65,8 +64,7 @@ def make_resolver(catalog: Catalog, use_directory_urls: bool = True):
 
 def default_renderer(catalog: Catalog) -> Renderer:
     """A renderer with this repository's extensions (when no MkDocs config is at hand)."""
-    return Renderer(["attr_list", "admonition", "tables", "toc", "fenced_code"],
-                    {"toc": {"permalink": True}}, make_resolver(catalog), SECTION_ANCHORS)
+    return Renderer(make_resolver(catalog))
 
 
 def summary_text(renderer: Renderer, text: str) -> str:

@@ -25,7 +25,6 @@ from modelkb.catalog import Catalog, load_catalog
 from modelkb.errors import ModelkbError
 from modelkb.files import file_lock, hash_bytes, write_if_changed
 from modelkb.site import figures, publish
-from modelkb.site.answers import SECTION_ANCHORS
 from modelkb.site.config import ModelkbConfig, parse_settings, resolve, weights_choice
 from modelkb.site.gallery_pages import GalleryView
 from modelkb.site.pages import (
@@ -131,8 +130,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         except ModelkbError as exc:
             raise PluginError(str(exc)) from None
         view = GalleryView(catalog, None, config.use_directory_urls)
-        renderer = Renderer.from_config(config, make_resolver(catalog, config.use_directory_urls),
-                                        reserved_ids=SECTION_ANCHORS)
+        renderer = Renderer(make_resolver(catalog, config.use_directory_urls))
         self._state = BuildState(root=root, catalog=catalog, view=view, renderer=renderer)
         publish.check_site_url(config, self._command)
         publish.warn_without_site_url(config)

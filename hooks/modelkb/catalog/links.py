@@ -39,7 +39,7 @@ MAX_MARKDOWN_DEPTH = 16  # nested lists and quotes in one field
 # Python-Markdown scans from each '[' to its ']' (and from each '(' to its ')'), to the end of
 # the text when there is none: the sum of those distances bounds its link parsing.
 MAX_BRACKET_SCAN = 40_000
-MARKDOWN_HINT = "shorten the text, or nest fewer lists and quotes"
+MARKDOWN_HINT = "shorten the text, close its brackets, or nest fewer lists and quotes"
 _CONTAINER_RE = re.compile(r"[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$))")
 _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\"'<>\\`]")
 
@@ -99,12 +99,9 @@ def image_problem(url: str) -> str | None:
     Images come from this site only: a relative path, so that no outside server learns who
     reads a page (tracking pixels) and no outside picture is shown as the site's.
     """
-    problem = url_problem(url, outside=False)
-    if problem:
-        return problem
-    if _SCHEME_RE.match(url) or url.startswith("//"):
+    if _SCHEME_RE.match(url) or url.lstrip().startswith(("//", "\\")):
         return "is not on this site: images must be given by a relative path"
-    return None
+    return url_problem(url, outside=False)
 
 
 def url_problem(url: str, *, outside: bool = True) -> str | None:

@@ -30,6 +30,7 @@ from modelkb.site.gallery_pages import GalleryView
 from modelkb.site.pages import (
     PageMeta,
     absolute_links_to_relative,
+    answer_uri,
     answers_list,
     build_pages,
     make_resolver,
@@ -254,6 +255,14 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         st = self.state
         tags = publish.head_tags(page, config, st.catalog, st.view.report, st.view.entries_for)
         return publish.add_head_tags(output, tags)
+
+    def on_template_context(self, context, template_name: str, config):
+        """The sitemap lists no draft answer."""
+        if template_name == "sitemap.xml":
+            drafts = {answer_uri(q.slug) for q in self.state.catalog.questions.values()
+                      if q.draft}
+            context["pages"] = [f for f in context["pages"] if f.src_uri not in drafts]
+        return context
 
     def on_post_template(self, output_content: str, template_name: str, config) -> str:
         """Static templates as written; the 404 page gains links to home, answers and search."""

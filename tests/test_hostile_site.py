@@ -188,12 +188,12 @@ class Marks(HTMLParser):
 
 def test_site_extensions_never_reach_catalog_text(extensions_build) -> None:
     build, model_id = extensions_build
-    page = build.page(f"models/{model_id}")
-    assert "Bare www.example.org/magic24" in page  # the summary was published, as text
     everything = [p.read_text(encoding="utf-8", errors="replace")
                   for p in build.site.rglob("*") if p.is_file() and p.suffix in
                   (".html", ".json", ".md", ".xml")]
     assert not any(SECRET in text for text in everything)  # snippets never read a file
+    page = build.page(f"models/{model_id}")
+    assert "Bare www.example.org/magic24" in page  # the summary was published, as text
     marks = Marks()
     marks.feed(page)
     hrefs = [a.get("href", "") for tag, a in marks.found if tag == "a"]

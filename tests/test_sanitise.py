@@ -17,10 +17,12 @@ from typing import Any
 import markdown
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 from test_catalog import MINIMAL, problems, write
 
 from modelkb.catalog import load_catalog
 from modelkb.catalog.links import find_links, url_problem
+from modelkb.site.render import Renderer, html_to_markdown, sanitise
 
 from conftest import mkdocs_build
 
@@ -54,6 +56,14 @@ MARKUP_PAYLOADS = [
     "<a href=\"https://github.com/kky7/MSSNet\" onclick=\"alert('p24')\">ok</a>",
     "<base href=\"javascript:/\"><meta http-equiv=refresh content=\"0;url=x\">",
     "Emoji 😀 and 𝐀𝐁 in text",
+    # issue 24: code inside list items, which the export once wrote as list continuation
+    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
+    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
+    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
+    "<i onclick=\"alert('p32b')\">y</i>",
+    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
+    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
+    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
 ]
 # Links with dangerous schemes: case, entities, whitespace and NUL-like escapes, reference
 # definitions (in list items, with an empty label), autolinks, images.
@@ -144,6 +154,35 @@ def findings(html: str, whole_fragment: bool = False) -> list[str]:
     parser.feed(html)
     parser.close()
     return parser.found
+
+
+# How a forum may render an exported answer: CommonMark (markdown-it-py's strict preset,
+# raw HTML on, as the spec has it), Python-Markdown bare, and with the usual extensions.
+EXPORT_READERS = {
+    "commonmark": MarkdownIt("commonmark").render,
+    "python-markdown": markdown.markdown,
+    "python-markdown+ext": lambda text: markdown.markdown(
+        text, extensions=["attr_list", "tables", "fenced_code", "def_list"]),
+}
+
+
+def export_findings(export: str) -> list[str]:
+    """Active content in ``export`` as each reader renders it."""
+    return [f"{name}: {found}" for name, render in EXPORT_READERS.items()
+            for found in findings(render(export), whole_fragment=True)]
+
+
+def test_exported_markdown_is_inert_in_commonmark_and_python_markdown():
+    renderer = Renderer()
+    for payload in MARKUP_PAYLOADS:
+        export = html_to_markdown(sanitise(renderer.markdown_html(payload)),
+                                  "https://example.org/answers/q/")
+        assert not export_findings(export), (payload, export, export_findings(export))
+        if re.search(r"alert\('p3[0-3]'", payload):  # code: shown, as text, in every reading
+            for render in EXPORT_READERS.values():
+                shown = render(export)
+                assert re.search(r"&lt;b onmouseover=(\"|&quot;)alert\('p3\d", shown) \
+                    or "&lt;i onclick" in shown, (payload, export, shown)
 
 
 # -- refusals at their line -------------------------------------------------------------------
@@ -288,9 +327,8 @@ def test_no_built_page_export_or_index_carries_active_content(hostile_build):
     exports = [p for p in build.site.joinpath("answers").glob("*.md")]
     assert exports
     for export in exports:
-        rendered = markdown.markdown(export.read_text(encoding="utf-8"),
-                                     extensions=["attr_list", "tables", "fenced_code"])
-        assert not findings(rendered, whole_fragment=True), (export, findings(rendered, True))
+        found = export_findings(export.read_text(encoding="utf-8"))
+        assert not found, (export, found)
     data = json.loads((build.site / "catalog.json").read_text(encoding="utf-8"))
     model = data["models"][0]
     assert model["name"].startswith("MSSNet 😀 𝐌 <script>alert('p1')</script>")  # plain text

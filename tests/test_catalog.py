@@ -171,7 +171,7 @@ def test_find_links_sees_every_kind_of_link():
     targets = {(link.kind, link.target) for link in find_links(text)}
     assert targets >= {("url", "https://a.example/x"), ("url", "https://b.example/"),
                        ("url", "https://c.example/y"), ("shortcode", "m1"),
-                       ("url", "data:image/png;base64,xx"), ("url", "https://d.example/z")}
+                       ("image", "data:image/png;base64,xx"), ("url", "https://d.example/z")}
 
 
 def test_escaping_helpers():

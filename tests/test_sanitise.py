@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from test_catalog import MINIMAL, problems, write
 
 from modelkb.catalog import load_catalog
-from modelkb.catalog.links import find_links, url_problem
+from modelkb.catalog.links import find_links, image_problem, markdown_problem, url_problem
 from modelkb.site.render import Renderer, html_to_markdown, sanitise
 
 from conftest import mkdocs_build
@@ -29,6 +29,14 @@ from conftest import mkdocs_build
 # Markup without links: raw HTML, handlers, SVG/MathML, nested and malformed tags, attribute
 # injection, attribute lists, and the escaper's old blind spots around code.
 MARKUP_PAYLOADS = [
+    # issue 24: code inside list items, which the export once wrote as list continuation
+    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
+    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
+    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
+    "<i onclick=\"alert('p32b')\">y</i>",
+    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
+    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
+    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
     "<script>alert('p1')</script>",
     "<img src=x onerror=alert('p2')>",
     "<svg/onload=alert('p3')>",
@@ -56,14 +64,6 @@ MARKUP_PAYLOADS = [
     "<a href=\"https://github.com/kky7/MSSNet\" onclick=\"alert('p24')\">ok</a>",
     "<base href=\"javascript:/\"><meta http-equiv=refresh content=\"0;url=x\">",
     "Emoji 😀 and 𝐀𝐁 in text",
-    # issue 24: code inside list items, which the export once wrote as list continuation
-    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
-    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
-    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
-    "<i onclick=\"alert('p32b')\">y</i>",
-    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
-    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
-    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
 ]
 # Links with dangerous schemes: case, entities, whitespace and NUL-like escapes, reference
 # definitions (in list items, with an empty label), autolinks, images.
@@ -206,7 +206,7 @@ def test_link_payloads_in_answers_and_summaries_are_refused_at_their_line(tmp_pa
                                      payload.splitlines()) + "\n")
     found = problems(write(tmp_path, text))
     lines = {int(m.group(1)) for p in found
-             if (m := re.match(r"catalog\.yml:(\d+):\d+: link to ", p))}
+             if (m := re.match(r"catalog\.yml:(\d+):\d+: (link to|image) ", p))}
     summary_lines = set(range(9, 11 + payload.count("\n")))  # 'summary: |' and its lines
     answer_start = text[:text.index("        You want to deblur.")].count("\n")  # 'task: |'
     answer_lines = set(range(answer_start, answer_start + 4 + payload.count("\n")))
@@ -274,7 +274,12 @@ def inject(value: Any, key: str = "", parent: str = "") -> tuple[Any, int]:
 
 def _accepted(payload: str, answer: bool) -> bool:
     """Whether the validator lets ``payload`` through (links are checked in these fields)."""
-    targets = [link.target for link in find_links(payload) if link.kind == "url"]
+    if markdown_problem(payload):
+        return False  # too long for one field (tests/test_hostile.py)
+    links = find_links(payload)
+    targets = [link.target for link in links if link.kind == "url"]
+    if any(image_problem(link.target) for link in links if link.kind == "image"):
+        return False  # images only from this site
     if answer:
         return not targets  # answers may link only to catalog URLs
     return all(url_problem(t, outside=False) is None for t in targets)

@@ -29,14 +29,6 @@ from conftest import mkdocs_build
 # Markup without links: raw HTML, handlers, SVG/MathML, nested and malformed tags, attribute
 # injection, attribute lists, and the escaper's old blind spots around code.
 MARKUP_PAYLOADS = [
-    # issue 24: code inside list items, which the export once wrote as list continuation
-    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
-    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
-    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
-    "<i onclick=\"alert('p32b')\">y</i>",
-    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
-    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
-    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
     "<script>alert('p1')</script>",
     "<img src=x onerror=alert('p2')>",
     "<svg/onload=alert('p3')>",
@@ -64,6 +56,17 @@ MARKUP_PAYLOADS = [
     "<a href=\"https://github.com/kky7/MSSNet\" onclick=\"alert('p24')\">ok</a>",
     "<base href=\"javascript:/\"><meta http-equiv=refresh content=\"0;url=x\">",
     "Emoji 😀 and 𝐀𝐁 in text",
+]
+# Issue 24: code inside list items, which the export once wrote as list continuation (live
+# HTML in CommonMark and Python-Markdown), and raw HTML behind a backslash.
+CODE_PAYLOADS = [
+    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
+    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
+    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
+    "<i onclick=\"alert('p32b')\">y</i>",
+    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
+    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
+    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
 ]
 # Links with dangerous schemes: case, entities, whitespace and NUL-like escapes, reference
 # definitions (in list items, with an empty label), autolinks, images.
@@ -174,7 +177,7 @@ def export_findings(export: str) -> list[str]:
 
 def test_exported_markdown_is_inert_in_commonmark_and_python_markdown():
     renderer = Renderer()
-    for payload in MARKUP_PAYLOADS:
+    for payload in [*CODE_PAYLOADS, *MARKUP_PAYLOADS]:
         export = html_to_markdown(sanitise(renderer.markdown_html(payload)),
                                   "https://example.org/answers/q/")
         assert not export_findings(export), (payload, export, export_findings(export))
@@ -288,12 +291,13 @@ def _accepted(payload: str, answer: bool) -> bool:
 def _with_payload(value: str, markdown_field: bool, answer: bool = False) -> tuple[str, int]:
     if markdown_field:  # links are refused there (tested above), the rest is published
         text = value
-        for payload in MARKUP_PAYLOADS:  # each, in context, as long as the text stays accepted
+        for payload in [*CODE_PAYLOADS, *MARKUP_PAYLOADS]:  # each, while the text is accepted
             if _accepted(text + "\n\n" + payload + "\n", answer):
                 text += "\n\n" + payload + "\n"
         assert text.count("alert(") >= 12, text
         return text, 1
-    return " ".join([*MARKUP_PAYLOADS, *LINK_PAYLOADS, value]).replace("\n", " "), 1
+    return " ".join([*MARKUP_PAYLOADS, *LINK_PAYLOADS, *CODE_PAYLOADS, value]).replace(
+        "\n", " "), 1
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +338,7 @@ def test_no_built_page_export_or_index_carries_active_content(hostile_build):
     for export in exports:
         found = export_findings(export.read_text(encoding="utf-8"))
         assert not found, (export, found)
+    assert any("p30" in e.read_text(encoding="utf-8") for e in exports)  # code in a list item
     data = json.loads((build.site / "catalog.json").read_text(encoding="utf-8"))
     model = data["models"][0]
     assert model["name"].startswith("MSSNet 😀 𝐌 <script>alert('p1')</script>")  # plain text

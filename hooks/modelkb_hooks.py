@@ -14,6 +14,7 @@ on_files = plugin.on_files
 on_nav = plugin.on_nav
 on_page_markdown = plugin.on_page_markdown
 on_page_context = plugin.on_page_context
+on_template_context = plugin.on_template_context
 on_post_page = plugin.on_post_page
 on_post_template = plugin.on_post_template
 on_post_build = plugin.on_post_build

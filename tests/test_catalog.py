@@ -171,7 +171,7 @@ def test_find_links_sees_every_kind_of_link():
     targets = {(link.kind, link.target) for link in find_links(text)}
     assert targets >= {("url", "https://a.example/x"), ("url", "https://b.example/"),
                        ("url", "https://c.example/y"), ("shortcode", "m1"),
-                       ("url", "data:image/png;base64,xx"), ("url", "https://d.example/z")}
+                       ("image", "data:image/png;base64,xx"), ("url", "https://d.example/z")}
 
 
 def test_escaping_helpers():
@@ -179,5 +179,5 @@ def test_escaping_helpers():
     assert plain("<b>[[x]]</b> *a*") == \
         "&#60;b&#62;&#91;&#91;x&#93;&#93;&#60;&#47;b&#62; &#42;a&#42;"
     # Markdown: rendered, then sanitised (issue 14 replaced the escaper that showed HTML as text)
-    html = Renderer(["attr_list"]).markdown_to_html("<i>x</i> `<kept>` {: onclick=y}")
+    html = Renderer().markdown_to_html("<i>x</i> `<kept>` {: onclick=y}")
     assert html == "<p><i>x</i> <code>&lt;kept&gt;</code> {: onclick=y}</p>"

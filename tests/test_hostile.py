@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from modelkb.catalog import Catalog
@@ -543,3 +545,113 @@ def test_gallery_paths_outside_the_folder_are_schema_errors(tmp_path: Path, bad:
     message = str(info.value)
     assert "catalog.yml:8:" in message and "inside the gallery folder" in message
     assert "catalog.yml:12:" in message and "must be an absolute http" in message
+
+
+# -- issue 24: Markdown sizes, nesting and images in catalog text ------------------------------
+
+def _catalog_with(tmp_path: Path, summary: str = "", task: str = "You want to deblur.") -> Path:
+    """test_catalog's MINIMAL catalog with a model summary and an answer section as given."""
+    from test_catalog import MINIMAL
+
+    def block(text: str, indent: str) -> str:
+        return "|\n" + "\n".join(indent + line if line else "" for line in text.split("\n"))
+
+    text = MINIMAL.replace("    paper: https://example.org/m1.pdf\n",
+                           "    paper: https://example.org/m1.pdf\n    summary: "
+                           + block(summary or "A model.", "      ") + "\n")
+    text = text.replace("      task: You want to deblur.\n",
+                        "      task: " + block(task, "        ") + "\n")
+    (tmp_path / "catalog.yml").write_text(text, encoding="utf-8")
+    return tmp_path / "catalog.yml"
+
+
+def _check(tmp_path: Path) -> tuple[int, str, float]:
+    started = time.perf_counter()
+    proc = run_cli("check", cwd=tmp_path)
+    return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - started
+
+
+def test_outside_images_in_catalog_text_are_errors_at_their_line(tmp_path: Path) -> None:
+    _catalog_with(tmp_path, summary="Look: ![](https://tracker.example/p.gif)",
+                  task='You want to deblur.\n\n<img src="//cdn.example/q.png" alt="q">')
+    code, out, _ = _check(tmp_path)
+    assert code == 1 and "Traceback" not in out, out
+    assert re.search(r"catalog\.yml:10:17: image 'https://tracker\.example/p\.gif' is not on "
+                     r"this site.*\(put the picture in docs/", out), out
+    assert re.search(r"catalog\.yml:26:19: image '//cdn\.example/q\.png' is not on this site",
+                     out), out
+    _catalog_with(tmp_path, summary="Ours: ![a](../../gallery/x.png){: width=99999 }")
+    code, out, _ = _check(tmp_path)
+    assert code == 0, out  # an image of this site is fine (its width is dropped on the page)
+
+
+@pytest.mark.parametrize("payload, why", [
+    ("[" * 3000, "unclosed or nested '['"),  # 12 s on 8 KB before, checked in well under 1 s
+    ("![" * 1500, "unclosed or nested '['"),
+    ("[a(" * 1000, "unclosed or nested '['"),
+    ("word " * 1000, "more than the 4,000 a Markdown field may hold"),
+    ("- " * 1500 + "x", "levels deep"),  # a RecursionError traceback before
+    ("1. " * 1300 + "x", "levels deep"),
+    ("\n".join("    " * i + "- x" for i in range(40)), "levels deep"),
+])
+def test_oversized_and_deep_markdown_is_a_located_error(tmp_path: Path, payload: str,
+                                                         why: str) -> None:
+    for where in ("summary", "task"):
+        _catalog_with(tmp_path, **{where: payload})
+        code, out, seconds = _check(tmp_path)
+        assert code == 1 and "Traceback" not in out and "RecursionError" not in out, out[-2000:]
+        lines = (tmp_path / "catalog.yml").read_text(encoding="utf-8").splitlines()
+        line = 1 + lines.index("    summary: |" if where == "summary" else "      task: |")
+        field = "summary" if where == "summary" else "answer.task"
+        assert re.search(rf"catalog\.yml:{line}:\d+: '{field}' .*{re.escape(why)}", out), out
+        assert "(shorten the text, close its brackets, or nest fewer lists and quotes)" in out
+        assert seconds < 20, seconds  # process start and imports included
+
+
+def test_worst_markdown_at_the_size_cap_checks_quickly(tmp_path: Path) -> None:
+    # The slowest text found that the limits let through: raw-HTML openings (quadratic in
+    # Python-Markdown); 4,000 characters of it in every Markdown field of the catalog.
+    from modelkb.catalog.links import MAX_MARKDOWN_CHARS
+
+    payload = ("<a " * MAX_MARKDOWN_CHARS)[:MAX_MARKDOWN_CHARS - 1]
+    _catalog_with(tmp_path, summary=payload, task=payload)
+    code, out, seconds = _check(tmp_path)
+    assert code == 0, out
+    assert seconds < 30, seconds
+
+
+def test_long_lists_inside_entries_are_located_errors(tmp_path: Path) -> None:
+    from test_catalog import MINIMAL
+
+    text = MINIMAL.replace("    models: [m1]\n", "    models: [" + ", ".join(["m1"] * 600) + "]\n")
+    (tmp_path / "catalog.yml").write_text(text, encoding="utf-8")
+    code, out, _ = _check(tmp_path)
+    assert code == 1 and "Traceback" not in out, out
+    assert re.search(r"catalog\.yml:17:5: 'models' has 600 items, more than the 500 allowed "
+                     r"\(keep the ones that matter\)", out), out
+
+
+def test_deep_markdown_fails_import_and_build_without_a_traceback(tmp_path: Path) -> None:
+    from test_importer import SHIPPED, prompt_text
+
+    from conftest import copy_project, mkdocs_build
+
+    prompt = prompt_text("How do I sharpen a blurred photo of a very deep list?",
+                         [("Deblur-MSSNet-RealBlurJ", "https://arxiv.org/abs/2210.00000")],
+                         [("A deep paper", "https://arxiv.org/abs/2210.00001", "- " * 1500)])
+    (tmp_path / "p.txt").write_text(prompt, encoding="utf-8")
+    (tmp_path / "catalog.yml").write_bytes(SHIPPED.read_bytes())
+    proc = run_cli("import", "p.txt", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in out, out[-3000:]
+    assert "levels deep" in out, out[-3000:]
+    assert (tmp_path / "catalog.yml").read_bytes() == SHIPPED.read_bytes()
+    project = copy_project(tmp_path / "project", tmp_path / "cache")
+    catalog = project / "catalog.yml"
+    data = yaml.safe_load(catalog.read_text(encoding="utf-8"))
+    data["models"][0]["summary"] = "* " * 1500 + "x"
+    catalog.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    build = mkdocs_build(project)
+    assert build.returncode == 1 and "Traceback" not in build.output, build.output[-3000:]
+    assert re.search(r"catalog\.yml:\d+:\d+: 'summary' nests Markdown lists or quotes",
+                     build.output), build.output[-3000:]

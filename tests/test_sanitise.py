@@ -17,10 +17,12 @@ from typing import Any
 import markdown
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 from test_catalog import MINIMAL, problems, write
 
 from modelkb.catalog import load_catalog
-from modelkb.catalog.links import find_links, url_problem
+from modelkb.catalog.links import find_links, image_problem, markdown_problem, url_problem
+from modelkb.site.render import Renderer, html_to_markdown, sanitise
 
 from conftest import mkdocs_build
 
@@ -54,6 +56,17 @@ MARKUP_PAYLOADS = [
     "<a href=\"https://github.com/kky7/MSSNet\" onclick=\"alert('p24')\">ok</a>",
     "<base href=\"javascript:/\"><meta http-equiv=refresh content=\"0;url=x\">",
     "Emoji 😀 and 𝐀𝐁 in text",
+]
+# Issue 24: code inside list items, which the export once wrote as list continuation (live
+# HTML in CommonMark and Python-Markdown), and raw HTML behind a backslash.
+CODE_PAYLOADS = [
+    "- item\n\n        <b onmouseover=\"alert('p30')\">x</b>\n",
+    "- a\n- b\n\n    ```\n    <b onmouseover=\"alert('p31')\">x</b>\n    ```\n\n    after",
+    "1. one\n    - two\n\n            <b onmouseover=\"alert('p32')\">x</b>\n\n            "
+    "<i onclick=\"alert('p32b')\">y</i>",
+    "- last item\n\n```\n<b onmouseover=\"alert('p33')\">x</b>\n```",
+    "text \\<b onmouseover=\"alert('p34')\">x</b> `<b onclick=\"alert('p34b')\">` "
+    "&lt;b onclick=\"alert('p34c')\"&gt; \\&lt;i onclick=\"alert('p34d')\"&gt;",
 ]
 # Links with dangerous schemes: case, entities, whitespace and NUL-like escapes, reference
 # definitions (in list items, with an empty label), autolinks, images.
@@ -146,6 +159,35 @@ def findings(html: str, whole_fragment: bool = False) -> list[str]:
     return parser.found
 
 
+# How a forum may render an exported answer: CommonMark (markdown-it-py's strict preset,
+# raw HTML on, as the spec has it), Python-Markdown bare, and with the usual extensions.
+EXPORT_READERS = {
+    "commonmark": MarkdownIt("commonmark").render,
+    "python-markdown": markdown.markdown,
+    "python-markdown+ext": lambda text: markdown.markdown(
+        text, extensions=["attr_list", "tables", "fenced_code", "def_list"]),
+}
+
+
+def export_findings(export: str) -> list[str]:
+    """Active content in ``export`` as each reader renders it."""
+    return [f"{name}: {found}" for name, render in EXPORT_READERS.items()
+            for found in findings(render(export), whole_fragment=True)]
+
+
+def test_exported_markdown_is_inert_in_commonmark_and_python_markdown():
+    renderer = Renderer()
+    for payload in [*CODE_PAYLOADS, *MARKUP_PAYLOADS]:
+        export = html_to_markdown(sanitise(renderer.markdown_html(payload)),
+                                  "https://example.org/answers/q/")
+        assert not export_findings(export), (payload, export, export_findings(export))
+        if re.search(r"alert\('p3[0-3]'", payload):  # code: shown, as text, in every reading
+            for render in EXPORT_READERS.values():
+                shown = render(export)
+                assert re.search(r"&lt;b onmouseover=(\"|&quot;)alert\('p3\d", shown) \
+                    or "&lt;i onclick" in shown, (payload, export, shown)
+
+
 # -- refusals at their line -------------------------------------------------------------------
 
 @pytest.mark.parametrize("url", URL_PAYLOADS)
@@ -167,7 +209,7 @@ def test_link_payloads_in_answers_and_summaries_are_refused_at_their_line(tmp_pa
                                      payload.splitlines()) + "\n")
     found = problems(write(tmp_path, text))
     lines = {int(m.group(1)) for p in found
-             if (m := re.match(r"catalog\.yml:(\d+):\d+: link to ", p))}
+             if (m := re.match(r"catalog\.yml:(\d+):\d+: (link to|image) ", p))}
     summary_lines = set(range(9, 11 + payload.count("\n")))  # 'summary: |' and its lines
     answer_start = text[:text.index("        You want to deblur.")].count("\n")  # 'task: |'
     answer_lines = set(range(answer_start, answer_start + 4 + payload.count("\n")))
@@ -235,7 +277,12 @@ def inject(value: Any, key: str = "", parent: str = "") -> tuple[Any, int]:
 
 def _accepted(payload: str, answer: bool) -> bool:
     """Whether the validator lets ``payload`` through (links are checked in these fields)."""
-    targets = [link.target for link in find_links(payload) if link.kind == "url"]
+    if markdown_problem(payload):
+        return False  # too long for one field (tests/test_hostile.py)
+    links = find_links(payload)
+    targets = [link.target for link in links if link.kind == "url"]
+    if any(image_problem(link.target) for link in links if link.kind == "image"):
+        return False  # images only from this site
     if answer:
         return not targets  # answers may link only to catalog URLs
     return all(url_problem(t, outside=False) is None for t in targets)
@@ -244,12 +291,13 @@ def _accepted(payload: str, answer: bool) -> bool:
 def _with_payload(value: str, markdown_field: bool, answer: bool = False) -> tuple[str, int]:
     if markdown_field:  # links are refused there (tested above), the rest is published
         text = value
-        for payload in MARKUP_PAYLOADS:  # each, in context, as long as the text stays accepted
+        for payload in [*CODE_PAYLOADS, *MARKUP_PAYLOADS]:  # each, while the text is accepted
             if _accepted(text + "\n\n" + payload + "\n", answer):
                 text += "\n\n" + payload + "\n"
         assert text.count("alert(") >= 12, text
         return text, 1
-    return " ".join([*MARKUP_PAYLOADS, *LINK_PAYLOADS, value]).replace("\n", " "), 1
+    return " ".join([*MARKUP_PAYLOADS, *LINK_PAYLOADS, *CODE_PAYLOADS, value]).replace(
+        "\n", " "), 1
 
 
 @pytest.fixture(scope="module")
@@ -288,9 +336,9 @@ def test_no_built_page_export_or_index_carries_active_content(hostile_build):
     exports = [p for p in build.site.joinpath("answers").glob("*.md")]
     assert exports
     for export in exports:
-        rendered = markdown.markdown(export.read_text(encoding="utf-8"),
-                                     extensions=["attr_list", "tables", "fenced_code"])
-        assert not findings(rendered, whole_fragment=True), (export, findings(rendered, True))
+        found = export_findings(export.read_text(encoding="utf-8"))
+        assert not found, (export, found)
+    assert any("p30" in e.read_text(encoding="utf-8") for e in exports)  # code in a list item
     data = json.loads((build.site / "catalog.json").read_text(encoding="utf-8"))
     model = data["models"][0]
     assert model["name"].startswith("MSSNet 😀 𝐌 <script>alert('p1')</script>")  # plain text

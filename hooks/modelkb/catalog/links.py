@@ -1,12 +1,20 @@
-"""Links in catalog Markdown, for grounding: found in the rendered HTML, not with regexes.
+"""Catalog Markdown: the one set of extensions it is read with, its limits, and its links.
 
-Catalog text is converted with Python-Markdown (with and without fenced code, so that text
-either reading calls a link is seen), and every ``href`` and ``src`` of the resulting HTML,
-raw HTML included, is a link, and so is any ``<scheme:...>``. ``[[id]]`` shortcodes are
-found by an inline pattern, so those in code are not. Bare URLs, which the site does not
-link, are reported too: an answer may not name a URL the catalog does not list.
-:func:`url_problem` is the one URL check of the catalog's URL fields and of every link the
-site builds.
+Catalog text is read with :data:`MARKDOWN_EXTENSIONS` and nothing else, whatever the site's
+``markdown_extensions`` say: grounding (:func:`find_links`), ``modelkb check``, the build's
+renderer (``modelkb.site.render``) and the exports all use :func:`markdown_converter`, so a
+link or a file the grounding never saw cannot appear on a page.
+
+Links are found in the rendered HTML, not with regexes: each field is converted once, and
+every ``href`` of the HTML, raw HTML included, is a link, every ``src`` an image, and so is
+any ``<scheme:...>``. ``[[id]]`` shortcodes are found by an inline pattern, so those in code
+are not. Bare URLs, which the site does not link, are reported too: an answer may not name a
+URL the catalog does not list. :func:`url_problem` is the one URL check of the catalog's URL
+fields and of every link the site builds; :func:`image_problem` the one for images.
+
+Python-Markdown is recursive in the nesting of lists and quotes and slower than linear on
+some inputs, so a field is parsed only within :data:`MAX_MARKDOWN_CHARS` characters and
+:data:`MAX_MARKDOWN_DEPTH` levels (:func:`markdown_problem`).
 """
 
 from __future__ import annotations
@@ -22,10 +30,17 @@ SHORTCODE_RE = re.compile(r"(?<!\\)" + SHORTCODE_PATTERN)
 _BARE_URL_RE = re.compile(r"(?<![\w(<])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)<>\]]+")
 _AUTOLINK_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^\s>]*)>")
 _SCHEME_RE = re.compile(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):")
-# Extensions whose syntax can make links: the site's own set is a subset of these readings.
-_READINGS = (("attr_list", "admonition", "tables", "toc", "fenced_code", "footnotes",
-              "def_list", "abbr"),
-             ("attr_list", "admonition", "tables", "toc", "footnotes", "def_list", "abbr"))
+# The Python-Markdown extensions catalog text is read with, everywhere (docs/security.md).
+# Not the site's own list: pymdownx.snippets would publish local files, magiclink and the
+# like would make links the grounding never saw, toc and footnotes would add ids.
+MARKDOWN_EXTENSIONS = ("admonition", "attr_list", "def_list", "fenced_code", "tables")
+MAX_MARKDOWN_CHARS = 4_000  # one Markdown field (a summary, an answer section, a note)
+MAX_MARKDOWN_DEPTH = 16  # nested lists and quotes in one field
+# Python-Markdown scans from each '[' to its ']' (and from each '(' to its ')'), to the end of
+# the text when there is none: the sum of those distances bounds its link parsing.
+MAX_BRACKET_SCAN = 40_000
+MARKDOWN_HINT = "shorten the text, close its brackets, or nest fewer lists and quotes"
+_CONTAINER_RE = re.compile(r"[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$))")
 _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\"'<>\\`]")
 
 
@@ -33,8 +48,60 @@ _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\"'<>\\`]")
 class Link:
     """A link found in catalog Markdown: an outside target or a ``[[id]]`` shortcode."""
 
-    kind: str  # "url" or "shortcode"
+    kind: str  # "url" (a link), "image" (a src) or "shortcode"
     target: str
+
+
+def markdown_problem(text: str) -> str | None:
+    """Why ``text`` may not be read as catalog Markdown (too long, nested too deep), or None.
+
+    The depth is counted on each line before parsing: list markers and '>' at its start, and
+    its indentation in steps of four columns when a marker follows it. Python-Markdown
+    recurses once per level, so thousands of levels end in a RecursionError otherwise.
+    """
+    if len(text) > MAX_MARKDOWN_CHARS:
+        return (f"is {len(text):,} characters long, more than the {MAX_MARKDOWN_CHARS:,} a "
+                "Markdown field may hold")
+    scan = _bracket_scan(text)
+    if scan > MAX_BRACKET_SCAN:
+        return (f"has so many unclosed or nested '[' and '(' that reading its Markdown would "
+                f"scan {scan:,} characters, more than the {MAX_BRACKET_SCAN:,} allowed")
+    for number, line in enumerate(text.split("\n"), 1):
+        depth, pos = 0, 0
+        while (m := _CONTAINER_RE.match(line, pos)) and m.end() > pos:
+            indent = len(m.group(0)) - len(m.group(0).lstrip(" \t"))
+            depth += 1 + line.count("\t", pos, pos + indent) + indent // 4
+            pos = m.end()
+        if depth > MAX_MARKDOWN_DEPTH:
+            return (f"nests Markdown lists or quotes {depth} levels deep on its line {number}, "
+                    f"more than the {MAX_MARKDOWN_DEPTH} allowed")
+    return None
+
+
+def _bracket_scan(text: str) -> int:
+    """How far Python-Markdown's link patterns scan ``text``, at most: for each '[' and '('
+    the distance to its closing mark, or to the end of the text when it has none."""
+    total = 0
+    for open_, close in ("[]", "()"):
+        stack: list[int] = []
+        for i, ch in enumerate(text):
+            if ch == open_:
+                stack.append(i)
+            elif ch == close and stack:
+                total += i - stack.pop()
+        total += sum(len(text) - i for i in stack)
+    return total
+
+
+def image_problem(url: str) -> str | None:
+    """Why ``url`` may not be the source of an image in catalog text, or None when it may.
+
+    Images come from this site only: a relative path, so that no outside server learns who
+    reads a page (tracking pixels) and no outside picture is shown as the site's.
+    """
+    if _SCHEME_RE.match(url) or url.lstrip().startswith(("//", "\\")):
+        return "is not on this site: images must be given by a relative path"
+    return url_problem(url, outside=False)
 
 
 def url_problem(url: str, *, outside: bool = True) -> str | None:
@@ -82,19 +149,29 @@ class _Targets(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
+        self.images: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
-            if name in ("href", "src", "action", "formaction", "xlink:href", "poster",
-                        "data", "background", "srcset") and value is not None:
+            if value is None:
+                continue
+            if name in ("href", "action", "formaction", "xlink:href"):
                 self.found.append(value.strip())
+            elif name in ("src", "poster", "data", "background", "srcset"):
+                self.images.append(value.strip())
 
     handle_startendtag = handle_starttag
 
 
-def _converters():
-    """One Markdown converter per reading, with a pattern that records shortcodes."""
+def markdown_converter(extra: list | None = None):
+    """A Python-Markdown converter with :data:`MARKDOWN_EXTENSIONS` and ``extra`` (ours)."""
     import markdown
+
+    return markdown.Markdown(extensions=[*MARKDOWN_EXTENSIONS, *(extra or [])])
+
+
+def _converter():
+    """The grounding's converter, with a pattern that records shortcodes."""
     from markdown.extensions import Extension
     from markdown.inlinepatterns import InlineProcessor
 
@@ -111,25 +188,34 @@ def _converters():
         def extendMarkdown(self, md):  # noqa: N802
             md.inlinePatterns.register(Shortcode(SHORTCODE_PATTERN), "modelkb_shortcode", 175)
 
-    return [markdown.Markdown(extensions=[*names, Shortcodes()]) for names in _READINGS], seen
+    return markdown_converter([Shortcodes()]), seen
 
 
 _STATE: dict[str, object] = {}
 
 
 def find_links(text: str) -> list[Link]:
-    """Every link target ``text`` can produce: hrefs and srcs of its HTML, bare URLs, shortcodes."""
-    if "converters" not in _STATE:
-        _STATE["converters"], _STATE["seen"] = _converters()
-    converters, seen = _STATE["converters"], _STATE["seen"]
+    """Every link target ``text`` can produce: hrefs and srcs of its HTML, bare URLs, shortcodes.
+
+    Raises ValueError (with :func:`markdown_problem`'s reason) for text that may not be read.
+    """
+    problem = markdown_problem(text)
+    if problem:
+        raise ValueError(problem)
+    if "converter" not in _STATE:
+        _STATE["converter"], _STATE["seen"] = _converter()
+    md, seen = _STATE["converter"], _STATE["seen"]
     seen.clear()  # type: ignore[union-attr]
     targets = _Targets()
-    for md in converters:  # type: ignore[union-attr]
-        md.reset()
-        targets.feed(md.convert(text))
+    md.reset()  # type: ignore[union-attr]
+    try:
+        targets.feed(md.convert(text))  # type: ignore[union-attr]
+    except RecursionError:  # a nesting the line count does not see
+        raise ValueError("nests its Markdown too deeply to be read") from None
     targets.close()
     found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]  # type: ignore
     urls = [*targets.found, *(m.group(1) for m in _AUTOLINK_RE.finditer(text)),
             *(m.group(0).rstrip(".,;:!?\"'") for m in _BARE_URL_RE.finditer(text))]
     found += [Link("url", u) for u in dict.fromkeys(urls)]
+    found += [Link("image", u) for u in dict.fromkeys(targets.images)]
     return found

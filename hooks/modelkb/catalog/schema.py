@@ -84,6 +84,15 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _check_markdown(value: str) -> str:
+    from modelkb.catalog.links import markdown_problem
+
+    problem = markdown_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _check_architecture(value: str) -> str:
     known = registry.architectures()
     if value not in known:
@@ -315,7 +324,7 @@ def _schema() -> dict[str, Any]:
         "Url": Annotated[strict_str, AfterValidator(_check_url)],
         "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
         "Text": Annotated[strict_str, Field(min_length=1), text_check],
-        "Markdown": Annotated[strict_str, text_check],
+        "Markdown": Annotated[strict_str, text_check, AfterValidator(_check_markdown)],
         "Summary": Annotated[strict_str, Field(min_length=1, max_length=200), text_check],
         "Sha256": Annotated[strict_str, Field(pattern=r"^[0-9a-f]{64}$")],
         "Bool": Annotated[bool, Strict()],

@@ -1,5 +1,9 @@
 """Loading the catalog: YAML with positions, schema validation entry by entry, then the
 references between entries and the grounding of answers; every problem reported at once.
+
+Sizes are bounded before any work that grows with them: a list inside an entry holds at most
+:data:`MAX_LIST_ITEMS` items, a Markdown field is checked by ``links.markdown_problem``
+(length and nesting) before it is parsed, and each field is parsed once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from modelkb.catalog.links import find_links, url_problem
+from modelkb.catalog.links import (
+    MARKDOWN_HINT,
+    Link,
+    find_links,
+    image_problem,
+    markdown_problem,
+    url_problem,
+)
 from modelkb.catalog.schema import (
     _NESTED,
     KEY_FIELD,
@@ -22,6 +33,8 @@ from modelkb.catalog.schema import (
 )
 from modelkb.catalog.snapshot import load_snapshot, save_snapshot, snapshot_key
 from modelkb.catalog.yamlsrc import Located, Problem, SourceError, read_yaml
+
+MAX_LIST_ITEMS = 500  # items of one list or mapping inside an entry (cited ids, notes, crops)
 
 
 def load_catalog(path: Path | str, *, display: str | None = None,
@@ -105,6 +118,7 @@ class Validator:
                     key = None
                 else:
                     self.known_ids[name].add(key)
+            self.list_sizes(path, item)
             try:
                 entry = adapter.validate_python(item)
             except schema["error"] as exc:
@@ -113,6 +127,19 @@ class Validator:
                 continue
             if key is not None:
                 target[key] = entry
+
+    def list_sizes(self, path: tuple, value: Any) -> None:
+        """Lists and mappings inside an entry hold at most MAX_LIST_ITEMS items."""
+        if not isinstance(value, (list, dict)):
+            return
+        if len(value) > MAX_LIST_ITEMS and len(path) > 2:
+            noun = "items" if isinstance(value, list) else "keys"
+            self.add(path, f"'{path[-1]}' has {len(value):,} {noun}, more than the "
+                     f"{MAX_LIST_ITEMS} allowed", "keep the ones that matter", key=True)
+            return
+        for k, v in (enumerate(value) if isinstance(value, list) else value.items()):
+            if isinstance(v, (list, dict)):
+                self.list_sizes(path + (k,), v)
 
     def schema_problem(self, path: tuple, err: dict, section: str) -> None:
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x in ("restore", "resize")
@@ -130,7 +157,8 @@ class Validator:
                      f"add '{loc[-1]}:' to this {noun}")
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
-            self.add(full, f"'{what}' {msg}", _value_hint(loc))
+            self.add(full, f"'{what}' {msg}", MARKDOWN_HINT if "Markdown" in msg
+                     else _value_hint(loc))
         elif kind == "union_tag_invalid":
             given = err.get("input")
             op = given.get("op") if isinstance(given, dict) else ""
@@ -190,11 +218,31 @@ class Validator:
             self.add(path, f"model '{model.id}' cannot run in a workflow: {problem[0]}",
                      problem[1])
 
+    def links(self, path: tuple, text: object) -> list[Link]:
+        """The links of a Markdown field (parsed once); [] for text that may not be read."""
+        if not isinstance(text, str):
+            return []
+        try:
+            return find_links(text)
+        except ValueError as exc:
+            if not markdown_problem(text):  # too long or too deep: the schema reported it
+                self.add(path, f"'{path[-1]}' {exc}", MARKDOWN_HINT)
+            return []
+
+    def image(self, path: tuple, link: Link) -> None:
+        """Images in catalog text come from this site (a relative path)."""
+        problem = image_problem(link.target)
+        if problem:
+            self.add(path, f"image '{link.target}' {problem}",
+                     "put the picture in docs/ and give its relative path, or link to it",
+                     pos=self.src.line_of_text(path, link.target))
+
     def summary_links(self, path: tuple, text: object) -> None:
         """Links in a summary may go anywhere on the web, but only by http(s) or mailto."""
-        if not isinstance(text, str):
-            return
-        for link in find_links(text):
+        for link in self.links(path, text):
+            if link.kind == "image":
+                self.image(path, link)
+                continue
             problem = url_problem(link.target, outside=False) if link.kind == "url" else None
             if problem and not link.target.startswith("#"):
                 self.add(path, f"link to '{link.target}': {problem}",
@@ -233,11 +281,11 @@ class Validator:
         texts.update({("answer", "notes", k): v for k, v in notes.items()})
         urls = self.urls
         for sub, text in texts.items():
-            if not isinstance(text, str):
-                continue
             path = base + sub
-            for link in find_links(text):
-                if link.kind == "shortcode":
+            for link in self.links(path, text):
+                if link.kind == "image":
+                    self.image(path, link)
+                elif link.kind == "shortcode":
                     if not any(link.target in self.known_ids[k] for k in linkable):
                         self.add(path, f"[[{link.target}]] names no model, paper, tool or task",
                                  "use the id of a catalog entry",

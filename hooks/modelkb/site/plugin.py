@@ -37,6 +37,7 @@ from modelkb.site.gallery_pages import GALLERY_URI, GalleryView
 from modelkb.site.pages import (
     PageMeta,
     absolute_links_to_relative,
+    answer_uri,
     answers_list,
     build_pages,
     make_resolver,
@@ -44,7 +45,7 @@ from modelkb.site.pages import (
 )
 from modelkb.site.project import Project
 from modelkb.site.render import Renderer, attr
-from modelkb.site.sections import BY_FOLDER, GALLERY_DIR, SECTION_ANCHORS
+from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
 from modelkb.site.urls import Urls
 
 log = get_plugin_logger("modelkb")
@@ -134,8 +135,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             raise PluginError(str(exc)) from None
         urls = Urls(config.use_directory_urls)
         view = GalleryView(catalog, None, urls)
-        renderer = Renderer.from_config(config, make_resolver(catalog, urls),
-                                        reserved_ids=SECTION_ANCHORS)
+        renderer = Renderer(make_resolver(catalog, urls))
         publication = publish.Publication(
             view, site_name=config.get("site_name") or "",
             site_description=config.get("site_description") or "",
@@ -273,6 +273,14 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         while self._highlighted:
             self._highlighted.pop().active = False
         return output
+
+    def on_template_context(self, context, template_name: str, config):
+        """The sitemap lists no draft answer."""
+        if template_name == "sitemap.xml":
+            drafts = {answer_uri(q.slug) for q in self.state.catalog.questions.values()
+                      if q.draft}
+            context["pages"] = [f for f in context["pages"] if f.src_uri not in drafts]
+        return context
 
     def on_post_template(self, output_content: str, template_name: str, config) -> str:
         """Static templates as written; the 404 page gains links to home, answers and search."""

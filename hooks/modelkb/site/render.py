@@ -1,14 +1,16 @@
-"""Catalog text to safe output: Markdown rendered with the site's extensions, then sanitised.
+"""Catalog text to safe output: Markdown rendered with a fixed set of extensions, sanitised.
 
 Catalog text is untrusted (it comes from prompts and pull requests). Every piece of it that
-reaches a page goes through :class:`Renderer`: Markdown fields are converted with the same
-extensions MkDocs uses for the page, ``[[id]]`` becomes a link to the entry's page, and the
-HTML is cleaned by ``nh3`` against an allowlist (tags, attributes, URL schemes). Plain fields
-(names, titles, captions) are encoded by :func:`plain` so that neither Markdown nor HTML
-finds syntax in them. Every link the site builds from catalog data goes through
-:func:`link_html` or :func:`link_markdown`, which check the URL with :func:`safe_href`.
-Outputs that are not HTML (the Markdown exports) are made from the sanitised HTML by
-:func:`html_to_markdown`, which escapes text for Markdown.
+reaches a page goes through :class:`Renderer`: Markdown fields are converted with the
+catalog's own extensions (``catalog.links.MARKDOWN_EXTENSIONS``, the set grounding and
+``modelkb check`` read with; never the site's ``markdown_extensions``), ``[[id]]`` becomes a
+link to the entry's page, and the HTML is cleaned by ``nh3`` against allowlists (tags,
+attributes, classes, URL schemes; images from this site only). Plain fields (names, titles,
+captions) are encoded by :func:`plain` so that neither Markdown nor HTML finds syntax in
+them. Every link the site builds from catalog data goes through :func:`link_html` or
+:func:`link_markdown`, which check the URL with :func:`safe_href`. Outputs that are not HTML
+(the Markdown exports) are made from the sanitised HTML by :func:`html_to_markdown`, whose
+text and code are inert in CommonMark and in Python-Markdown.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as etree
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
@@ -27,7 +29,13 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.util import AtomicString
 
-from modelkb.catalog.links import SHORTCODE_PATTERN, url_problem
+from modelkb.catalog.links import (
+    SHORTCODE_PATTERN,
+    image_problem,
+    markdown_converter,
+    markdown_problem,
+    url_problem,
+)
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
@@ -35,11 +43,12 @@ ALLOWED_TAGS = frozenset({
     "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "s", "samp", "small", "span",
     "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr",
     "ul"})
-# Only id and class on every tag (what attribute lists may add), plus each tag's own needs.
+# Only class on every tag (values from ALLOWED_CLASSES), plus each tag's own needs. No ids
+# (they could move the page's anchors), no width or height (an image could cover the page).
 ALLOWED_ATTRIBUTES = {
-    "*": {"id", "class"},
+    "*": {"class"},
     "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
+    "img": {"src", "alt", "title"},
     "abbr": {"title"},
     "ol": {"start"},
     "td": {"align"},
@@ -48,8 +57,15 @@ ALLOWED_ATTRIBUTES = {
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 DROPPED_WITH_CONTENT = frozenset({"script", "style", "template", "noscript", "textarea",
                                   "title", "xmp", "iframe", "noembed", "noframes"})
-_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
-_CLASS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+# Classes catalog text may carry: what the admonition extension writes for Material's own
+# admonition types, and fenced code's language. No theme or plugin classes (glightbox,
+# md-dialog, ...): those give page script and style to text.
+ALLOWED_CLASSES = frozenset({
+    "admonition", "admonition-title", "note", "abstract", "summary", "tldr", "info", "todo",
+    "tip", "hint", "important", "success", "check", "done", "question", "help", "faq",
+    "warning", "caution", "attention", "failure", "fail", "missing", "danger", "error", "bug",
+    "example", "quote", "cite"})
+_LANGUAGE_CLASS_RE = re.compile(r"language-[a-z0-9][a-z0-9_+-]{0,31}")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -97,27 +113,28 @@ def attr(text: str) -> str:
 
 # -- sanitising -------------------------------------------------------------------------------
 
-def _attribute_filter(reserved_ids: frozenset[str]) -> Callable[[str, str, str], str | None]:
-    def check(tag: str, name: str, value: str) -> str | None:
-        if name == "id":
-            return value if _ID_RE.fullmatch(value) and value not in reserved_ids else None
-        if name == "class":
-            kept = [c for c in value.split() if _CLASS_RE.fullmatch(c)]
-            return " ".join(kept) or None
-        if name in ("href", "src"):
-            return value if not url_problem(value.strip(), outside=False) else None
-        return value
-    return check
+def _attribute(tag: str, name: str, value: str) -> str | None:
+    """An allowed attribute's value as kept (None drops it): classes and URLs checked."""
+    if name == "class":
+        kept = [c for c in value.split() if c in ALLOWED_CLASSES or
+                (tag == "code" and _LANGUAGE_CLASS_RE.fullmatch(c))]
+        return " ".join(kept) or None
+    if name == "src":
+        return value if not image_problem(value.strip()) else None
+    if name == "href":
+        return value if not url_problem(value.strip(), outside=False) else None
+    return value
 
 
-def sanitise(fragment: str, *, reserved_ids: Iterable[str] = ()) -> str:
-    """HTML ``fragment`` reduced to the allowlist: no scripts, handlers, styles or bad URLs."""
+def sanitise(fragment: str) -> str:
+    """HTML ``fragment`` reduced to the allowlists: no scripts, handlers, styles, bad URLs,
+    ids, outside images or classes other than ALLOWED_CLASSES."""
     return nh3.clean(
         _CONTROL_RE.sub("", fragment), tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
         attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
-        attribute_filter=_attribute_filter(frozenset(reserved_ids)),
-        url_schemes=set(URL_SCHEMES), strip_comments=True, link_rel="noopener nofollow")
+        attribute_filter=_attribute, url_schemes=set(URL_SCHEMES), strip_comments=True,
+        link_rel="noopener nofollow")
 
 
 # -- Markdown ---------------------------------------------------------------------------------
@@ -154,25 +171,13 @@ class _ShortcodeExtension(Extension):
 
 
 class Renderer:
-    """Catalog Markdown to sanitised HTML, with the Markdown extensions of the site."""
+    """Catalog Markdown to sanitised HTML, with the catalog's fixed Markdown extensions."""
 
-    def __init__(self, extensions: list[Any] | None = None,
-                 configs: dict[str, Any] | None = None,
-                 resolve: Resolver | None = None, reserved_ids: Iterable[str] = ()) -> None:
+    def __init__(self, resolve: Resolver | None = None) -> None:
         self.resolve: Resolver = resolve or (lambda entry_id, page: None)
-        self.reserved_ids = frozenset(reserved_ids)
         self.page_uri = ""
         self.unknown: list[tuple[str, str]] = []
-        exts = list(extensions if extensions is not None else [])
-        self._md = markdown.Markdown(extensions=[*exts, _ShortcodeExtension(self)],
-                                     extension_configs=dict(configs or {}))
-
-    @classmethod
-    def from_config(cls, config: Any, resolve: Resolver | None = None,
-                    reserved_ids: Iterable[str] = ()) -> Renderer:
-        """A renderer with the extensions of a MkDocs config (``markdown_extensions``)."""
-        return cls(list(config["markdown_extensions"]), dict(config["mdx_configs"]),
-                   resolve, reserved_ids)
+        self._md = markdown_converter([_ShortcodeExtension(self)])
 
     def markdown_html(self, text: str, page_uri: str = "") -> str:
         """Markdown ``text`` as HTML, not sanitised (for our own page structure only)."""
@@ -184,8 +189,15 @@ class Renderer:
             self.page_uri = ""
 
     def markdown_to_html(self, text: str, page_uri: str = "") -> str:
-        """Catalog Markdown ``text`` as sanitised HTML, ``[[id]]`` linked from ``page_uri``."""
-        return sanitise(self.markdown_html(text, page_uri), reserved_ids=self.reserved_ids)
+        """Catalog Markdown ``text`` as sanitised HTML, ``[[id]]`` linked from ``page_uri``.
+
+        Text the catalog's checks refuse (too long, nested too deep) is never parsed: a
+        validated catalog holds none, and anything else gets an error, not a traceback.
+        """
+        problem = markdown_problem(text)
+        if problem:
+            raise ValueError(f"catalog text {problem}")
+        return sanitise(self.markdown_html(text, page_uri))
 
     def inline(self, text: str, page_uri: str = "") -> str:
         """Catalog Markdown as sanitised inline HTML (one paragraph's content, no blocks)."""
@@ -193,7 +205,7 @@ class Renderer:
         inner = re.sub(r"</?(?:p|div|h[1-6]|ul|ol|li|blockquote|pre|table|thead|tbody|tr|"
                        r"th|td|hr|dl|dt|dd|details|summary|figure|figcaption|caption)\b[^>]*>",
                        " ", rendered)
-        return sanitise(" ".join(inner.split()), reserved_ids=self.reserved_ids)
+        return sanitise(" ".join(inner.split()))
 
     def block(self, text: str, page_uri: str = "", css_class: str = "mkb-text") -> str:
         """Catalog Markdown as a raw HTML block for a generated Markdown page."""
@@ -209,16 +221,31 @@ def html_block(fragment: str, css_class: str = "mkb-text") -> str:
 
 # -- HTML to Markdown, for the exports --------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&~\"':])")
+# Punctuation both CommonMark and Python-Markdown read as escaped after a backslash; the
+# rest of ASCII punctuation that can make markup is written as a character reference, which
+# both decode to the character as text (Python-Markdown has no '\<', '\&' or '\|' escape).
+_MD_BACKSLASHED = re.compile(r"([\\`*_{}\[\]()#+\-.!>])")
+_MD_REFERENCES = {"<": "&lt;", "&": "&amp;", "|": "&#124;", "~": "&#126;", '"': "&quot;",
+                  "'": "&#39;", ":": "&#58;", "=": "&#61;"}
+_MD_REFERENCE_RE = re.compile("[" + re.escape("".join(_MD_REFERENCES)) + "]")
 
 
 def markdown_text(text: str) -> str:
-    """Plain text escaped for CommonMark output (every ASCII punctuation mark backslashed)."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Plain text as Markdown that CommonMark and Python-Markdown both show as that text."""
+    text = _MD_BACKSLASHED.sub(r"\\\1", text)
+    return _MD_REFERENCE_RE.sub(lambda m: _MD_REFERENCES[m.group(0)], text)
 
 
 class _ToMarkdown(HTMLParser):
-    """Sanitised HTML as Markdown: text escaped, links made absolute, markup of ours only."""
+    """Sanitised HTML as Markdown: text escaped, links made absolute, markup of ours only.
+
+    Code blocks are indented code, never fenced: Python-Markdown reads fences only at the top
+    level and only with its fenced_code extension, and without them a fence's content would
+    be live Markdown and HTML. Each block gets a blank line before it and four columns more
+    than the list item holding it (list markers are four columns wide, so CommonMark and
+    Python-Markdown agree on the item's content column); a block right after a list is
+    parted from it by an empty HTML comment, or Python-Markdown would continue the list.
+    """
 
     BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre",
               "blockquote", "table", "tr", "hr", "dl", "dt", "dd", "figure", "details"}
@@ -231,7 +258,7 @@ class _ToMarkdown(HTMLParser):
         self.links: list[str | None] = []
         self.pre: list[str] | None = None
         self.code: list[str] | None = None
-        self.skip = 0
+        self.after_list = False  # the last block written was a list that has ended
 
     def _url(self, value: str | None) -> str | None:
         if not value or url_problem(value.strip(), outside=False):
@@ -242,11 +269,21 @@ class _ToMarkdown(HTMLParser):
     def _newline(self, blank: bool = True) -> None:
         self.out.append("\n\n" if blank else "\n")
 
+    def _indent(self) -> str:
+        """The content column of the innermost list item, as spaces."""
+        return "    " * len(self.lists)
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if self.skip or (tag == "a" and "headerlink" in (a.get("class") or "").split()):
-            self.skip += tag == "a"
+        if tag == "pre":
+            self.pre = []
+            self._newline()
+            if self.after_list and not self.lists:
+                self.out.append("<!-- -->")
+                self._newline()
             return
+        if tag in self.BLOCKS or tag in ("td", "th"):
+            self.after_list = False
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self._newline()
             self.out.append("#" * int(tag[1]) + " ")
@@ -256,10 +293,7 @@ class _ToMarkdown(HTMLParser):
         elif tag == "li":
             self._newline(blank=False)
             depth = max(len(self.lists) - 1, 0)
-            self.out.append("    " * depth + ("1. " if self.lists[-1:] == ["ol"] else "- "))
-        elif tag == "pre":
-            self.pre = []
-            self._newline()
+            self.out.append("    " * depth + ("1.  " if self.lists[-1:] == ["ol"] else "-   "))
         elif tag == "code" and self.pre is None:
             self.code = []
         elif tag in ("em", "i"):
@@ -267,7 +301,7 @@ class _ToMarkdown(HTMLParser):
         elif tag in ("strong", "b"):
             self.out.append("**")
         elif tag == "br":
-            self.out.append("  \n")
+            self.out.append("  \n" + self._indent())
         elif tag == "hr":
             self._newline()
             self.out.append("---")
@@ -284,22 +318,26 @@ class _ToMarkdown(HTMLParser):
         elif tag == "blockquote":
             self._newline()
             self.out.append("> ")
-        elif tag in ("td", "th") or (tag == "p" and self.lists):
+        elif tag in ("td", "th"):
             self.out.append(" ")
+        elif tag == "p" and self.lists:
+            last = "".join(self.out[-1:])
+            if last.endswith("\n"):  # after a code block: the item goes on, indented
+                self.out.append(self._indent())
+            elif not last.endswith(("-   ", ".  ", " ")):
+                self.out.append(" ")
         elif tag in self.BLOCKS:
             self._newline()
 
     def handle_endtag(self, tag: str) -> None:
-        if self.skip:
-            self.skip -= tag == "a"
-            return
         if tag == "a":
             url = self.links.pop() if self.links else None
             if url:
                 self.out.append(f"](<{url}>)")
         elif tag == "pre" and self.pre is not None:
-            lines = "".join(self.pre).rstrip("\n").split("\n")
-            self.out.append("\n".join("    " + line for line in lines))  # indented: no fence
+            indent = self._indent() + "    "
+            lines = "".join(self.pre).strip("\n").split("\n")
+            self.out.append("\n".join(indent + line for line in lines))
             self.pre = None
             self._newline()
         elif tag == "code" and self.code is not None:
@@ -315,20 +353,21 @@ class _ToMarkdown(HTMLParser):
             if self.lists:
                 self.lists.pop()
             self._newline(blank=not self.lists)
+            self.after_list = not self.lists
         elif tag in self.BLOCKS and tag != "li" and not (tag == "p" and self.lists):
             self._newline()
 
     def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
         if not data.strip() and self.pre is None and self.code is None and \
-                (not self.out or self.out[-1].endswith(("\n", "- ", ". ", " "))):
+                (not self.out or self.out[-1].endswith(("\n", "-   ", ".  ", " "))):
             return  # layout whitespace between tags
         if self.pre is not None:
             self.pre.append(data)
         elif self.code is not None:
             self.code.append(data)
         else:
+            if data.strip():
+                self.after_list = False
             self.out.append(markdown_text(" ".join(data.split(" ")).replace("\n", " ")))
 
     def text(self) -> str:

@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from modelkb.errors import ModelkbError
+from modelkb.errors import ModelkbError, TerminalFormatter, terminal_safe
 
 # name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,19 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, dispatch, turn user errors into messages and exit codes."""
+    """Entry point: parse, dispatch, turn user errors into messages and exit codes (errors and
+    log lines are printed terminal safe: control characters escaped)."""
     args = build_parser().parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command][0])
     core = logging.getLogger("modelkb")  # the core modules' progress lines, as plain text
     if not core.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(TerminalFormatter("%(message)s"))
         core.addHandler(handler)
         core.setLevel(logging.INFO)
     try:
         return int(module.run(args) or 0)
     except ModelkbError as exc:
-        print(f"modelkb {args.command}: error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"modelkb {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("modelkb: interrupted", file=sys.stderr)

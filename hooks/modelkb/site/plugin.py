@@ -22,7 +22,7 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
 from modelkb.catalog import Catalog, load_catalog
-from modelkb.errors import ModelkbError
+from modelkb.errors import ModelkbError, TerminalFilter, terminal_safe
 from modelkb.files import file_lock, hash_bytes, write_if_changed
 from modelkb.site import figures, publish
 from modelkb.site.answers import SECTION_ANCHORS
@@ -39,6 +39,7 @@ from modelkb.site.pages import (
 from modelkb.site.render import Renderer, attr
 
 log = get_plugin_logger("modelkb")
+log.logger.addFilter(TerminalFilter())  # every line a build logs: control characters escaped
 
 
 class _ToMkDocs(logging.Handler):
@@ -129,7 +130,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             catalog = load_catalog(catalog_path, display=_display(catalog_path, root),
                                    snapshot_dir=resolve(root, settings.cache) / "catalog")
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         view = GalleryView(catalog, None, config.use_directory_urls)
         renderer = Renderer.from_config(config, make_resolver(catalog, config.use_directory_urls),
                                         reserved_ids=SECTION_ANCHORS)
@@ -331,7 +332,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                                  weights=weights_choice(settings, root),
                                  max_pixels=settings.max_pixels)
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         for failure in report.failures:
             log.warning("gallery: %s", failure)
         if report.failures and settings.gallery_failures == "error":

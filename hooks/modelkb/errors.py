@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 # C0 controls but tab and line feed (a message may have several lines), DEL, C1 controls,
 # and the bidirectional overrides and isolates that reorder what a terminal shows.
@@ -30,11 +32,32 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def terminal_safe(text: str) -> str:
-    """``text`` with every control character but tab and line feed written as an escape
-    (ESC as ``\\x1b``, a right-to-left override as ``\\u202e``), so printing it cannot
-    move the cursor, recolour, retitle or reorder the terminal. Idempotent."""
+def terminal_safe(text: str, keep: str = "") -> str:
+    """``text`` with every control character but tab and line feed (and those in ``keep``)
+    written as an escape (ESC as ``\\x1b``, a right-to-left override as ``\\u202e``), so
+    printing it cannot move the cursor, recolour, retitle or reorder the terminal.
+    Idempotent."""
+    if keep:
+        return _UNSAFE.sub(lambda m: m.group(0) if m.group(0) in keep else _escape(m), text)
     return _UNSAFE.sub(_escape, text)
+
+
+class TerminalStream:
+    """A text stream whose writes pass through :func:`terminal_safe` (``keep``: characters
+    left alone, such as the carriage return of a progress bar on stderr)."""
+
+    def __init__(self, stream: TextIO, keep: str = ""):
+        self.stream, self.keep = stream, keep
+
+    def write(self, text: str) -> int:
+        return self.stream.write(terminal_safe(text, self.keep))
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding...
+        return getattr(self.stream, name)
 
 
 class TerminalFormatter(logging.Formatter):

@@ -23,7 +23,7 @@ import tifffile
 from test_importer import SEED, prompt_text
 
 from modelkb.catalog import load_catalog
-from modelkb.errors import ModelkbError, terminal_safe
+from modelkb.errors import ModelkbError
 from modelkb.imaging import read_image
 
 from conftest import ROOT, mkdocs_build, run_cli
@@ -93,6 +93,8 @@ def test_core_log_lines_reach_mkdocs_escaped(caplog):
 
 
 def test_terminal_safe_keeps_lines_and_is_idempotent():
+    from modelkb.errors import terminal_safe
+
     text = "line 1\n\tline 2 \u00e9\u4e2d " + "".join(TERMINAL_PAYLOADS)
     once = terminal_safe(text)
     assert terminal_safe(once) == once and once.startswith("line 1\n\tline 2 \u00e9\u4e2d ")
@@ -168,6 +170,18 @@ def test_16_bit_tiff_colour_matches_the_8_bit_path(tmp_path, name, data, options
     assert sixteen.rgb.shape == eight.rgb.shape == (6, 10, 3)
     assert np.abs(sixteen.rgb - eight.rgb).max() < 1 / 255  # Pillow rounds CMYK to 8 bits
     assert (sixteen.alpha is None) == (eight.alpha is None)
+
+
+@pytest.mark.parametrize("grayscale", [True, False])
+def test_16_bit_tiff_with_alpha_round_trips(tmp_path, grayscale):
+    from modelkb.imaging import write_image
+
+    rgb = RNG.random((5, 7, 3), dtype=np.float32)
+    alpha = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)
+    write_image(tmp_path / "a.tif", rgb, alpha, grayscale=grayscale, bit_depth=16)
+    picture = read_image(tmp_path / "a.tif")  # one page of 7x5, not five pages of 2x7
+    assert picture.size == (7, 5) and picture.grayscale == grayscale
+    assert np.array_equal(picture.alpha, alpha)
 
 
 def test_16_bit_tiff_in_an_unknown_colour_space_is_an_error(tmp_path):

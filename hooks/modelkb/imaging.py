@@ -510,7 +510,12 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
             else:
                 import tifffile
 
-                tifffile.imwrite(path, array[..., 0] if array.shape[2] == 1 else array)
+                channels = array.shape[2]  # said outright: tifffile would take gray+alpha
+                tifffile.imwrite(  # for a stack of two-pixel-wide pages
+                    path, array[..., 0] if channels == 1 else array,
+                    photometric="minisblack" if channels <= 2 else "rgb",
+                    planarconfig="contig" if channels > 1 else None,
+                    extrasamples=[2] if channels in (2, 4) else None)  # unassociated alpha
             return
         image = to_pil(rgb, alpha, grayscale)
         options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}

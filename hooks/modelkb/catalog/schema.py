@@ -25,7 +25,7 @@ MAX_SLUG = 100
 # A gallery entry's zoomed crops (here, not in limits.py, so that a change re-validates
 # catalogs: the snapshot key hashes this module).
 MAX_CROPS = 8
-MAX_CROPS_AREA = 1_000_000  # input pixels all of an entry's crops cover together
+MAX_CROPS_AREA = 500_000  # input pixels all of an entry's crops cover together (8 of 250x250)
 # Names the site itself uses for pages and folders (at the root and in each section folder):
 # an id or slug equal to one of them, before its first '.', ignoring case, is refused.
 RESERVED_NAMES = frozenset({

@@ -303,3 +303,14 @@ def test_nothing_is_reported_added_when_nothing_is_written(monkeypatch, capsys, 
         command.run(Namespace(prompts=[SEED], catalog=catalog, dry_run=False))
     assert "added" not in capsys.readouterr().out
     assert catalog.read_text(encoding="utf-8") == ""
+
+
+def test_dry_run_diff_of_a_crlf_catalog_keeps_its_line_ends(tmp_path):
+    """The CLI's terminal-safe output escapes a lone carriage return, not CRLF."""
+    text = SHIPPED.read_text(encoding="utf-8")
+    catalog = tmp_path / "catalog.yml"
+    catalog.write_bytes((text[:text.index("\nmodels:")] + "\n").replace("\n", "\r\n").encode())
+    proc = subprocess.run([sys.executable, "-m", "modelkb.cli", "import", str(SEED),
+                           "--catalog", str(catalog), "--dry-run"], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert b"+    draft: true\r\n" in proc.stdout and b"\\x0d" not in proc.stdout

@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-# C0 controls but tab and line feed (a message may have several lines), DEL, C1 controls,
-# and the bidirectional overrides and isolates that reorder what a terminal shows.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
-                     "\u2066-\u2069]")
+# C0 controls but tab, line feed and a carriage return ending a line (CRLF), DEL, C1
+# controls, and the bidirectional overrides and isolates that reorder what a terminal shows.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                     "\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 
 
 class ModelkbError(Exception):
@@ -33,7 +33,7 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def terminal_safe(text: str, keep: str = "") -> str:
-    """``text`` with every control character but tab and line feed (and those in ``keep``)
+    """``text`` with every control character but tab, line feed, CRLF (and those in ``keep``)
     written as an escape (ESC as ``\\x1b``, a right-to-left override as ``\\u202e``), so
     printing it cannot move the cursor, recolour, retitle or reorder the terminal.
     Idempotent."""

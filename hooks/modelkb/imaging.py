@@ -12,11 +12,14 @@ Policy (documented for users of ``modelkb restore`` and the gallery):
 - 16-bit PNGs (Pillow's C decoder; grey+alpha through pypng) and 16-bit TIFFs (tifffile)
   are read at full precision; a missing decoder is an error, never a silent 8 bits. A
   PNG whose data inflates beyond what its declared size needs is refused (bounded memory).
+  16-bit TIFFs get the same orientation and colour handling as Pillow gives 8-bit ones.
 - Pillow opens only :data:`ALLOWED_FORMATS` (never EPS/PS/PDF, which would run Ghostscript).
 - The file's content decides how it is read (a PNG named ``.jpg`` reads as the PNG it is).
 - Images declaring more than ``max_pixels`` pixels (default :data:`DEFAULT_MAX_PIXELS`,
   ``extra.modelkb.max_pixels`` for the gallery) are refused before they are decoded, so a
-  small "decompression bomb" file cannot exhaust memory; empty files are named as such.
+  small "decompression bomb" file cannot exhaust memory; a TIFF's decoded size (samples
+  per pixel and bytes per sample included) must fit in what ``max_pixels`` pixels of 16-bit
+  RGBA take (:data:`~modelkb.limits.MAX_BYTES_PER_PIXEL`); empty files are named as such.
 - Rounding as in the original MSSNet test script: ``clamp(x + 0.5/255, 0, 1)`` then truncation
   to 8 bits; for 16-bit output the same with 65535.
 

@@ -336,5 +336,5 @@ def test_merge_keeps_existing_text_and_validates(tmp_path_factory, models, paper
     before, after = base.splitlines(), new.splitlines()
     it = iter(after)
     assert all(line in it for line in before)
-    _validate(new, Path("catalog.yml"))
+    _validate(new, Path("catalog.yml"), len(before))
     assert render(new, merge(yaml.safe_load(new), [prompt])) == new

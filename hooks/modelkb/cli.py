@@ -7,7 +7,7 @@ import importlib
 import logging
 import sys
 
-from modelkb.errors import ModelkbError
+from modelkb.errors import ModelkbError, TerminalFormatter, TerminalStream, terminal_safe
 
 # name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,26 +30,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, dispatch, turn user errors into messages and exit codes."""
-    args = build_parser().parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
+    """Entry point: parse, dispatch, turn user errors into messages and exit codes. Whatever
+    a command prints, and every error and log line, is terminal safe (control characters
+    escaped; stderr keeps carriage returns for progress bars, errors escape them too)."""
     core = logging.getLogger("modelkb")  # the core modules' progress lines, as plain text
     if not core.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(TerminalFormatter("%(message)s"))
         core.addHandler(handler)
         core.setLevel(logging.INFO)
+    streams = sys.stdout, sys.stderr
+    sys.stdout = TerminalStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = TerminalStream(sys.stderr, keep="\r")  # type: ignore[assignment]  # tqdm
+    args = argparse.Namespace(command="")
     try:
+        args = build_parser().parse_args(argv)  # its usage errors echo arguments
+        module = importlib.import_module(COMMANDS[args.command][0])
         return int(module.run(args) or 0)
     except ModelkbError as exc:
-        print(f"modelkb {args.command}: error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"modelkb {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("modelkb: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and closed early: not an error
-        sys.stderr.close()
+        streams[1].close()
         return 0
+    finally:
+        sys.stdout, sys.stderr = streams
 
 
 if __name__ == "__main__":

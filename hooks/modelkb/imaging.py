@@ -12,11 +12,14 @@ Policy (documented for users of ``modelkb restore`` and the gallery):
 - 16-bit PNGs (Pillow's C decoder; grey+alpha through pypng) and 16-bit TIFFs (tifffile)
   are read at full precision; a missing decoder is an error, never a silent 8 bits. A
   PNG whose data inflates beyond what its declared size needs is refused (bounded memory).
+  16-bit TIFFs get the same orientation and colour handling as Pillow gives 8-bit ones.
 - Pillow opens only :data:`ALLOWED_FORMATS` (never EPS/PS/PDF, which would run Ghostscript).
 - The file's content decides how it is read (a PNG named ``.jpg`` reads as the PNG it is).
 - Images declaring more than ``max_pixels`` pixels (default :data:`DEFAULT_MAX_PIXELS`,
   ``extra.modelkb.max_pixels`` for the gallery) are refused before they are decoded, so a
-  small "decompression bomb" file cannot exhaust memory; empty files are named as such.
+  small "decompression bomb" file cannot exhaust memory; a TIFF's decoded size (samples
+  per pixel and bytes per sample included) must fit in what ``max_pixels`` pixels of 16-bit
+  RGBA take (:data:`~modelkb.limits.MAX_BYTES_PER_PIXEL`); empty files are named as such.
 - Rounding as in the original MSSNet test script: ``clamp(x + 0.5/255, 0, 1)`` then truncation
   to 8 bits; for 16-bit output the same with 65535.
 
@@ -39,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelkb.errors import ModelkbError
-from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_PNG_SLACK
+from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_BYTES_PER_PIXEL, MAX_PNG_SLACK
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,8 @@ def _as_unit(array: np.ndarray, maximum: float) -> np.ndarray:
 def picture_from_pil(image: Image.Image, bit_depth_hint: int | None = None) -> Picture:
     """Decode a PIL image (EXIF orientation applied) into a Picture."""
     image = ImageOps.exif_transpose(image) or image
-    icc = image.info.get("icc_profile")
     mode = image.mode
+    icc = image.info.get("icc_profile") if mode != "CMYK" else None  # not for the RGB written
     if mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
         mode = image.mode
@@ -322,9 +325,34 @@ def _tiff_bits(path: Path) -> int:
     return max(bits) if isinstance(bits, tuple) else int(bits)
 
 
-def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | None:
-    """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for 8-bit TIFFs.
+def check_decoded_size(path: Path, width: int, height: int, samples: int, sample_bytes: int,
+                       max_pixels: int) -> None:
+    """Raise a ModelkbError when an image's decoded size (width x height x samples x bytes
+    per sample) exceeds what ``max_pixels`` pixels of 16-bit RGBA would take: a small file
+    declaring a thousand samples per pixel is as much a bomb as one declaring huge sides."""
+    decoded = width * height * max(1, samples) * max(1, sample_bytes)
+    allowed = max_pixels * MAX_BYTES_PER_PIXEL
+    if decoded > allowed:
+        raise ModelkbError(
+            f"{path} declares {width}x{height} pixels of {samples} samples at {sample_bytes} "
+            f"byte(s) each, {decoded / 1e6:,.0f} MB decoded, more than the {allowed / 1e6:,.0f} "
+            f"MB the limit of {max_pixels / 1e6:g} million pixels allows (16-bit RGBA): it may "
+            "be a decompression bomb. Re-save the photo as RGB (or gray), or raise "
+            "extra.modelkb.max_pixels in mkdocs.yml if you trust the file")
 
+
+# TIFF photometric interpretations the 16-bit path reads, with their colour samples.
+_TIFF_COLOUR_SAMPLES = {0: 1, 1: 1, 2: 3, 3: 1, 5: 4}  # miniswhite, minisblack, rgb, palette, cmyk
+
+
+def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | None:
+    """16-bit TIFFs through tifffile (Pillow truncates colour ones); None for other TIFFs,
+    which Pillow reads. Any TIFF's decoded size (samples and depth included) is bounded
+    before either decoder runs.
+
+    Read as the 8-bit path reads through Pillow: EXIF orientation applied, MINISWHITE
+    inverted, CMYK converted to RGB (and its ICC profile, a CMYK one, dropped), a palette
+    looked up, an extra sample marked as alpha carried through.
     A 16-bit TIFF that tifffile cannot decode (or tifffile missing) is an error, never 8 bits.
     """
     try:
@@ -339,11 +367,22 @@ def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | 
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
+            width, height = int(page.imagewidth), int(page.imagelength)  # type: ignore
+            check_pixels(path, width, height * int(page.imagedepth), max_pixels)  # type: ignore
+            check_decoded_size(path, width, height * int(page.imagedepth),  # type: ignore
+                               int(page.samplesperpixel),  # type: ignore[union-attr]
+                               (int(page.bitspersample) + 7) // 8,  # type: ignore
+                               max_pixels)
             if page.dtype != np.uint16:  # type: ignore[union-attr]
                 return None
-            check_pixels(path, int(page.imagewidth),  # type: ignore[union-attr]
-                         int(page.imagelength), max_pixels)  # type: ignore[union-attr]
-            array = tif.asarray(key=0)
+            tags = page.tags  # type: ignore[union-attr]
+            orientation = tags.get(274).value if 274 in tags else 1
+            icc = tags.get(34675).value if 34675 in tags else None
+            photometric = int(page.photometric)  # type: ignore[union-attr]
+            extras = tuple(page.extrasamples)  # type: ignore[union-attr]
+            colormap = page.colormap  # type: ignore[union-attr]
+            axes = page.axes  # type: ignore[union-attr]
+            array = page.asarray()  # type: ignore[union-attr]
     except ModelkbError:
         raise
     except Exception as exc:  # noqa: BLE001 - a TIFF tifffile cannot parse: Pillow's message
@@ -351,12 +390,35 @@ def _read_tiff16(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture | 
             raise ModelkbError(f"cannot read the 16-bit TIFF {path} ({exc}); re-save it as a "
                                "16-bit PNG") from None
         return None
-    if array.dtype != np.uint16 or array.ndim not in (2, 3):
+    if array.dtype != np.uint16 or array.ndim not in (2, 3) or axes not in ("YX", "YXS", "SYX"):
         raise ModelkbError(f"cannot read the 16-bit TIFF {path}: unexpected layout "
                            f"{array.dtype} {array.shape}; re-save it as a 16-bit PNG")
-    if array.ndim == 2:
-        array = array[..., None]
-    return _picture_from_array16(array)
+    array = np.moveaxis(array, 0, 2) if axes == "SYX" else array
+    array = array[..., None] if array.ndim == 2 else array
+    colour = _TIFF_COLOUR_SAMPLES.get(photometric)
+    if colour is None or array.shape[2] < colour or (photometric == 3 and colormap is None):
+        raise ModelkbError(f"cannot read the 16-bit TIFF {path}: its colour space (TIFF "
+                           f"photometric {photometric}) with {array.shape[2]} samples is not "
+                           "supported; re-save it as 16-bit RGB or grayscale")
+    alpha = None
+    if array.shape[2] > colour and extras and extras[0] in (1, 2):  # associated/unassociated
+        alpha = array[..., colour].copy()
+    planes = array[..., :colour]
+    if photometric == 0:  # MINISWHITE: 0 is white
+        planes = 65535 - planes
+    if photometric == 3:
+        planes = np.moveaxis(colormap[:, planes[..., 0]], 0, 2)  # type: ignore[index]
+    if photometric == 5:  # CMYK as Pillow converts it: R = (1 - C)(1 - K), ...
+        units = _as_unit(planes, 65535)
+        rgb = (1.0 - units[..., :3]) * (1.0 - units[..., 3:4])
+        icc = None  # a CMYK profile does not describe the RGB written
+    else:
+        rgb = _as_unit(np.repeat(planes, 3, axis=2) if planes.shape[2] == 1 else planes, 65535)
+    rgb = orient(rgb, int(orientation))
+    alpha = orient(alpha[..., None], int(orientation))[..., 0] if alpha is not None else None
+    grayscale = photometric in (0, 1)
+    return Picture(np.ascontiguousarray(rgb, dtype=np.float32), alpha, grayscale, 16,
+                   bytes(icc) if icc else None)
 
 
 def quantize(values: np.ndarray, bit_depth: int = 8) -> np.ndarray:
@@ -451,7 +513,12 @@ def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = No
             else:
                 import tifffile
 
-                tifffile.imwrite(path, array[..., 0] if array.shape[2] == 1 else array)
+                channels = array.shape[2]  # said outright: tifffile would take gray+alpha
+                tifffile.imwrite(  # for a stack of two-pixel-wide pages
+                    path, array[..., 0] if channels == 1 else array,
+                    photometric="minisblack" if channels <= 2 else "rgb",
+                    planarconfig="contig" if channels > 1 else None,
+                    extrasamples=[2] if channels in (2, 4) else None)  # unassociated alpha
             return
         image = to_pil(rgb, alpha, grayscale)
         options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}

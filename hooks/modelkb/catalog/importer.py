@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from modelkb.catalog.schema import _reserved
 from modelkb.errors import ModelkbError
 
 QUESTION_MARKER = "a user has asked the following question:"
@@ -394,14 +395,15 @@ def _entries(data: dict[str, Any], section: str) -> list[dict[str, Any]]:
 
 def _unique(base: str, taken: set[str], limit: int, memo: dict[str, int] | None = None) -> str:
     """``base``, or ``base-N`` with the smallest free N; ``memo`` (for a ``taken`` set that
-    only grows) remembers where each base's search ended, so N equal bases stay linear."""
-    if base not in taken:
+    only grows) remembers where each base's search ended, so N equal bases stay linear.
+    A name the site reserves for its own pages ('search', 'gallery', ...) is taken too."""
+    if base not in taken and not _reserved(base):
         return base
     n = memo.get(base, 2) if memo is not None else 2
     while True:
         suffix = f"-{n}"
         candidate = base[:limit - len(suffix)].rstrip("-._") + suffix
-        if candidate not in taken:
+        if candidate not in taken and not _reserved(candidate):
             if memo is not None:
                 memo[base] = n + 1
             return candidate
@@ -445,7 +447,8 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
     """Decide what ``prompts`` add to the catalog ``data`` (raw YAML); reuse what exists.
 
     Papers are matched by link (arXiv links by id), models by name, questions by their
-    text; new ids and slugs never collide with existing ones.
+    text; new ids and slugs never collide with existing ones or with the names the site
+    reserves for its own pages (they get a -N suffix, as collisions do).
     """
     data = copy.deepcopy(data) if isinstance(data, dict) else {}
     result = MergeResult()

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,78}[a-z0-9])?\Z")
 SLUG_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 MAX_SLUG = 100
+# A gallery entry's zoomed crops (here, not in limits.py, so that a change re-validates
+# catalogs: the snapshot key hashes this module).
+MAX_CROPS = 8
+MAX_CROPS_AREA = 500_000  # input pixels all of an entry's crops cover together (8 of 250x250)
 # Names the site itself uses for pages and folders (at the root and in each section folder):
 # an id or slug equal to one of them, before its first '.', ignoring case, is refused.
 RESERVED_NAMES = frozenset({
@@ -93,6 +97,20 @@ def _check_markdown(value: str) -> str:
     return value
 
 
+def _check_crops(crops: list[Crop]) -> list[Crop]:
+    """Crops are details: few of them, small together (each is cropped, encoded and
+    published for every view, so their number and area multiply a build's work)."""
+    if len(crops) > MAX_CROPS:
+        raise ValueError(f"lists {len(crops)} crops, more than the {MAX_CROPS} allowed; keep "
+                         "the ones that show the most")
+    area = sum(c.width * c.height for c in crops)
+    if area > MAX_CROPS_AREA:
+        raise ValueError(f"cover {area:,} input pixels together (width x height of each), more "
+                         f"than the {MAX_CROPS_AREA:,} allowed; make them smaller: a crop shows "
+                         "a detail")
+    return crops
+
+
 def _check_architecture(value: str) -> str:
     known = registry.architectures()
     if value not in known:
@@ -111,6 +129,7 @@ if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating ve
     NonNegInt = PosInt = int
     Scale = float
     Steps = list["RestoreStep | ResizeStep"]
+    Crops = list["Crop"]
 
 # Every entry is a frozen, keyword-only dataclass. Annotations name the validated types
 # (Id, Text, Url, ...) that _schema() defines when a catalog is validated, so a build that
@@ -248,7 +267,9 @@ class GalleryEntry(Entry):
     licence: Text = _f("The photo's licence.")
     degradation: Text | None = _f("How the input was degraded from the reference, with its "
                                   "parameters (shown beside the photo).", None)
-    crops: list[Crop] = _f("Zoomed crops to show.", factory=list)
+    crops: Crops = _f(f"Zoomed crops to show: at most {MAX_CROPS}, together at most "
+                      f"{MAX_CROPS_AREA:,} input pixels (each crop's width x height).",
+                      factory=list)
 
 
 @_entry
@@ -296,7 +317,7 @@ TYPE_NAMES = {
     "RelPath": "path", "Text": "text",
     "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
     "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
-    "Steps": "list[step]",
+    "Steps": "list[step]", "Crops": "list[crop]",
 }
 
 _SCHEMA: dict[str, Any] = {}
@@ -332,6 +353,7 @@ def _schema() -> dict[str, Any]:
         "PosInt": Annotated[int, Strict(), Field(gt=0)],
         "Scale": Annotated[float, Strict(), Field(gt=0, le=8)],
         "Steps": Annotated[list[step], Field(min_length=1)],
+        "Crops": Annotated[list[Crop], AfterValidator(_check_crops)],
     }
     assert set(types) == set(TYPE_NAMES)
     globals().update(types)
@@ -357,6 +379,8 @@ def _nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
     words = set(re.findall(r"\w+", str(annotation)))
     if "Steps" in words:
         return tuple(STEPS.values())
+    if "Crops" in words:
+        return (Crop,)
     return tuple(c for c in ENTRY_CLASSES if c.__name__ in words)
 
 

@@ -2,23 +2,30 @@
 
 PyYAML's composer gives nodes with marks; we turn them into dicts/lists/scalars ourselves so
 that duplicate keys, anchors/aliases (the "billion laughs" bomb) and oversized files are
-refused with a message instead of being silently merged or exhausting memory.
+refused with a message instead of being silently merged or exhausting memory. Mapping keys
+with control characters are refused too (values are checked by the schema), and a problem's
+text is terminal safe (:func:`modelkb.errors.terminal_safe`) wherever it is printed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from modelkb.errors import terminal_safe
 from modelkb.limits import MAX_YAML_DEPTH
 
 MAX_BYTES = 64 * 1024 * 1024  # 10,000 answers take about 10 MB
 # libyaml's parser when PyYAML has it (about 10x faster); both give the same marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 2_000_000
+
+# Any C0 or C1 control character, DEL included: never part of a key the schema knows.
+_KEY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 Path_ = tuple  # a path into the data: ("questions", 0, "answer", "task")
 
@@ -35,7 +42,7 @@ class Problem:
 
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
-        return f"{self.file}:{self.line}:{self.col}: {self.message}{hint}"
+        return terminal_safe(f"{self.file}:{self.line}:{self.col}: {self.message}{hint}")
 
 
 class SourceError(Exception):
@@ -181,6 +188,12 @@ class _Converter:
                     continue
                 if not isinstance(key, (str, int)):
                     key = str(key)
+                bad = _KEY_CONTROL.search(key) if isinstance(key, str) else None
+                if bad:
+                    self.problem(key_node, f"a key contains the control character "
+                                 f"U+{ord(bad.group(0)):04X} at character {bad.start() + 1}",
+                                 "keys are plain words such as 'id' or 'name'; retype it")
+                    continue
                 if key in result:
                     self.problem(key_node, f"duplicate key '{key}'", "keep only one")
                     continue

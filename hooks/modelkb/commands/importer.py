@@ -9,6 +9,7 @@ import glob
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
@@ -18,7 +19,7 @@ from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.importer import Prompt, merge, parse_prompt, render
 from modelkb.catalog.validate import Validator
 from modelkb.catalog.yamlsrc import SourceError, read_yaml
-from modelkb.errors import ModelkbError
+from modelkb.errors import ModelkbError, terminal_safe
 from modelkb.files import atomic_write, file_lock, hash_bytes
 
 
@@ -46,8 +47,9 @@ def _read_text(path: Path, what: str) -> str:
         raise ModelkbError(f"{path}:{line}: expected UTF-8 text") from None
 
 
-def _validate(text: str, catalog: Path) -> None:
-    """Validate ``text`` as the catalog would be, in memory (no copy of it is written)."""
+def _validate(text: str, catalog: Path, old_lines: int) -> None:
+    """Validate ``text`` as the catalog would be, in memory (no copy of it is written).
+    Lines after ``old_lines`` are what the import would append."""
     try:
         source = read_yaml(catalog, display=str(catalog), raw=text.encode("utf-8"))
         Validator(source, catalog).run()
@@ -58,8 +60,9 @@ def _validate(text: str, catalog: Path) -> None:
     else:
         return
     lines = "\n".join(f"  {p}" for p in problems)
-    raise ModelkbError(f"the imported catalog would not be valid; nothing was written:\n"
-                       f"{lines}") from None
+    raise ModelkbError(f"the imported catalog would not be valid; nothing was written "
+                       f"(lines after {old_lines} are the entries the import would append: "
+                       f"see them with --dry-run):\n{lines}") from None
 
 
 def _target(catalog: Path) -> Path:
@@ -68,9 +71,26 @@ def _target(catalog: Path) -> Path:
 
 
 def _import_lock(catalog: Path) -> filelock.BaseFileLock:
-    """One import at a time per catalog (the lock lives in the temporary folder)."""
-    name = hash_bytes(str(_target(catalog).absolute()).encode("utf-8"))[:16]
+    """One import at a time per catalog file (the lock lives in the temporary folder). Its
+    name comes from the catalog's real path, every symlink resolved (the file's, and any
+    folder's on the way), so imports that spell the same file differently share it."""
+    name = hash_bytes(os.path.realpath(catalog).encode("utf-8", "surrogateescape"))[:16]
     return file_lock(Path(tempfile.gettempdir()) / f"modelkb-import-{name}.lock")
+
+
+@contextlib.contextmanager
+def _holding(lock: filelock.BaseFileLock, catalog: Path) -> Iterator[None]:
+    """Hold ``lock``, saying so when another import of the catalog makes this one wait."""
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(terminal_safe(f"{catalog}: another modelkb import of this catalog is running; "
+                            "waiting for it to finish"), file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _remove_stale(catalog: Path) -> int:
@@ -88,7 +108,7 @@ def _remove_stale(catalog: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Parse every prompt, merge, validate, then write (or print the diff with --dry-run)."""
-    with _import_lock(args.catalog):
+    with _holding(_import_lock(args.catalog), args.catalog):
         if not args.dry_run:
             _remove_stale(args.catalog)
         return _run(args)
@@ -108,17 +128,17 @@ def _run(args: argparse.Namespace) -> int:
         load_catalog(catalog, display=str(catalog))  # refuse to merge into a broken catalog
     result = merge(data, prompts)
     new_text = render(text, result)
-    for line in result.report:
-        print(line)
     if new_text == text:
+        _report(result.report)
         print(f"{catalog}: nothing to change")
         return 0
-    _validate(new_text, catalog)
+    _validate(new_text, catalog, len(text.splitlines()))
     if args.dry_run:
         diff = difflib.unified_diff(text.splitlines(keepends=True),
                                     new_text.splitlines(keepends=True),
                                     fromfile=f"a/{catalog}", tofile=f"b/{catalog}")
         sys.stdout.writelines(diff)
+        _report(result.report, " (dry run: not written)")
         print(f"{catalog}: dry run, nothing written")
         return 0
     try:
@@ -126,5 +146,12 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ModelkbError(f"{catalog}: cannot write the catalog: {exc.strerror}; "
                            "nothing was changed") from None
+    _report(result.report)
     print(f"{catalog}: updated")
     return 0
+
+
+def _report(lines: list[str], note: str = "") -> None:
+    """Print what the merge did, only once it is done (a dry run adds ``note``)."""
+    for line in lines:
+        print(terminal_safe(line + note))

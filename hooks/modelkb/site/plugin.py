@@ -29,7 +29,7 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
 from modelkb.catalog import Catalog
-from modelkb.errors import ModelkbError
+from modelkb.errors import ModelkbError, TerminalFilter, terminal_safe
 from modelkb.files import file_lock, hash_bytes, write_if_changed
 from modelkb.site import publish
 from modelkb.site.config import ModelkbConfig
@@ -49,6 +49,7 @@ from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
 from modelkb.site.urls import Urls
 
 log = get_plugin_logger("modelkb")
+log.logger.addFilter(TerminalFilter())  # every line a build logs: control characters escaped
 
 
 class _ToMkDocs(logging.Handler):
@@ -132,7 +133,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             self._lock_build(project)
             catalog = project.load_catalog()
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         urls = Urls(config.use_directory_urls)
         view = GalleryView(catalog, None, urls)
         renderer = Renderer(make_resolver(catalog, urls))
@@ -145,7 +146,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         try:
             publish.check_site_url(config.get("site_url"), self._command)
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         publish.warn_without_site_url(config.get("site_url"))
         _add_theme_folder(config)
         for key, uris in ASSET_URIS.items():
@@ -206,7 +207,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         try:
             cards = publish.card_files(st.publication, cache_dir / "cards")
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         for site_path, card in cards:
             files.append(File.generated(config, site_path, abs_src_path=str(card)))
         return files
@@ -350,7 +351,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         try:
             report = project.run_gallery(self.state.catalog)
         except ModelkbError as exc:
-            raise PluginError(str(exc)) from None
+            raise PluginError(terminal_safe(str(exc))) from None
         for failure in report.failures:
             log.warning("gallery: %s", failure)
         if report.failures and project.gallery_failures == "error":

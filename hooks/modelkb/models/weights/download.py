@@ -187,13 +187,16 @@ def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool
                     f"cannot download {url}: {_reason(exc)}; this machine looks offline or the "
                     "host is unreachable. Download the file elsewhere, check its SHA-256, and "
                     "pass its local path instead") from None
+            except ValueError as exc:  # requests parses a redirect's Location here
+                raise ModelkbError(f"cannot download {url}: it redirects to an address that "
+                                   f"is not a valid URL ({exc})") from None
             with response:
                 if response.is_redirect:
                     hops += 1
                     if hops > MAX_HOPS:
                         raise ModelkbError(f"cannot download {url}: more than {MAX_HOPS} "
                                            "redirects")
-                    current = urljoin(current, response.headers["Location"])
+                    current = _join(current, response.headers["Location"], url)
                     continue
                 if response.status_code >= 400:
                     raise ModelkbError(f"cannot download {url}: HTTP {response.status_code} "
@@ -202,7 +205,11 @@ def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool
                     page = response.raw.read(1 << 20, decode_content=True)
                     parser = _ConfirmPage()
                     parser.feed(page.decode("utf-8", "replace"))
-                    target = parser.next_url(current)
+                    try:
+                        target = parser.next_url(current)
+                    except ValueError as exc:  # urljoin on a broken address
+                        raise ModelkbError(f"{url}: its confirmation page links to a URL that "
+                                           f"is not valid ({exc})") from None
                     if confirmed or target is None:
                         raise ModelkbError(
                             f"{url} answered with a web page, not a file (is the link shared "
@@ -217,6 +224,15 @@ def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool
                                        f"({_reason(exc)}); try again (nothing was kept)"
                                        ) from None
                 return
+
+
+def _join(base: str, ref: str, url: str) -> str:
+    """The redirect ``ref`` made absolute against ``base``, one-line error when invalid."""
+    try:
+        return urljoin(base, ref)
+    except ValueError as exc:
+        raise ModelkbError(f"weights URL {url} redirects to {ref[:200]!r}, which is not a "
+                           f"valid URL ({exc})") from None
 
 
 def _reason(exc: BaseException) -> str:

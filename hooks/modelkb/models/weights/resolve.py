@@ -44,6 +44,7 @@ class WeightsFile:
     name: str = "user-supplied weights"
     licence: str | None = None
     stand_in: bool = False
+    model_id: str = ""  # the catalog model it was chosen for ("" for modelkb restore)
     model_name: str = ""
 
     def label(self) -> str:
@@ -132,7 +133,7 @@ def _entry_file(entry: WeightsEntry, model: Model, cache_dir: Path | None,
     """A catalog weights entry as a file if it can be had now (shipped, cached, or
     downloaded when allowed), else None."""
     found = dict(name=entry.name, licence=entry.licence, stand_in=entry.stand_in,
-                 model_name=model.name)
+                 model_id=model.id, model_name=model.name)
     if entry.file:
         path = registry.shipped_weights(entry.file)
         if not path.is_file():
@@ -170,7 +171,8 @@ def resolve_model_weights(model: Model, overrides: dict[str, str] | None = None,
             (os.environ.get(WEIGHTS_ENV, "").strip(), f"${WEIGHTS_ENV}", None)]
     for given, origin, folder in user:
         if given:
-            return _given(str(given), origin, None if "://" in str(given) else folder)
+            chosen = _given(str(given), origin, None if "://" in str(given) else folder)
+            return replace(chosen, model_id=model.id, model_name=model.name)
     own = [w for w in model.weights if not w.stand_in]
     stand_ins = [w for w in model.weights if w.stand_in]
     for entry in own + stand_ins:
@@ -181,7 +183,7 @@ def resolve_model_weights(model: Model, overrides: dict[str, str] | None = None,
     if default is not None and default[1].is_file():
         return WeightsFile(str(default[1]), file_sha256(default[1]), SHIPPED_PROVENANCE,
                            default[1], "default weights", f"modelkb {default[0]}",
-                           stand_in=True, model_name=model.name)
+                           stand_in=True, model_id=model.id, model_name=model.name)
     wanted = own[0].name if own else "weights"
     raise ModelkbError(
         f"no weights available for model {model.id} ({wanted} missing): give a file or "

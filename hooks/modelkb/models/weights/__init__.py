@@ -8,13 +8,15 @@ The one resolution order, for a catalog model (first that is available wins):
 3. the model's own catalog weights entries (not ``stand_in``): a file shipped with modelkb
    (``file:``, confined to its weights folder), or a download that is already in the
    weights cache or that the build may fetch (``download_weights: true``);
-4. its stand-in catalog entries, labelled **stand-in** wherever their pictures are shown;
-5. the registry's default weights for the model's variant
-   (:attr:`modelkb.registry.Architecture.default_weights`), labelled stand-in too.
+4. its stand-in catalog entries, labelled **stand-in** wherever their pictures are shown
+   (the shipped catalog's stand-in is the registry's default weights file).
 
 ``modelkb restore`` has no model: its order is ``--weights``, ``$MODELKB_WEIGHTS``, then the
-registry's default weights. A URL is written ``URL#sha256=HEX`` and, for a zip archive,
-``&member=PATH/IN/ZIP``; a user's URL is downloaded only when a network has to run. When
+registry's default weights (:attr:`modelkb.registry.Architecture.default_weights`).
+A catalog model never falls back to them silently: it names them as a stand-in entry.
+
+A URL is written ``URL#sha256=HEX`` and, for a zip archive, ``&member=PATH/IN/ZIP``; a
+user's URL is downloaded only when a network has to run. When
 nothing is available the gallery entry becomes a failure placeholder whose message says which
 weights are missing and how to provide them.
 

@@ -179,11 +179,6 @@ def resolve_model_weights(model: Model, overrides: dict[str, str] | None = None,
         found = _entry_file(entry, model, cache_dir, allow_download)
         if found is not None:
             return found
-    default = default_weights(model.variant) if model.variant else None
-    if default is not None and default[1].is_file():
-        return WeightsFile(str(default[1]), file_sha256(default[1]), SHIPPED_PROVENANCE,
-                           default[1], "default weights", f"modelkb {default[0]}",
-                           stand_in=True, model_id=model.id, model_name=model.name)
     wanted = own[0].name if own else "weights"
     raise ModelkbError(
         f"no weights available for model {model.id} ({wanted} missing): give a file or "

@@ -193,8 +193,9 @@ class Validator:
             except ModelkbError:
                 self.add(path + (j, "file"), f"weights file '{name}' is outside modelkb's "
                          "shipped weights folder",
-                         f"give the name of a file in {WEIGHTS_DIR.name}/ (no '..', no "
-                         "absolute path, no symlink out), or use 'url:' with 'sha256:'")
+                         f"name a file in modelkb's {WEIGHTS_DIR.name}/ folder, without "
+                         "'..', an absolute path or a symlink out; or use 'url:' with "
+                         "'sha256:'")
 
     def runnable(self, path: tuple, model_id: object) -> None:
         """A restore step's model must say what runs it and have weights to run with."""

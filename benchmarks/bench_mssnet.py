@@ -398,9 +398,9 @@ def options_model(variant: str) -> tuple[nn.Module, str]:
     """The shipped trained weights for mssnet-small, random (seed 0) weights otherwise."""
     if variant == "mssnet-small":
         try:
-            from modelkb.models.weights import SHIPPED_WEIGHTS, load_weights
+            from modelkb.models.weights import load_weights
 
-            loaded = load_weights(SHIPPED_WEIGHTS)
+            loaded = load_weights(None)
             if loaded.variant == variant:
                 return loaded.model.float().eval(), "shipped trained weights"
         except Exception:  # noqa: BLE001 - fall back to random weights

@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 
 from modelkb.errors import ModelkbError
-from modelkb.models.download import fetch, fetch_url, split_url
+from modelkb.models.weights import fetch, fetch_url, split_url
 
 PAYLOAD = b"fake weights " * 5000
+
+
+def _files(folder: Path) -> list[Path]:
+    """The files left in a download cache, its lock files aside."""
+    return [p for p in folder.rglob("*") if p.is_file() and ".locks" not in p.parts]
 
 
 @pytest.fixture
@@ -56,7 +61,7 @@ def test_good_hash_downloads_once(server: tuple[str, list[str]], tmp_path: Path)
     assert second == first and hits == ["/model.pt"]  # served from the cache
     third = fetch_url(f"{base}/model.pt#sha256={digest}", cache)
     assert third == first and len(hits) == 1
-    assert [p for p in cache.rglob("*") if p.is_file()] == [first]
+    assert _files(cache) == [first]
 
 
 def test_wrong_hash_leaves_nothing(server: tuple[str, list[str]], tmp_path: Path) -> None:
@@ -65,14 +70,14 @@ def test_wrong_hash_leaves_nothing(server: tuple[str, list[str]], tmp_path: Path
     with pytest.raises(ModelkbError, match="SHA-256 is .* not the expected"):
         fetch(f"{base}/model.pt", "0" * 64, cache, progress=False)
     assert hits == ["/model.pt"]
-    assert not [p for p in cache.rglob("*") if p.is_file()]
+    assert not _files(cache)
 
 
 def test_missing_file_is_http_error(server: tuple[str, list[str]], tmp_path: Path) -> None:
     base, _ = server
     with pytest.raises(ModelkbError, match="HTTP 404"):
         fetch(f"{base}/nope.pt", "a" * 64, tmp_path / "cache", progress=False)
-    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert not _files(tmp_path / "cache")
 
 
 def test_closed_port_is_offline_message(tmp_path: Path) -> None:
@@ -81,7 +86,7 @@ def test_closed_port_is_offline_message(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     with pytest.raises(ModelkbError, match="offline or the host is unreachable"):
         fetch(f"http://127.0.0.1:{port}/model.pt", "a" * 64, tmp_path, timeout=5, progress=False)
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not _files(tmp_path)
 
 
 def test_sha256_is_required() -> None:
@@ -96,33 +101,35 @@ def test_sha256_is_required() -> None:
 def test_resolve_weights_order(
     server: tuple[str, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from dataclasses import replace
+
+    from modelkb import registry
     from modelkb.models import weights
 
     base, _ = server
     digest = hashlib.sha256(PAYLOAD).hexdigest()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(
-        "modelkb.models.download.default_cache_dir", lambda: tmp_path / "xdg" / "w"
+        "modelkb.models.weights.download.default_cache_dir", lambda: tmp_path / "xdg" / "w"
     )
     explicit = tmp_path / "mine.pt"
     explicit.write_bytes(b"x")
     env_file = tmp_path / "env.pt"
     env_file.write_bytes(b"y")
     monkeypatch.setenv("MODELKB_WEIGHTS", str(env_file))
-    got = weights.resolve_weights(explicit)
+    got = weights.choose_weights(explicit).fetched()
     assert got.path == explicit and got.provenance == "user-supplied"
-    got = weights.resolve_weights(None)
+    got = weights.choose_weights(None).fetched()
     assert got.path == env_file and got.provenance == "user-supplied"
-    got = weights.resolve_weights(f"{base}/model.pt#sha256={digest}")
+    got = weights.choose_weights(f"{base}/model.pt#sha256={digest}").fetched()
     assert got.path.read_bytes() == PAYLOAD and got.provenance.startswith("user-supplied")
     with pytest.raises(ModelkbError, match="#sha256="):
-        weights.resolve_weights(f"{base}/model.pt")
+        weights.choose_weights(f"{base}/model.pt")
     monkeypatch.delenv("MODELKB_WEIGHTS")
-    shipped = tmp_path / "shipped.safetensors"
-    monkeypatch.setattr("modelkb.models.source.SHIPPED_WEIGHTS", shipped)
-    with pytest.raises(ModelkbError, match="--weights FILE"):
-        weights.resolve_weights(None)
-    shipped.write_bytes(b"z")
-    got = weights.resolve_weights(None)
-    assert got.path == shipped
+    got = weights.choose_weights(None)  # the registry's default weights
+    assert got.path == registry.WEIGHTS_DIR / "mssnet-small-modelkb.safetensors"
     assert got.provenance == "trained by this project on synthetic camera shake"
+    no_default = replace(registry.get("mssnet"), default_weights={})
+    monkeypatch.setitem(registry._REGISTRY, "mssnet", no_default)
+    with pytest.raises(ModelkbError, match="--weights FILE"):
+        weights.choose_weights(None)

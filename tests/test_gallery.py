@@ -397,7 +397,7 @@ def test_command_prune_and_config_errors(tmp_path: Path, weights: Path) -> None:
 
 
 def test_weights_choice_without_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelkb.models.source import choose_weights
+    from modelkb.models.weights import choose_weights
 
     env_file = tmp_path / "env.safetensors"
     env_file.write_bytes(b"abc")

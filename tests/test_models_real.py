@@ -219,7 +219,7 @@ def drive(tmp_path: Path):
 
 
 def test_drive_confirmation_and_archive_member(tmp_path: Path, drive) -> None:
-    from modelkb.models.download import fetch
+    from modelkb.models.weights import fetch
 
     url, payload, hits = drive
     member = "MSSNet/RealBlur_J/model_03000E.pt"
@@ -232,19 +232,20 @@ def test_drive_confirmation_and_archive_member(tmp_path: Path, drive) -> None:
 
 
 def test_drive_wrong_checksum_is_refused(tmp_path: Path, drive) -> None:
-    from modelkb.models.download import fetch
+    from modelkb.models.weights import fetch
 
     url, _payload, _hits = drive
     with pytest.raises(ModelkbError, match="SHA-256 is .* not the expected"):
         fetch(url, "0" * 64, tmp_path / "dl", progress=False,
               member="MSSNet/RealBlur_J/model_03000E.pt")
-    leftovers = [p for p in (tmp_path / "dl").rglob("*") if p.is_file()]
+    leftovers = [p for p in (tmp_path / "dl").rglob("*")
+                 if p.is_file() and ".locks" not in p.parts]
     assert leftovers == []
 
 
 def test_first_download_records_the_checksum(tmp_path: Path, drive,
                                              caplog: pytest.LogCaptureFixture) -> None:
-    from modelkb.models.download import fetch, recorded_sha256
+    from modelkb.models.weights import fetch, recorded_sha256
 
     url, payload, _hits = drive
     member = "MSSNet/RealBlur_J/model_03000E.pt"
@@ -256,7 +257,7 @@ def test_first_download_records_the_checksum(tmp_path: Path, drive,
 
 
 def test_missing_member_is_named(tmp_path: Path, drive) -> None:
-    from modelkb.models.download import fetch
+    from modelkb.models.weights import fetch
 
     url, _payload, _hits = drive
     with pytest.raises(ModelkbError, match="no member 'RealBlur_J/model_03000E.pt'.*similar"):
@@ -288,7 +289,7 @@ def test_catalog_url_entry_downloads_only_when_allowed(tmp_path: Path, drive,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A catalog weights entry behind a URL: refused offline, fetched with download_weights,
     then found in the cache without a download."""
-    from modelkb.models.resolve import resolve_model_weights
+    from modelkb.models.weights import resolve_model_weights
 
     monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
     url, payload, hits = drive
@@ -302,8 +303,8 @@ def test_catalog_url_entry_downloads_only_when_allowed(tmp_path: Path, drive,
         resolve_model_weights(model, cache_dir=tmp_path / "dl")
     assert hits == []
     chosen = resolve_model_weights(model, cache_dir=tmp_path / "dl", allow_download=True)
-    assert chosen.source.path.read_bytes() == payload and not chosen.stand_in
+    assert chosen.path.read_bytes() == payload and not chosen.stand_in
     assert chosen.label().startswith("Authors' checkpoint (the authors; sha256 ")
     hits.clear()
     again = resolve_model_weights(model, cache_dir=tmp_path / "dl")
-    assert again.source.path == chosen.source.path and hits == []
+    assert again.path == chosen.path and hits == []

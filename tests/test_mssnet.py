@@ -15,9 +15,9 @@ from modelkb.errors import ModelkbError
 from modelkb.models.mssnet import PARAMETER_COUNTS, VARIANTS, MSSNet, build, count_parameters
 from modelkb.models.tiling import _reflect_pad, restore_array, select_device
 from modelkb.models.weights import (
+    choose_weights,
     infer_variant,
     load_weights,
-    resolve_weights,
     save_checkpoint,
     save_safetensors,
 )
@@ -164,14 +164,17 @@ def test_plain_pickle_and_garbage_refused(tmp_path: Path) -> None:
 
 
 def test_resolve_weights_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from modelkb.models import source
+    from dataclasses import replace
+
+    from modelkb import registry
 
     monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
-    monkeypatch.setattr(source, "SHIPPED_WEIGHTS", tmp_path / "absent.safetensors")
+    no_default = replace(registry.get("mssnet"), default_weights={})
+    monkeypatch.setitem(registry._REGISTRY, "mssnet", no_default)
     with pytest.raises(ModelkbError, match="--weights FILE"):
-        resolve_weights(None)
+        choose_weights(None)
     with pytest.raises(ModelkbError, match="does not exist"):
-        resolve_weights(tmp_path / "nope.pt")
+        choose_weights(tmp_path / "nope.pt")
 
 
 def test_reflect_pad_small_and_odd() -> None:

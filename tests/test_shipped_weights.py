@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelkb.models.weights import SHIPPED_PROVENANCE, SHIPPED_WEIGHTS, load_weights
+from modelkb.models.weights import SHIPPED_PROVENANCE, default_weights, load_weights
 from modelkb.train.degrade import DegradeConfig, degrade
 from modelkb.train.recipe import psnr_ssim, restore_8bit
 from modelkb.train.skimage_photos import PHOTOS, load
 
 
 def test_shipped_weights_sharpen_held_out_crop(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert SHIPPED_WEIGHTS.is_file(), "hooks/modelkb/weights/ must ship the default weights"
-    assert SHIPPED_WEIGHTS.stat().st_size < 35 * 2**20
+    variant, shipped = default_weights()  # the registry's first default weights
+    assert variant == "mssnet-small" and shipped.parent.name == "weights"
+    assert shipped.is_file(), "hooks/modelkb/weights/ must ship the default weights"
+    assert shipped.stat().st_size < 35 * 2**20
     monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
     loaded = load_weights(None)
     assert loaded.variant == "mssnet-small" and loaded.provenance == SHIPPED_PROVENANCE

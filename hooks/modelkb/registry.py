@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
@@ -32,6 +33,9 @@ from modelkb.errors import ModelkbError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 ENTRY_POINT_GROUP = "modelkb.architectures"
+
+PACKAGE_DIR = Path(__file__).resolve().parent  # default_weights paths are relative to it
+WEIGHTS_DIR = PACKAGE_DIR / "weights"  # the weights files shipped with modelkb
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,21 @@ def recognise(state_dict: Mapping[str, Any]) -> tuple[Architecture, str] | None:
         if variant is not None:
             return arch, variant
     return None
+
+
+def shipped_weights(name: str) -> Path:
+    """The real path of the weights file ``name`` in :data:`WEIGHTS_DIR`; a ModelkbError when
+    it resolves outside it (an absolute path, '..', a symlink out). The file may be absent."""
+    try:
+        root = WEIGHTS_DIR.resolve()
+        real = (root / name).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL
+        raise ModelkbError(f"weights file {name!r}: cannot resolve it ({exc})") from None
+    if real == root or not real.is_relative_to(root):
+        raise ModelkbError(
+            f"weights file {name!r} is outside modelkb's weights folder: give the name of a "
+            f"file shipped in {WEIGHTS_DIR} (no '..', no absolute path, no symlink out)")
+    return real
 
 
 # The built-in architectures. Adding one: write its module (build, recognise) and register it.

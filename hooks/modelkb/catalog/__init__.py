@@ -23,7 +23,7 @@ from modelkb.catalog.schema import (
     RestoreStep,
     Task,
     Tool,
-    WeightsSource,
+    WeightsEntry,
     Workflow,
     entry_from_data,
     validate_entry,
@@ -34,6 +34,6 @@ from modelkb.catalog.validate import load_catalog
 __all__ = [
     "ENTRY_CLASSES", "KEY_FIELD", "SECTIONS", "SNAPSHOTS_KEPT", "STEPS", "TYPE_NAMES", "Answer",
     "Catalog", "CatalogError", "Crop", "Entry", "GalleryEntry", "Model", "Paper", "Question",
-    "ResizeStep", "RestoreStep", "Task", "Tool", "WeightsSource", "Workflow", "entry_from_data",
+    "ResizeStep", "RestoreStep", "Task", "Tool", "WeightsEntry", "Workflow", "entry_from_data",
     "load_catalog", "validate_entry",
 ]

@@ -154,7 +154,7 @@ class Task(Entry):
 
 
 @_entry
-class WeightsSource(Entry):
+class WeightsEntry(Entry):
     """Where a model's weights come from."""
 
     name: Text = _f("Display name, e.g. 'authors' RealBlur-J checkpoint'.")
@@ -188,7 +188,7 @@ class Model(Entry):
     paper: Url | None = _f("Link to the model's paper.", None)
     code: Url | None = _f("Link to the model's source code.", None)
     summary: Markdown = _f("What the model does, Markdown without HTML.", "")
-    weights: list[WeightsSource] = _f("Known weights releases.", factory=list)
+    weights: list[WeightsEntry] = _f("Known weights releases.", factory=list)
 
 
 @_entry
@@ -368,7 +368,7 @@ def validate_entry(cls: type[E], data: Any) -> E:
 
 
 ENTRY_CLASSES: tuple[type[Entry], ...] = (
-    Task, WeightsSource, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
+    Task, WeightsEntry, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
     GalleryEntry, Answer, Question)
 E = TypeVar("E", bound=Entry)
 

@@ -192,6 +192,7 @@ class Validator:
         # References are checked on the raw data, so entries with schema errors are checked too.
         for i, m in _raw_entries(self.src.data, "models"):
             check(("models", i, "task"), m.get("task"), "tasks")
+            self.weights_files(("models", i, "weights"), m.get("weights"))
         for i, wf in _raw_entries(self.src.data, "workflows"):
             for j, step in enumerate(wf.get("steps") if isinstance(wf.get("steps"), list) else []):
                 if isinstance(step, dict) and step.get("op") == "restore":
@@ -205,6 +206,24 @@ class Validator:
                 self.summary_links((kind, i, "summary"), item.get("summary"))
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
+
+    def weights_files(self, path: tuple, entries: object) -> None:
+        """A weights entry's ``file`` must resolve inside the shipped weights folder."""
+        from modelkb.errors import ModelkbError
+        from modelkb.registry import WEIGHTS_DIR, shipped_weights
+
+        for j, entry in enumerate(entries if isinstance(entries, list) else []):
+            name = entry.get("file") if isinstance(entry, dict) else None
+            if not isinstance(name, str):
+                continue
+            try:
+                shipped_weights(name)
+            except ModelkbError:
+                self.add(path + (j, "file"), f"weights file '{name}' is outside modelkb's "
+                         "shipped weights folder",
+                         f"name a file in modelkb's {WEIGHTS_DIR.name}/ folder, without "
+                         "'..', an absolute path or a symlink out; or use 'url:' with "
+                         "'sha256:'")
 
     def runnable(self, path: tuple, model_id: object) -> None:
         """A restore step's model must say what runs it and have weights to run with."""

@@ -153,18 +153,18 @@ def run(args: argparse.Namespace) -> int:
         restore_with_fallback,
         select_device,
     )
-    from modelkb.models.weights import load_weights, resolve_weights
+    from modelkb.models.weights import choose_weights, load_weights
 
     overlap = min(DEFAULT_OVERLAP, tile // 4) if tile else DEFAULT_OVERLAP
     check_tiling(tile, overlap)
     if bit_depth == 16 and any(t.suffix.lower() not in SIXTEEN_BIT_SUFFIXES for t in outputs):
         raise ModelkbError("--bit-depth 16 needs .png or .tif outputs")
     _check_formats(inputs, outputs, bit_depth)
-    weights_path = resolve_weights(args.weights)
+    weights = choose_weights(args.weights).fetched()
     device = select_device(args.device)
     if args.bf16 and device.type != "cuda":
         raise ModelkbError("--bf16 needs --device cuda (or auto with a CUDA GPU)")
-    loaded = load_weights(weights_path, args.variant)
+    loaded = load_weights(weights, args.variant)
     model = prepare_model(loaded.model, device, channels_last=True)  # faster on CPU and GPU
     log.info("restoring %d image(s) with %s on %s", len(inputs), loaded.variant, device)
 

@@ -44,7 +44,7 @@ from modelkb.gallery.records import (
 from modelkb.gallery.render import RENDER_VERSION, as_u8, read_rgb, render_entry
 from modelkb.gallery.render import to_pil8 as _to_pil
 from modelkb.gallery.workflows import workflow_json
-from modelkb.models.resolve import ResolvedWeights
+from modelkb.models.weights import WeightsFile
 
 if TYPE_CHECKING:  # numpy loads only to compute or render: cached builds skip it
     import numpy as np
@@ -55,7 +55,7 @@ CODE_VERSION = 3  # the record format; outputs are keyed by the code itself (cod
 
 # The code that computes pixels and numbers, and the libraries that change them: editing any
 # of these (or upgrading a library) changes the key, so results are computed again.
-_PIXEL_CODE = ("models/mssnet.py", "models/tiling.py", "models/weights.py", "imaging.py",
+_PIXEL_CODE = ("models/mssnet.py", "models/tiling.py", "models/weights/load.py", "imaging.py",
                "gallery/workflows.py", "gallery/metrics.py", "gallery/runner.py")
 _PIXEL_LIBRARIES = ("torch", "numpy", "pillow", "scikit-image", "scipy")
 _keys: dict[str, str] = {}
@@ -138,7 +138,7 @@ def _decode(path: Path, display: str, max_pixels: int | None = None) -> np.ndarr
 
 @dataclass(frozen=True)
 class WeightsChoice:
-    """How the gallery picks each model's weights (see modelkb.models.resolve)."""
+    """How the gallery picks each model's weights (see modelkb.models.weights)."""
 
     site_weights: str | None = None  # the site-wide override (setting ``weights``)
     models: dict[str, str] = field(default_factory=dict)  # setting ``models``: id -> file/URL
@@ -167,7 +167,7 @@ class _Runner:
         self.renders = Cache(cache_dir / "renders")
         self.device = device
         self.choice = choice
-        self._weights: dict[str, ResolvedWeights | ModelkbError] = {}
+        self._weights: dict[str, WeightsFile | ModelkbError] = {}
         self._weights_lock = threading.Lock()  # weights are chosen (maybe downloaded) once
         self.model_lock = threading.Lock()  # one network runs at a time
         self.cpu_workers = cpu_workers
@@ -205,9 +205,9 @@ class _Runner:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
-    def weights_for(self, model_id: str) -> ResolvedWeights:
+    def weights_for(self, model_id: str) -> WeightsFile:
         """The weights the model ``model_id`` runs with, resolved once per run."""
-        from modelkb.models.resolve import resolve_model_weights
+        from modelkb.models.weights import resolve_model_weights
 
         with self._weights_lock:
             if model_id not in self._weights:
@@ -292,7 +292,7 @@ class _Runner:
                            (key, render_key))
 
     def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
-                ref_path: Path | None, weights: dict[str, ResolvedWeights]) -> None:
+                ref_path: Path | None, weights: dict[str, WeightsFile]) -> None:
         import numpy as np
 
         from modelkb.gallery.metrics import image_metrics
@@ -306,7 +306,7 @@ class _Runner:
                               f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
                               f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
         timings = {"decode": time.perf_counter() - clock}
-        result = run_workflow(workflow, rgb, {m: w.source for m, w in weights.items()},
+        result = run_workflow(workflow, rgb, weights,
                               self.device, label=self.display(entry.input),
                               model_lock=self.model_lock)
         steps = result.summary()["steps"]

@@ -20,7 +20,7 @@ from modelkb.catalog import ResizeStep, RestoreStep, Workflow
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import canonical_json
 from modelkb.limits import MAX_OUTPUT_PIXELS
-from modelkb.models.source import WeightsSource
+from modelkb.models.weights import WeightsFile
 
 if TYPE_CHECKING:  # numpy and Pillow load only when a step runs: cached builds skip them
     import numpy as np
@@ -65,7 +65,7 @@ def needs_model(workflow: Workflow) -> bool:
     return any(isinstance(step, RestoreStep) for step in workflow.steps)
 
 
-def load_model(weights: WeightsSource, device: str = "auto", variant: str | None = None) -> Any:
+def load_model(weights: WeightsFile, device: str = "auto", variant: str | None = None) -> Any:
     """The loaded network for these weights on this device, loaded once per process."""
     from modelkb.models.tiling import prepare_model, select_device
     from modelkb.models.weights import load_weights
@@ -73,7 +73,7 @@ def load_model(weights: WeightsSource, device: str = "auto", variant: str | None
     torch_device = select_device(device)
     key = (weights.source, weights.sha256, variant, str(torch_device))
     if key not in _models:
-        loaded = load_weights(weights.local_path(), variant)
+        loaded = load_weights(weights, variant)
         if loaded.sha256 != weights.sha256:
             raise ModelkbError(f"weights {weights.source} changed while the build was running")
         # channels_last: 1.8x faster than contiguous on the CPU, the same output to 5e-7
@@ -88,7 +88,7 @@ def clear_models() -> None:
     _models.clear()
 
 
-def run_restore(rgb: np.ndarray, weights: WeightsSource, device: str = "auto",
+def run_restore(rgb: np.ndarray, weights: WeightsFile, device: str = "auto",
                 variant: str | None = None, label: str = "the image"
                 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Restore float RGB with the tiled MSSNet; returns (rgb clipped to [0, 1], details).
@@ -152,7 +152,7 @@ def check_output_size(workflow: Workflow, width: int, height: int, label: str = 
 
 
 def run_workflow(workflow: Workflow, rgb: np.ndarray,
-                 weights: WeightsSource | Mapping[str, WeightsSource] | None = None,
+                 weights: WeightsFile | Mapping[str, WeightsFile] | None = None,
                  device: str = "auto", variants: dict[str, str | None] | None = None,
                  only_resize: bool = False, label: str = "the image",
                  model_lock: AbstractContextManager | None = None) -> WorkflowResult:

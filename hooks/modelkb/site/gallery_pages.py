@@ -24,9 +24,13 @@ def _shipped_size(name: str | None) -> int | None:
     """Size in bytes of a weights file shipped with modelkb, if present."""
     if not name:
         return None
-    from modelkb.models.source import SHIPPED_DIR
+    from modelkb.errors import ModelkbError
+    from modelkb.registry import shipped_weights
 
-    path = SHIPPED_DIR / name
+    try:
+        path = shipped_weights(name)
+    except ModelkbError:  # outside the weights folder: `modelkb check` refuses it
+        return None
     return path.stat().st_size if path.is_file() else None
 
 

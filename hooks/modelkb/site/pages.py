@@ -222,7 +222,7 @@ def _first_sentence(text: str) -> str:
 
 def catalog_reference() -> str:
     """The "Catalog reference" page, generated from the schema's own field descriptions."""
-    from modelkb.catalog import Answer, Crop, ResizeStep, RestoreStep, WeightsSource
+    from modelkb.catalog import Answer, Crop, ResizeStep, RestoreStep, WeightsEntry
 
     lines = [
         "# Catalog reference", "",
@@ -234,7 +234,7 @@ def catalog_reference() -> str:
         "Run `modelkb check` to validate the file without building the site.", "",
     ]
     parts: list[tuple[str, type[Entry]]] = [(name, model) for name, model in SECTIONS.items()]
-    parts += [("answer (in questions)", Answer), ("weights (in models)", WeightsSource),
+    parts += [("answer (in questions)", Answer), ("weights (in models)", WeightsEntry),
               ("step `op: restore` (in workflows)", RestoreStep),
               ("step `op: resize` (in workflows)", ResizeStep), ("crops (in gallery)", Crop)]
     for name, model in parts:

@@ -1,25 +1,32 @@
-"""MSSNet weights: safe loading (released .pt, bare state_dict, .safetensors) and saving."""
+"""Loading and saving weights (imports torch): released .pt, bare state_dict, .safetensors.
+
+Loading never executes code from the file (weights-only unpickling, safetensors), checks
+every tensor, and refuses a PyTorch zip checkpoint whose members are encrypted, use an
+unknown compression method, or declare more bytes than the cap of
+:mod:`modelkb.models.weights.sizes` before anything is inflated. The network is built and
+recognised through :mod:`modelkb.registry`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import pickle
-from dataclasses import dataclass, replace
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from modelkb import registry
 from modelkb.errors import ModelkbError
-from modelkb.models.source import (  # noqa: F401  (re-exported: the public names of weights)
-    SHIPPED_PROVENANCE,
-    SHIPPED_WEIGHTS,
+from modelkb.models.weights.resolve import (
     USER_PROVENANCE,
-    WEIGHTS_ENV,
-    WeightsSource,
+    WeightsFile,
     choose_weights,
+    file_sha256,
 )
+from modelkb.models.weights.sizes import check_members, weights_cap
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +40,6 @@ class LoadedWeights:
     sha256: str
     path: Path
     provenance: str = USER_PROVENANCE
-
-
-def resolve_weights(path_or_url: str | os.PathLike[str] | None = None) -> WeightsSource:
-    """The weights to load (see modelkb.models.source), with a URL downloaded and verified."""
-    chosen = choose_weights(path_or_url)
-    return chosen if chosen.path is not None else replace(chosen, path=chosen.local_path())
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:
@@ -81,6 +82,8 @@ def _load_raw(path: Path) -> object:
         except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged file
             raise ModelkbError(f"{path.name}: cannot read it as safetensors ({_one_line(exc)}); is "
                                "the file complete?") from None
+    if kind == "zip":
+        _check_zip(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -91,6 +94,17 @@ def _load_raw(path: Path) -> object:
     except Exception as exc:  # noqa: BLE001 - torch raises anything on a damaged file
         raise ModelkbError(f"{path.name}: cannot read it as a PyTorch checkpoint "
                            f"({_one_line(exc)}); is the file complete?") from None
+
+
+def _check_zip(path: Path) -> None:
+    """A zip checkpoint's members checked by their declared sizes before torch inflates them."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelkbError(f"{path.name}: cannot read it as a PyTorch checkpoint "
+                           f"({_one_line(exc)}); is the file complete?") from None
+    check_members(infos, path.name, weights_cap())
 
 
 def _check_tensor(path: Path, key: str, value: torch.Tensor) -> None:
@@ -168,10 +182,15 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]
     )
 
 
-def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedWeights:
-    """Load a weights file strictly into a new MSSNet in eval mode; infer the variant if None."""
-    resolved = resolve_weights(path)
-    path = resolved.path
+def load_weights(weights: str | os.PathLike[str] | WeightsFile | None,
+                 variant: str | None = None) -> LoadedWeights:
+    """Load weights strictly into a new network in eval mode; infer the variant if None.
+
+    ``weights``: a chosen :class:`WeightsFile`, or a path or 'URL#sha256=HEX' (None: the
+    default order of :func:`choose_weights`); a URL is downloaded and verified first.
+    """
+    resolved = weights if isinstance(weights, WeightsFile) else choose_weights(weights)
+    path = resolved.local_path()
     if variant is not None:
         registry.check_variant(variant)
     state_dict = _read_state_dict(path)
@@ -195,7 +214,7 @@ def load_weights(path: str | Path | None, variant: str | None = None) -> LoadedW
     check_state_dict(model, state_dict, path.name)
     model.load_state_dict(state_dict, strict=True)
     model.eval()
-    digest = resolved.sha256
+    digest = file_sha256(path)  # the bytes loaded (memoised per path, size and mtime)
     log.info("loaded %s weights from %s (sha256 %s)", variant, path, digest[:12])
     return LoadedWeights(model, variant, digest, path, resolved.provenance)
 

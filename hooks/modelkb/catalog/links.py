@@ -11,10 +11,12 @@ site builds.
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 SHORTCODE_PATTERN = r"\[\[([a-z0-9][a-z0-9._-]*)\]\]"
@@ -92,8 +94,10 @@ class _Targets(HTMLParser):
     handle_startendtag = handle_starttag
 
 
-def _converters():
-    """One Markdown converter per reading, with a pattern that records shortcodes."""
+@functools.cache
+def _converters() -> tuple[list[Any], list[str]]:
+    """One Markdown converter per reading (made once per process), with a pattern that
+    records shortcodes in the list returned with them."""
     import markdown
     from markdown.extensions import Extension
     from markdown.inlinepatterns import InlineProcessor
@@ -114,21 +118,16 @@ def _converters():
     return [markdown.Markdown(extensions=[*names, Shortcodes()]) for names in _READINGS], seen
 
 
-_STATE: dict[str, object] = {}
-
-
 def find_links(text: str) -> list[Link]:
     """Every link target ``text`` can produce: hrefs and srcs of its HTML, bare URLs, shortcodes."""
-    if "converters" not in _STATE:
-        _STATE["converters"], _STATE["seen"] = _converters()
-    converters, seen = _STATE["converters"], _STATE["seen"]
-    seen.clear()  # type: ignore[union-attr]
+    converters, seen = _converters()
+    seen.clear()
     targets = _Targets()
-    for md in converters:  # type: ignore[union-attr]
+    for md in converters:
         md.reset()
         targets.feed(md.convert(text))
     targets.close()
-    found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]  # type: ignore
+    found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]
     urls = [*targets.found, *(m.group(1) for m in _AUTOLINK_RE.finditer(text)),
             *(m.group(0).rstrip(".,;:!?\"'") for m in _BARE_URL_RE.finditer(text))]
     found += [Link("url", u) for u in dict.fromkeys(urls)]

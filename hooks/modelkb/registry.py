@@ -25,6 +25,7 @@ to a multiple of it.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -75,7 +76,6 @@ class Architecture:
 
 
 _REGISTRY: dict[str, Architecture] = {}
-_entry_points_loaded = False
 
 
 def register(arch: Architecture, replace: bool = False) -> Architecture:
@@ -99,11 +99,10 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+@functools.cache
 def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
+    """Register the architectures of the ``modelkb.architectures`` entry points (once per
+    process; a broken one is an error each time it is asked for)."""
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):

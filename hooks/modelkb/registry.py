@@ -202,19 +202,20 @@ def _is_type_checking(test: ast.expr) -> bool:
         (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # where statements nest
+
+
+def _imported_names(tree: ast.Module, module: str, is_package: bool,
+                    calls: bool) -> set[str]:
     """Every module name ``module``'s code imports: ``import``, ``from ... import`` (relative
-    ones resolved; ``from package import name`` may name a module) and
-    ``importlib.import_module("...")`` with a literal name; ``if TYPE_CHECKING:`` blocks are
-    skipped (they never run)."""
+    ones resolved; ``from package import name`` may name a module) at any depth, and, with
+    ``calls``, ``importlib.import_module("...")`` with a literal name; ``if TYPE_CHECKING:``
+    blocks are skipped (they never run)."""
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
-    pending: list[ast.AST] = [tree]
-    while pending:
+    pending: list[ast.AST] = list(tree.body)
+    while pending:  # statements only: imports are statements, and walking them is cheap
         node = pending.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            pending.extend(node.orelse)
-            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -226,13 +227,30 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
                 target = node.module or ""
             found.add(target)
             found.update(f"{target}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Call) and node.args \
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str) \
-                and ((isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                     or (isinstance(node.func, ast.Name) and node.func.id == "import_module")):
-            found.add(node.args[0].value)
-        pending.extend(ast.iter_child_nodes(node))
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+        else:
+            for block in _BLOCKS:
+                pending.extend(getattr(node, block, ()))
+    if calls:  # the whole tree, only for the few files that mention import_module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args \
+                    and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str) \
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) \
+                    == "import_module":
+                found.add(node.args[0].value)
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports_of_file(path: Path, stamp: tuple[int, int], module: str) -> frozenset[str]:
+    """:func:`_imported_names` of one file, remembered while its (mtime, size) ``stamp``
+    stays the same."""
+    source = path.read_bytes()
+    tree = ast.parse(source, filename=str(path))
+    return frozenset(_imported_names(tree, module, path.name == "__init__.py",
+                                     b"import_module" in source))
 
 
 def code_files(seeds: Iterable[str], root: Path | None = None) -> dict[str, Path]:
@@ -254,8 +272,8 @@ def code_files(seeds: Iterable[str], root: Path | None = None) -> dict[str, Path
         parent = name.rpartition(".")[0]
         if parent:
             pending.append(parent)
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-        names = _imported_names(tree, name, path.name == "__init__.py")
+        stat = path.stat()
+        names = _imports_of_file(path, (stat.st_mtime_ns, stat.st_size), name)
         pending.extend(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
     return dict(sorted(found.items()))
 

@@ -1,13 +1,15 @@
 """Executable workflows: the catalog's steps (restore, resize) run on a decoded photo.
 
 A restore step runs the network of its model's architecture (see :mod:`modelkb.registry`):
-the weights are loaded into the architecture's network (the variant recognised from them),
-and tiling pads each input to the architecture's ``input_multiple``. torch is imported only
-inside :func:`run_restore`, when a restore really has to run: the gallery computes cache keys
-(which need the weights' SHA-256) without it, so a build whose gallery is fully cached never
-loads torch. Loaded networks are kept in a :class:`ModelCache` (by weights SHA-256,
-architecture and device; the two used last), so ``mkdocs serve`` reuses them across rebuilds
-without holding every network it ever loaded.
+the weights are loaded into the architecture's network, of the variant recognised from them
+(stand-in weights may be another variant of that architecture than the catalog's
+``variant``; weights of another architecture are an error), and tiling pads each input to
+the architecture's ``input_multiple``. torch is imported only inside :func:`run_restore`,
+when a restore really has to run: the gallery computes cache keys (which need the weights'
+SHA-256) without it, so a build whose gallery is fully cached never loads torch. Loaded
+networks are kept in a :class:`ModelCache` (by weights SHA-256, architecture and device; the
+two used last), so ``mkdocs serve`` reuses them across rebuilds without holding every
+network it ever loaded.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ class ModelCache:
         ``architecture`` (the catalog model's) must be the architecture the weights are
         for; None accepts any registered one.
         """
-        from modelkb.models.tiling import prepare_model, select_device
+        from modelkb.models.tiling import select_device
 
         torch_device = select_device(device)
         key = (weights.sha256, architecture, str(torch_device))
@@ -114,7 +116,7 @@ class ModelCache:
             if found is not None:
                 self._held.move_to_end(key)
                 return found
-            loaded = _load(weights, architecture, torch_device, prepare_model)
+            loaded = _load(weights, architecture, torch_device)
             self._held[key] = loaded
             while len(self._held) > self.size:
                 dropped, _ = self._held.popitem(last=False)
@@ -122,8 +124,9 @@ class ModelCache:
             return loaded
 
 
-def _load(weights: WeightsSource, architecture: str | None, device: torch.device,
-          prepare_model: Any) -> LoadedModel:
+def _load(weights: WeightsSource, architecture: str | None, device: torch.device
+          ) -> LoadedModel:
+    from modelkb.models.tiling import prepare_model
     from modelkb.models.weights import load_weights
 
     if architecture is not None:

@@ -55,7 +55,8 @@ gallery:
 
 @pytest.fixture
 def toy() -> registry.Architecture:
-    """The toy registered in this process for one test (other tests see only mssnet)."""
+    """The toy registered in this process for one test, removed afterwards: other tests (and
+    their snapshot keys) see only the built-in architectures."""
     import toy_arch
 
     if "toy" not in registry.architectures():
@@ -120,7 +121,9 @@ def _toy_site(root: Path, weights: Path) -> Path:
     return root
 
 
-def test_a_registered_toy_architecture_runs_in_a_built_site(tmp_path: Path) -> None:
+def test_a_registered_toy_architecture_runs_in_a_built_site(tmp_path: Path, toy) -> None:
+    """(``toy``: importing toy_arch here to make its weights registers it; the fixture
+    takes that back afterwards, so later tests see only mssnet.)"""
     weights = tmp_path / "toy-negative.safetensors"
     digest = _toy_weights(weights)
     project = _toy_site(tmp_path / "site-project", weights)

@@ -399,7 +399,7 @@ def test_full_disk_tmpfs_gives_a_clear_error(tmp_path: Path) -> None:
             cache.put("k" * 64, _fill_entry)
         message = str(info.value)
         assert "no space left on device" in message and str(mount / "results") in message
-        assert "extra.modelkb.gallery.cache" in message
+        assert "extra.modelkb.cache" in message
         assert cache.get("k" * 64) is None and cache.keys() == []
         assert [p.name for p in cache.root.iterdir()] == [".locks"]  # only lock files
     finally:
@@ -442,7 +442,7 @@ def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyP
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(gallery_module, "_save_webp", full)
-    with pytest.raises(CacheFullError, match="extra.modelkb.gallery.cache"):
+    with pytest.raises(CacheFullError, match="extra.modelkb.cache"):
         run_gallery(catalog, gallery, tmp_path / "cache", device="cpu")
     _no_temporary(tmp_path / "cache")
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from modelkb import registry
 from modelkb.catalog import Catalog, GalleryEntry, Model, Workflow, validate_entry
 from modelkb.errors import ModelkbError
 from modelkb.files import hash_bytes
@@ -100,12 +101,12 @@ def test_editing_pixel_code_changes_the_key(tmp_path: Path) -> None:
     package = Path(runner.__file__).resolve().parent.parent
     copy = tmp_path / "modelkb"
     shutil.copytree(package, copy, ignore=shutil.ignore_patterns("weights", "__pycache__"))
-    same = runner._code_digest(runner._PIXEL_CODE, (), root=copy)
-    assert same == runner._code_digest(runner._PIXEL_CODE, (), root=package)
+    same = registry.code_digest(runner._PIXEL_SEEDS, root=copy)
+    assert same == registry.code_digest(runner._PIXEL_SEEDS, root=package)
     tiling = copy / "models" / "tiling.py"
     tiling.write_text(tiling.read_text(encoding="utf-8").replace(
         "DEFAULT_OVERLAP = 64", "DEFAULT_OVERLAP = 48"), encoding="utf-8")
-    assert runner._code_digest(runner._PIXEL_CODE, (), root=copy) != same
+    assert registry.code_digest(runner._PIXEL_SEEDS, root=copy) != same
 
 
 def test_workflow_with_a_model_that_cannot_run_is_refused(tmp_path: Path) -> None:

@@ -4,7 +4,10 @@ Every file modelkb writes that someone may read while it is written (catalogs, s
 pages, cards, weights, checkpoints) goes through :func:`atomic_write` or :func:`atomic_path`:
 the data lands in a temporary file beside the target, is flushed to disk, and replaces the
 target with ``os.replace``, so a reader (or a crash) sees the old file or the new one, never
-half of one. Locks are :mod:`filelock` locks (``fcntl``/``msvcrt`` underneath).
+half of one. A new file gets the mode ``open()`` would give it (0o666 less the process
+umask, applied by the operating system when the temporary file is created; importing this
+module changes nothing); a replaced file keeps its mode. Locks are :mod:`filelock` locks
+(``fcntl``/``msvcrt`` underneath).
 """
 
 from __future__ import annotations
@@ -12,14 +15,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
 
-_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it)
-os.umask(_UMASK)
+NEW_FILE_MODE = 0o666  # before the umask, as open() and every other writer use
 
 
 def hash_bytes(data: bytes) -> str:
@@ -36,37 +38,49 @@ def hash_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _create_beside(target: Path, mode: int) -> Path:
+    """A new empty file beside ``target`` with a unique name, created with ``mode`` (the
+    operating system takes the umask off it)."""
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path, *, keep_mode: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, keep_mode: bool = True,
+                mode: int = NEW_FILE_MODE) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
     Write the file at the yielded path (``torch.save``, ``save_file``, ``Image.save``...).
     If the block raises, the temporary file is removed and ``path`` is untouched. A symlink
-    at ``path`` is written through: its target is replaced, the link stays.
+    at ``path`` is written through: its target is replaced, the link stays. The file gets
+    ``mode`` less the umask, or with ``keep_mode`` the mode of the file it replaces.
     """
     path = Path(path)
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _create_beside(target, mode)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         if keep_mode and target.exists():
             os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(path: str | Path, data: bytes | str, *, keep_mode: bool = True) -> Path:
+def atomic_write(path: str | Path, data: bytes | str, *, keep_mode: bool = True,
+                 mode: int = NEW_FILE_MODE) -> Path:
     """Write ``data`` (text is UTF-8) to ``path`` atomically; returns ``path``."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with atomic_path(path, keep_mode=keep_mode) as tmp:
+    with atomic_path(path, keep_mode=keep_mode, mode=mode) as tmp:
         tmp.write_bytes(payload)
     return Path(path)
 

@@ -4,8 +4,8 @@ An architecture joins by one registration (BasicSR / timm style): its name, its 
 their builder settings, the module that holds the network, and the default weights per
 variant. The catalog validates ``architecture`` and ``variant`` here, weights loading builds
 and recognises networks here, and the gallery's cache keys hash the code the registered
-modules import. Nothing here imports torch: the network module is imported only when a
-network is built or a state_dict recognised.
+modules import (:func:`code_digest`). Nothing here imports torch: the network module is
+imported only when a network is built or a state_dict recognised.
 
 The network module (``Architecture.module``) provides two functions:
 
@@ -14,15 +14,23 @@ The network module (``Architecture.module``) provides two functions:
 - ``recognise(state_dict: dict[str, torch.Tensor]) -> str | None``: the variant whose key
   names and shapes the state_dict has, or None when it is not this architecture's.
 
-Built-in architectures are registered below; another package registers its own with
-:func:`register` (at import) or through the ``modelkb.architectures`` entry point group,
-whose entries name an :class:`Architecture` object.
+Adding an architecture is one new module (with ``build`` and ``recognise``) and one
+``register(Architecture(...))`` call: the built-in ones are registered at the end of this
+file; another package registers its own with :func:`register` (at import) or through the
+``modelkb.architectures`` entry point group, whose entries name an :class:`Architecture`
+object. ``Architecture.input_multiple`` is the network's size rule: tiling pads every input
+to a multiple of it.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
 import importlib
-from collections.abc import Mapping
+import importlib.util
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
@@ -71,7 +79,6 @@ class Architecture:
 
 
 _REGISTRY: dict[str, Architecture] = {}
-_entry_points_loaded = False
 
 
 def register(arch: Architecture, replace: bool = False) -> Architecture:
@@ -95,11 +102,10 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+@functools.cache
 def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
+    """Register the architectures of the ``modelkb.architectures`` entry points (once per
+    process; a broken one is an error each time it is asked for)."""
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -153,6 +159,12 @@ def check_variant(name: str, architecture: str | None = None) -> str:
     return name
 
 
+def architecture_of_network(network: object) -> Architecture | None:
+    """The registered architecture whose module defines ``network``'s class, or None."""
+    module = type(network).__module__
+    return next((a for a in architectures().values() if a.module == module), None)
+
+
 def recognise(state_dict: Mapping[str, Any]) -> tuple[Architecture, str] | None:
     """The (architecture, variant) whose key names and shapes these weights have, or None."""
     for arch in architectures().values():
@@ -175,6 +187,146 @@ def shipped_weights(name: str) -> Path:
             f"weights file {name!r} is outside modelkb's weights folder: give the name of a "
             f"file shipped in {WEIGHTS_DIR} (no '..', no absolute path, no symlink out)")
     return real
+
+
+# -- the code a computation depends on ---------------------------------------------------------
+
+PACKAGE = "modelkb"
+
+
+def _package_root() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    """The source file of module ``name``: modelkb's under ``root``, others where Python
+    would find them (their parent packages are imported; the module itself is not)."""
+    if name == PACKAGE or name.startswith(PACKAGE + "."):
+        base = root.joinpath(*name.split(".")[1:])
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # where statements nest
+
+
+def _imported_names(tree: ast.Module, module: str, is_package: bool,
+                    calls: bool) -> set[str]:
+    """Every module name ``module``'s code imports: ``import``, ``from ... import`` (relative
+    ones resolved; ``from package import name`` may name a module) at any depth, and, with
+    ``calls``, ``importlib.import_module("...")`` with a literal name; ``if TYPE_CHECKING:``
+    blocks are skipped (they never run)."""
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:  # statements only: imports are statements, and walking them is cheap
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1])
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            pending.extend(node.orelse)
+        else:
+            for block in _BLOCKS:
+                pending.extend(getattr(node, block, ()))
+    if calls:  # the whole tree, only for the few files that mention import_module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args \
+                    and isinstance(node.args[0], ast.Constant) \
+                    and isinstance(node.args[0].value, str) \
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) \
+                    == "import_module":
+                found.add(node.args[0].value)
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports_of_file(path: Path, stamp: tuple[int, int], module: str) -> frozenset[str]:
+    """:func:`_imported_names` of one file, remembered while its (mtime, size) ``stamp``
+    stays the same."""
+    source = path.read_bytes()
+    tree = ast.parse(source, filename=str(path))
+    return frozenset(_imported_names(tree, module, path.name == "__init__.py",
+                                     b"import_module" in source))
+
+
+def code_files(seeds: Iterable[str], root: Path | None = None) -> dict[str, Path]:
+    """The modelkb source files the modules ``seeds`` run: the seeds, every modelkb module
+    they import (followed transitively, at module level or inside functions), and the
+    packages around each; by module name, sorted. A seed outside modelkb (an architecture
+    registered by another package) is included with the modelkb modules it imports."""
+    root = root or _package_root()
+    found: dict[str, Path] = {}
+    pending = list(seeds)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        path = _module_file(name, root)
+        if path is None:
+            continue  # "from package import name" where name is not a module
+        found[name] = path
+        parent = name.rpartition(".")[0]
+        if parent:
+            pending.append(parent)
+        stat = path.stat()
+        names = _imports_of_file(path, (stat.st_mtime_ns, stat.st_size), name)
+        pending.extend(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
+    return dict(sorted(found.items()))
+
+
+def registry_json() -> str:
+    """The registered architectures as canonical JSON (names, modules, variants and their
+    settings, default weights, size rules): what validation and building depend on."""
+    return json.dumps({a.name: {"module": a.module, "variants": {k: dict(v) for k, v in
+                                                                 a.variants.items()},
+                                "default_weights": dict(a.default_weights),
+                                "input_multiple": a.input_multiple}
+                       for a in architectures().values()}, sort_keys=True)
+
+
+def code_digest(seeds: Iterable[str], libraries: Iterable[str] = (), *,
+                with_architectures: bool = True, root: Path | None = None) -> str:
+    """SHA-256 of what a computation depends on: the source of the modules ``seeds`` import
+    (:func:`code_files`; with the registered architectures' modules when
+    ``with_architectures``), the registered architectures (:func:`registry_json`), and the
+    installed versions of ``libraries``. ``root`` stands for modelkb's folder (tests)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    seeds = list(seeds)
+    if with_architectures:
+        seeds += [a.module for a in architectures().values()]
+    root = root or _package_root()
+    digest = hashlib.sha256(registry_json().encode())
+    for name, path in code_files(seeds, root).items():
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    for lib in libraries:
+        try:
+            digest.update(f"{lib}={version(lib)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{lib}=absent".encode())
+    return digest.hexdigest()
 
 
 # The built-in architectures. Adding one: write its module (build, recognise) and register it.

@@ -19,10 +19,12 @@ some inputs, so a field is parsed only within :data:`MAX_MARKDOWN_CHARS` charact
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlsplit
 
 SHORTCODE_PATTERN = r"\[\[([a-z0-9][a-z0-9._-]*)\]\]"
@@ -170,8 +172,10 @@ def markdown_converter(extra: list | None = None):
     return markdown.Markdown(extensions=[*MARKDOWN_EXTENSIONS, *(extra or [])])
 
 
-def _converter():
-    """The grounding's converter, with a pattern that records shortcodes."""
+@functools.cache
+def _converter() -> tuple[Any, list[str]]:
+    """The grounding's converter (made once per process), with a pattern that records
+    shortcodes in the list returned with it."""
     from markdown.extensions import Extension
     from markdown.inlinepatterns import InlineProcessor
 
@@ -191,9 +195,6 @@ def _converter():
     return markdown_converter([Shortcodes()]), seen
 
 
-_STATE: dict[str, object] = {}
-
-
 def find_links(text: str) -> list[Link]:
     """Every link target ``text`` can produce: hrefs and srcs of its HTML, bare URLs, shortcodes.
 
@@ -202,18 +203,16 @@ def find_links(text: str) -> list[Link]:
     problem = markdown_problem(text)
     if problem:
         raise ValueError(problem)
-    if "converter" not in _STATE:
-        _STATE["converter"], _STATE["seen"] = _converter()
-    md, seen = _STATE["converter"], _STATE["seen"]
-    seen.clear()  # type: ignore[union-attr]
+    md, seen = _converter()
+    seen.clear()
     targets = _Targets()
-    md.reset()  # type: ignore[union-attr]
+    md.reset()
     try:
-        targets.feed(md.convert(text))  # type: ignore[union-attr]
+        targets.feed(md.convert(text))
     except RecursionError:  # a nesting the line count does not see
         raise ValueError("nests its Markdown too deeply to be read") from None
     targets.close()
-    found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]  # type: ignore
+    found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]
     urls = [*targets.found, *(m.group(1) for m in _AUTOLINK_RE.finditer(text)),
             *(m.group(0).rstrip(".,;:!?\"'") for m in _BARE_URL_RE.finditer(text))]
     found += [Link("url", u) for u in dict.fromkeys(urls)]

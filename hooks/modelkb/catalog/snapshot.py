@@ -1,12 +1,16 @@
 """Validated catalogs kept as snapshots: a rebuild of unchanged bytes skips YAML and pydantic.
 
-A snapshot is the plain JSON of the validated entries, keyed by the catalog file's bytes and
-the code that validates it, written atomically into the build cache; at most
-:data:`SNAPSHOTS_KEPT` are kept. An unusable snapshot is ignored (the catalog is validated).
+A snapshot is the plain JSON of the validated entries, keyed by the catalog file's bytes,
+the code that validates it (the validating modules and every modelkb module they import,
+found by following the imports) and the registered architectures and variants (which
+``architecture`` and ``variant`` are checked against), written atomically into the build
+cache; at most :data:`SNAPSHOTS_KEPT` are kept. An unusable snapshot is ignored (the catalog
+is validated).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -15,23 +19,31 @@ from pathlib import Path
 
 from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, entry_from_data
 from modelkb.files import atomic_write
+from modelkb.registry import code_digest, registry_json
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = 1
 SNAPSHOTS_KEPT = 8
-_code_hash: list[str] = []
+# The validation code: these modules and what they import.
+VALIDATION_SEEDS = ("modelkb.catalog.schema", "modelkb.catalog.validate",
+                    "modelkb.catalog.yamlsrc", "modelkb.catalog.links")
+
+
+@functools.cache
+def _code_hash(architectures: str) -> str:
+    """SHA-256 of the validation code (read once per process) and the registered
+    architectures (``architectures``, their JSON: a registration changes the key)."""
+    digest = hashlib.sha256(f"modelkb catalog snapshot {SNAPSHOT_FORMAT}".encode())
+    digest.update(code_digest(VALIDATION_SEEDS, with_architectures=False).encode())
+    digest.update(architectures.encode())
+    return digest.hexdigest()
 
 
 def snapshot_key(raw: bytes) -> str:
-    """SHA-256 of the catalog's bytes and of the code that validates it."""
-    if not _code_hash:
-        digest = hashlib.sha256(f"modelkb catalog snapshot {SNAPSHOT_FORMAT}".encode())
-        here = Path(__file__).parent
-        for module in ("schema.py", "validate.py", "yamlsrc.py", "links.py"):  # validation code
-            digest.update((here / module).read_bytes())
-        _code_hash.append(digest.hexdigest())
-    return hashlib.sha256(_code_hash[0].encode() + raw).hexdigest()
+    """SHA-256 of the catalog's bytes, the code that validates it and the registered
+    architectures."""
+    return hashlib.sha256(_code_hash(registry_json()).encode() + raw).hexdigest()
 
 
 def load_snapshot(file: Path, path: Path) -> Catalog | None:

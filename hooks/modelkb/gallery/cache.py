@@ -61,8 +61,8 @@ def disk_full_error(root: Path, exc: OSError) -> CacheFullError:
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     return CacheFullError(
         f"no space left on device while writing the gallery cache at {root} ({reason}); "
-        "nothing half-written was kept: free space there or set extra.modelkb.gallery.cache to a "
-        "folder on a disk with room")
+        "nothing half-written was kept: free space there or set the cache setting "
+        "(extra.modelkb.cache in mkdocs.yml) to a folder on a disk with room")
 
 
 def canonical_json(value: object) -> str:

@@ -75,11 +75,6 @@ def from_dict(cls: type[T], data: Any, where: str = "record") -> T:
     return cls(**values)
 
 
-def to_dict(record: Any) -> dict[str, Any]:
-    """A record as JSON-ready data (dataclasses.asdict)."""
-    return dataclasses.asdict(record)
-
-
 @dataclass(frozen=True)
 class Size:
     """An image's size in pixels."""

@@ -1,12 +1,14 @@
 """The build-time gallery: every catalog gallery entry run through its workflow, cached.
 
-Two cache levels under the configured cache folder (both :class:`modelkb.cache.Cache`):
+Two cache levels under the configured cache folder (both
+:class:`modelkb.gallery.cache.Cache`):
 
 - ``results/<key>``: what the workflow computed -- ``output.png`` (full resolution),
   ``restored.png`` (the restore step's output, at the input's size) and ``run.json``
   (per-step times, device, variant, weights SHA-256 and provenance, metrics). The key is the
   SHA-256 of the input's bytes hash, the reference's bytes hash, the weights' SHA-256, the
-  workflow's canonical JSON and :data:`CODE_VERSION`.
+  workflow's canonical JSON and :func:`code_key` (the code that computes pixels, found by
+  following its imports, and the registered architectures).
 - ``renders/<key>``: the files published from it (web-sized WebP images, thumbnails, the
   resize-only baseline, zoomed crops, ``metrics.json``). Its key adds the crops and
   :data:`RENDER_VERSION`, so editing a crop re-renders in a second without rerunning a model.
@@ -15,23 +17,25 @@ A fully cached gallery never imports torch. Faulty inputs (missing, unreadable, 
 not an image, too many pixels, a symlink leading out of the gallery folder, reference of
 another size, a model that outputs NaN) are collected in the report by entry, never raised
 mid-way; the caller decides whether they fail the build. A full disk stops the run with a
-:class:`modelkb.cache.CacheFullError` (every later entry would fail the same way).
+:class:`modelkb.gallery.cache.CacheFullError` (every later entry would fail the same way).
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelkb.catalog import Catalog, GalleryEntry, RestoreStep, Workflow
+from modelkb.catalog.schema import architecture_of
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import Cache, CacheFullError, hash_file, make_key
 from modelkb.gallery.records import (
@@ -45,6 +49,7 @@ from modelkb.gallery.render import RENDER_VERSION, as_u8, read_rgb, render_entry
 from modelkb.gallery.render import to_pil8 as _to_pil
 from modelkb.gallery.workflows import workflow_json
 from modelkb.models.weights import WeightsFile
+from modelkb.registry import code_digest
 
 if TYPE_CHECKING:  # numpy loads only to compute or render: cached builds skip it
     import numpy as np
@@ -53,43 +58,27 @@ log = logging.getLogger(__name__)
 
 CODE_VERSION = 3  # the record format; outputs are keyed by the code itself (code_key)
 
-# The code that computes pixels and numbers, and the libraries that change them: editing any
-# of these (or upgrading a library) changes the key, so results are computed again.
-_PIXEL_CODE = ("models/mssnet.py", "models/tiling.py", "models/weights/load.py", "imaging.py",
-               "gallery/workflows.py", "gallery/metrics.py", "gallery/runner.py")
+# The code that computes pixels and numbers is this module and everything it imports (with
+# the registered architectures' modules), found by following the imports; with the
+# libraries that change them. Editing any of it (or upgrading a library) changes the key,
+# so results are computed again.
+_PIXEL_SEEDS = ("modelkb.gallery.runner",)
 _PIXEL_LIBRARIES = ("torch", "numpy", "pillow", "scikit-image", "scipy")
-_keys: dict[str, str] = {}
+_RENDER_SEEDS = ("modelkb.gallery.render",)
+_RENDER_LIBRARIES = ("pillow",)
 
 
-def _code_digest(files: tuple[str, ...], libraries: tuple[str, ...],
-                 root: Path | None = None) -> str:
-    """SHA-256 of these package files (relative to ``root``) and library versions."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    digest = hashlib.sha256()
-    root = root or Path(__file__).resolve().parent.parent
-    for name in files:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    for lib in libraries:
-        try:
-            digest.update(f"{lib}={version(lib)}".encode())
-        except PackageNotFoundError:
-            digest.update(f"{lib}=absent".encode())
-    return digest.hexdigest()
-
-
+@functools.cache
 def code_key() -> str:
-    """SHA-256 of the pixel-computing code and library versions (cached per process)."""
-    if "code" not in _keys:
-        _keys["code"] = _code_digest(_PIXEL_CODE, _PIXEL_LIBRARIES)
-    return _keys["code"]
+    """SHA-256 of the pixel-computing code, the registered architectures and the library
+    versions (computed once per process)."""
+    return code_digest(_PIXEL_SEEDS, _PIXEL_LIBRARIES)
 
 
+@functools.cache
 def render_code_key() -> str:
-    """SHA-256 of the code that renders published files (cached per process)."""
-    if "render" not in _keys:
-        _keys["render"] = _code_digest(("gallery/render.py", "imaging.py"), ("pillow",))
-    return _keys["render"]
+    """SHA-256 of the code that renders published files (computed once per process)."""
+    return code_digest(_RENDER_SEEDS, _RENDER_LIBRARIES, with_architectures=False)
 
 
 def publish_list(report: GalleryReport, prefix: str = "gallery") -> list[tuple[str, Path]]:
@@ -223,6 +212,10 @@ class _Runner:
             raise _EntryFault(f"weights of {model_id}", str(found))
         return found
 
+    def architectures(self, model_ids: Iterable[str]) -> dict[str, str | None]:
+        """The architecture each model runs (the catalog's, checked when it was loaded)."""
+        return {m: architecture_of(self.catalog.models[m]) for m in model_ids}
+
     def display(self, relpath: str) -> str:
         return f"{self.gallery_dir.name}/{relpath}"
 
@@ -306,9 +299,9 @@ class _Runner:
                               f"reference is {reference.shape[1]}x{reference.shape[0]} but the "
                               f"input is {rgb.shape[1]}x{rgb.shape[0]}; they must match")
         timings = {"decode": time.perf_counter() - clock}
-        result = run_workflow(workflow, rgb, weights,
-                              self.device, label=self.display(entry.input),
-                              model_lock=self.model_lock)
+        result = run_workflow(workflow, rgb, weights, self.device,
+                              architectures=self.architectures(weights),
+                              label=self.display(entry.input), model_lock=self.model_lock)
         steps = result.summary()["steps"]
         for step in steps:
             if step["op"] == "restore":

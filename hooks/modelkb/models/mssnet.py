@@ -9,7 +9,8 @@ training. The original code has no licence; this is an independent implementatio
 from a description of the architecture, with key names and shapes that match the released
 checkpoints so they load with ``strict=True``.
 
-Input height and width must be divisible by 16 (see ``modelkb.models.tiling`` for padding).
+Input height and width must be divisible by 16, the registration's ``input_multiple`` (see
+``modelkb.models.tiling`` for padding).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ VARIANTS: dict[str, tuple[int, int, int]] = {
     name: (s["wf"], s["scale"], s["vscale"])
     for name, s in registry.get("mssnet").variants.items()
 }
+MULTIPLE = registry.get("mssnet").input_multiple  # height and width are multiples of this
 
 # Parameter counts (shared PReLU counted once, auxiliary tails included).
 PARAMETER_COUNTS: dict[str, int] = {
@@ -251,8 +253,9 @@ class MSSNet(nn.Module):
 
     def _check_size(self, blurred: torch.Tensor) -> None:
         h, w = blurred.shape[-2:]
-        if h % 16 or w % 16:
-            raise ValueError(f"MSSNet needs height and width divisible by 16, got {h}x{w}")
+        if h % MULTIPLE or w % MULTIPLE:
+            raise ValueError(f"MSSNet needs height and width divisible by {MULTIPLE}, "
+                             f"got {h}x{w}")
 
     def _scales(self, blurred: torch.Tensor, all_outputs: bool) -> list[torch.Tensor]:
         """Run the three scales; with ``all_outputs`` False only the last tail is applied."""

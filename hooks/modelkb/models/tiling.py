@@ -1,6 +1,7 @@
-"""Running MSSNet on real photos: any size, bounded memory, device selection.
+"""Running a registered network (MSSNet) on real photos: any size, bounded memory, devices.
 
-Sizes that are not multiples of 16 are reflect-padded and cropped back. Large images are cut
+Sizes that are not multiples of the architecture's ``input_multiple`` (16 for MSSNet; see
+:mod:`modelkb.registry`) are reflect-padded and cropped back. Large images are cut
 into overlapping tiles whose outputs are blended with raised-cosine weights over the overlap
 (weights of two neighbouring tiles sum to one), so memory depends on the tile size, not on
 the photo. Tiling changes the result slightly near tile seams because the network sees less
@@ -21,12 +22,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from modelkb.errors import ModelkbError
-from modelkb.imaging import Picture, picture_from_pil, to_pil
-from modelkb.registry import check_device
+from modelkb.imaging import picture_from_pil, to_pil
+from modelkb.registry import architecture_of_network, check_device
 
 log = logging.getLogger(__name__)
 
-MULTIPLE = 16
+TILE_MULTIPLE = 16  # tile sides (the --tile option) are multiples of this
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 # Whole-image inference up to this many pixels when no tile size is given (about 1.2 MP).
@@ -59,6 +60,12 @@ def prepare_model(
     return model
 
 
+def input_multiple(model: torch.nn.Module) -> int:
+    """The size rule of ``model``'s registered architecture (1 for an unregistered one)."""
+    arch = architecture_of_network(model)
+    return arch.input_multiple if arch is not None else 1
+
+
 def _reflect_pad(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
     """Reflect-pad bottom/right, repeating the reflection when the image is smaller than the pad."""
     while bottom > 0 or right > 0:
@@ -73,11 +80,13 @@ def _reflect_pad(x: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
 
 def run_padded(
     model: torch.nn.Module, x: torch.Tensor, device: torch.device, bf16: bool = False,
-    channels_last: bool = False,
+    channels_last: bool = False, multiple: int | None = None,
 ) -> torch.Tensor:
-    """Restore a 1x3xHxW tensor of any size (padded to a multiple of 16, cropped back), on CPU."""
+    """Restore a 1x3xHxW tensor of any size, on CPU: padded to a multiple of ``multiple``
+    (default: the model's architecture's ``input_multiple``), cropped back."""
     h, w = x.shape[-2:]
-    padded = _reflect_pad(x, -h % MULTIPLE, -w % MULTIPLE).to(device)
+    multiple = multiple or input_multiple(model)
+    padded = _reflect_pad(x, -h % multiple, -w % multiple).to(device)
     if channels_last:  # 1.8x faster on the CPU too (BENCHMARKS.md, inference options)
         padded = padded.contiguous(memory_format=torch.channels_last)
     autocast = (
@@ -116,7 +125,7 @@ def check_tiling(tile: int | None, overlap: int) -> None:
     """Raise a ModelkbError for an unusable tile size or overlap."""
     if tile is None or tile == 0:
         return
-    if tile < 64 or tile % MULTIPLE:
+    if tile < 64 or tile % TILE_MULTIPLE:
         raise ModelkbError(f"tile size {tile} must be 0 (whole image) or a multiple of 16, >= 64")
     if overlap < 0 or overlap * 2 >= tile:
         raise ModelkbError(f"tile overlap {overlap} must be >= 0 and less than half the tile")
@@ -131,14 +140,17 @@ def restore_array(
     bf16: bool = False,
     channels_last: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    multiple: int | None = None,
 ) -> np.ndarray:
     """Restore float32 HxWx3 RGB in [0, 1]; returns float32 HxWx3, unclamped.
 
     ``tile`` None picks whole-image inference up to about 1.2 MP and 512-pixel tiles above;
     0 forces the whole image; another value is the tile side in pixels (multiple of 16).
+    ``multiple``: the network's size rule (default: its registered architecture's).
     """
     if isinstance(device, str):
         device = select_device(device)
+    multiple = multiple or input_multiple(model)
     height, width = rgb.shape[:2]
     if tile is None:
         tile = 0 if height * width <= AUTO_WHOLE_PIXELS else DEFAULT_TILE
@@ -146,7 +158,8 @@ def restore_array(
 
     def run(crop: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None]
-        return run_padded(model, x, device, bf16, channels_last)[0].numpy().transpose(1, 2, 0)
+        return run_padded(model, x, device, bf16, channels_last,
+                          multiple)[0].numpy().transpose(1, 2, 0)
 
     if tile == 0 or (height <= tile and width <= tile):
         if progress:
@@ -171,11 +184,6 @@ def restore_array(
                 progress(done, count)
     out /= total
     return out
-
-
-def restore_picture(model: torch.nn.Module, picture: Picture, **options: object) -> np.ndarray:
-    """Restore a decoded Picture's RGB (options as for restore_array)."""
-    return restore_array(model, picture.rgb, **options)  # type: ignore[arg-type]
 
 
 def restore_image(
@@ -215,11 +223,11 @@ def _free_gpu(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def _tile_side(tile: int | None, height: int, width: int) -> int:
+def _tile_side(tile: int | None, height: int, width: int, multiple: int) -> int:
     """The tile side restore_array would use (a whole image counts as one padded tile)."""
     if tile is None:
         tile = 0 if height * width <= AUTO_WHOLE_PIXELS else DEFAULT_TILE
-    return tile or -(-max(height, width) // MULTIPLE) * MULTIPLE
+    return tile or -(-max(height, width) // multiple) * multiple
 
 
 def restore_with_fallback(
@@ -230,6 +238,7 @@ def restore_with_fallback(
     overlap: int = DEFAULT_OVERLAP,
     min_tile: int = OOM_MIN_TILE,
     restore: RestoreFn = restore_array,
+    multiple: int | None = None,
     **options: object,
 ) -> tuple[np.ndarray, dict[str, object]]:
     """restore_array that survives GPU out-of-memory: halve the tile down to ``min_tile``,
@@ -239,19 +248,20 @@ def restore_with_fallback(
     """
     if isinstance(device, str):
         device = select_device(device)
+    multiple = multiple or input_multiple(model)
     height, width = rgb.shape[:2]
     current, current_overlap = tile, overlap
     while True:
         try:
             out = restore(model, rgb, device=device, tile=current, overlap=current_overlap,
-                          **options)
+                          multiple=multiple, **options)
             return out, {"device": str(device), "tile": current}
         except Exception as exc:
             if device.type == "cpu" or not is_out_of_memory(exc):
                 raise
             _free_gpu(device)
-            side = _tile_side(current, height, width)
-            smaller = (side // 2) // MULTIPLE * MULTIPLE
+            side = _tile_side(current, height, width, multiple)
+            smaller = (side // 2) // TILE_MULTIPLE * TILE_MULTIPLE
             if smaller >= min_tile:
                 log.warning("out of GPU memory with %d-pixel tiles; retrying with %d", side,
                             smaller)
@@ -264,7 +274,8 @@ def restore_with_fallback(
     options.pop("bf16", None)
     model.to(cpu)
     try:
-        out = restore(model, rgb, device=cpu, tile=tile, overlap=overlap, **options)
+        out = restore(model, rgb, device=cpu, tile=tile, overlap=overlap, multiple=multiple,
+                      **options)
     finally:
         try:
             model.to(device)  # the caller keeps this network for the next image

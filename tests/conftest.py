@@ -14,6 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Material for MkDocs prints a multi-line end-of-life banner whenever `mkdocs` runs; every
+# MkDocs the tests start (directly or through a helper) inherits this and stays quiet.
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
 
 @dataclass
 class Build:

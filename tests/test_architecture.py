@@ -266,6 +266,7 @@ def _html_of(site: Path) -> dict[str, str]:
     return pages
 
 
+@pytest.mark.slow
 def test_plugin_builds_the_same_site(tmp_path: Path, shared_cache: Path) -> None:
     """`plugins: [modelkb]` (the installed entry point) builds what the hook file builds."""
     hooked = copy_project(tmp_path / "hooked", shared_cache)

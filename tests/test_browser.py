@@ -42,8 +42,9 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (install the "
-                                "'chromium' package or set $CHROMIUM); browser tests skipped")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (install the "
+                                 "'chromium' package or set $CHROMIUM); browser tests skipped")]
 
 
 def free_port() -> int:

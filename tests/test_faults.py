@@ -182,6 +182,7 @@ print("PEAK", peak_rss(), "SECONDS", time.perf_counter() - start)
 """
 
 
+@pytest.mark.slow
 def test_png16_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     # 1x1 pixel declared, 2 GB of zeros compressed into about 2 MB of IDAT.
     inflater = zlib.compressobj(9)
@@ -488,6 +489,7 @@ def _best_of(call, repeats: int = 3) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_long_words_in_a_question_wrap_in_linear_time() -> None:
     """4x longer words cost about 4x (quadratic wrapping took 42 s for 30,000 characters)."""
     from modelkb.site import cards
@@ -505,6 +507,7 @@ def test_long_words_in_a_question_wrap_in_linear_time() -> None:
     assert png_bytes.startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_shortcode_scan_is_linear() -> None:
     from modelkb.catalog import load_catalog
     from modelkb.site.pages import resolve_shortcodes
@@ -523,6 +526,7 @@ def test_shortcode_scan_is_linear() -> None:
     assert out.count(f"[[{known}]]") == 2 and "](../models/" in out
 
 
+@pytest.mark.slow
 def test_import_of_many_papers_is_linear(tmp_path: Path) -> None:
     from test_importer import prompt_text
 
@@ -589,6 +593,7 @@ with file_lock(sys.argv[1]):
 """
 
 
+@pytest.mark.slow
 def test_concurrent_builds_wait_for_each_other(project: Path, shared_cache: Path) -> None:
     lock = shared_cache / ".build.lock"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), "8"],

@@ -36,6 +36,7 @@ def pages_html(site: Path) -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
 
 
+@pytest.mark.slow
 def test_every_published_gallery_file_is_linked_from_a_page(built):
     html = pages_html(built.site)
     folder = built.site / "gallery" / "portrait"
@@ -47,6 +48,7 @@ def test_every_published_gallery_file_is_linked_from_a_page(built):
     assert not [n for n in names if n.endswith(".png") and n != "output.png"], names
 
 
+@pytest.mark.slow
 def test_images_are_webp_at_the_size_shown_with_width_and_height(built):
     html = built.page(f"answers/{SEED_SLUG}")
     imgs = re.findall(r"<img\b[^>]*>", html)
@@ -79,6 +81,7 @@ def figures_crop_side() -> int:
     return CROP_SIDE
 
 
+@pytest.mark.slow
 def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript(built):
     html = built.page(f"answers/{SEED_SLUG}")
     views = re.findall(r'data-view="(\w+)"', html)
@@ -89,6 +92,7 @@ def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript
     assert "lossless PNG" in caption
 
 
+@pytest.mark.slow
 def test_metrics_say_what_they_mean_and_skin_needs_a_plausible_mask(built):
     data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
     record = GalleryRecord.from_dict(data)
@@ -121,6 +125,7 @@ def test_card_region_is_where_the_model_changed_most():
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
     project = built.project
     refused = mkdocs_build(project, env={"MODELKB_LOCAL_BUILD": "0"})

@@ -248,6 +248,7 @@ print("peak", peak_rss())
 """
 
 
+@pytest.mark.slow
 def test_fifty_megapixel_photo_in_bounded_memory(tmp_path: Path) -> None:
     """Decode, workflow, cache and web renders of a 50 MP photo stay under 6 GiB."""
     proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path)],
@@ -274,6 +275,7 @@ print("grew", peak_rss() - base)
 """
 
 
+@pytest.mark.slow
 def test_tiled_inference_memory_follows_the_tile_not_the_photo() -> None:
     """Peak memory growth with 128-px tiles stays far below a whole-image pass at 512 px (big
     enough that the whole pass rises clearly above the peak of importing torch)."""

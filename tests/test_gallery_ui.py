@@ -14,29 +14,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_publish import publish_project
+from test_publish import fresh
 from test_site import SEED_SLUG
 
 from modelkb.gallery.records import GalleryRecord
 from modelkb.site import cards, figures
 
-from conftest import make_weights, mkdocs_build
+from conftest import mkdocs_build
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gallery-ui")
-    project = publish_project(folder / "project", folder / "cache", make_weights(folder))
-    build = mkdocs_build(project)
-    assert build.returncode == 0, build.output
-    return build
+def built(published_build):
+    return published_build  # test_publish's site, built once per session (conftest)
 
 
 def pages_html(site: Path) -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
 
 
-@pytest.mark.slow
 def test_every_published_gallery_file_is_linked_from_a_page(built):
     html = pages_html(built.site)
     folder = built.site / "gallery" / "portrait"
@@ -48,7 +43,6 @@ def test_every_published_gallery_file_is_linked_from_a_page(built):
     assert not [n for n in names if n.endswith(".png") and n != "output.png"], names
 
 
-@pytest.mark.slow
 def test_images_are_webp_at_the_size_shown_with_width_and_height(built):
     html = built.page(f"answers/{SEED_SLUG}")
     imgs = re.findall(r"<img\b[^>]*>", html)
@@ -81,7 +75,6 @@ def figures_crop_side() -> int:
     return CROP_SIDE
 
 
-@pytest.mark.slow
 def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript(built):
     html = built.page(f"answers/{SEED_SLUG}")
     views = re.findall(r'data-view="(\w+)"', html)
@@ -92,7 +85,6 @@ def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript
     assert "lossless PNG" in caption
 
 
-@pytest.mark.slow
 def test_metrics_say_what_they_mean_and_skin_needs_a_plausible_mask(built):
     data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
     record = GalleryRecord.from_dict(data)
@@ -127,7 +119,7 @@ def test_card_region_is_where_the_model_changed_most():
 
 @pytest.mark.slow
 def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
-    project = built.project
+    project = fresh(built.project, tmp_path / "project")  # the shared build stays as it is
     refused = mkdocs_build(project, env={"MODELKB_LOCAL_BUILD": "0"})
     assert refused.returncode == 1
     assert "site_url is http://127.0.0.1:8000/, a loopback address" in refused.output

@@ -19,7 +19,7 @@ from modelkb.catalog import load_catalog
 from modelkb.site import cards
 from modelkb.site.answers import SECTION_ANCHORS, reference_links
 
-from conftest import copy_project, make_weights, mkdocs_build, use_tiny_gallery
+from conftest import copy_project, mkdocs_build, use_tiny_gallery
 
 SITE_URL = "http://127.0.0.1:8000/"
 SCRIPT = "<script>alert(1)</script>"
@@ -38,9 +38,8 @@ def publish_project(dest: Path, cache: Path, weights: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("publish")
-    return publish_project(folder / "project", folder / "cache", make_weights(folder))
+def template(published_template: Path) -> Path:
+    return published_template  # shared by the session (conftest); copy it with fresh()
 
 
 def fresh(template: Path, dest: Path) -> Path:
@@ -50,10 +49,8 @@ def fresh(template: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def seed(template):
-    build = mkdocs_build(template)
-    assert build.returncode == 0, build.output
-    return build
+def seed(published_build):
+    return published_build  # the template built once per session (conftest)
 
 
 class Head(HTMLParser):

@@ -360,6 +360,7 @@ def _weights_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 def test_malformed_weights_are_one_line_errors(tmp_path: Path) -> None:
     files = _weights_files(tmp_path)
     photo = tmp_path / "photo.png"

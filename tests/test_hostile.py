@@ -473,6 +473,7 @@ def _counts(output: str) -> tuple[int, int]:
     return computed, cached
 
 
+@pytest.mark.slow
 def test_sigkill_mid_gallery_loses_nothing(tmp_path: Path, weights: Path) -> None:
     project = _gallery_project(tmp_path, weights)
     results = project / ".cache" / "modelkb" / "results"
@@ -505,6 +506,7 @@ def test_sigkill_mid_gallery_loses_nothing(tmp_path: Path, weights: Path) -> Non
     assert _counts(third.stdout + third.stderr) == (0, 3)
 
 
+@pytest.mark.slow
 def test_two_gallery_builds_share_one_cache(tmp_path: Path, weights: Path) -> None:
     project = _gallery_project(tmp_path, weights, count=2, side=64)
     cmd = [sys.executable, "-m", "modelkb.cli", "gallery", "--config",

@@ -334,6 +334,7 @@ def test_section_anchors_do_not_change_with_the_answer_text(tmp_path, template, 
     assert "Entirely new wording" in build.page(f"answers/{SEED_SLUG}")
 
 
+@pytest.mark.slow
 def test_without_site_url_the_build_warns_instead_of_writing_relative_urls(tmp_path, template):
     project = fresh(template, tmp_path / "project")
     cfg = project / "mkdocs.yml"

@@ -98,6 +98,7 @@ def test_restore_refuses_to_overwrite_its_input(tmp_path: Path, weights: Path) -
     assert photo.read_bytes() == original and second.exists()
 
 
+@pytest.mark.slow
 def test_restore_checks_the_output_format_before_inference(tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     Image.fromarray(np.dstack([_photo(), np.full((48, 64), 200, np.uint8)])).save(photo)
@@ -110,6 +111,7 @@ def test_restore_checks_the_output_format_before_inference(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
 
 
+@pytest.mark.slow
 def test_restore_writes_atomically_and_names_lossy_formats(tmp_path: Path,
                                                            weights: Path) -> None:
     photo = tmp_path / "photo.png"
@@ -142,6 +144,7 @@ def _gs_stub(folder: Path) -> tuple[dict, Path]:
     return {"PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}"}, record
 
 
+@pytest.mark.slow
 def test_eps_named_png_never_runs_ghostscript(tmp_path: Path, weights: Path,
                                               shared_cache: Path) -> None:
     from conftest import copy_project
@@ -221,6 +224,7 @@ def _paeth_png16(width: int, height: int, seed: int = 0) -> tuple[bytes, np.ndar
     return _png(width, height, 16, 2, raw.astype(np.uint8).tobytes()), pixels
 
 
+@pytest.mark.slow
 def test_png16_paeth_decodes_exactly(tmp_path: Path) -> None:
     """A 3 MP Paeth-filtered 16-bit PNG decodes bit-exactly (speed: a benchmark matter)."""
     data, pixels = _paeth_png16(2000, 1500)
@@ -421,6 +425,7 @@ def test_cache_entries_are_verified_by_sha256(tmp_path: Path,
     assert fourth.results["photo"].status == "computed"
 
 
+@pytest.mark.slow
 def test_unchanged_build_needs_no_write_access_to_the_cache(tmp_path: Path, weights: Path,
                                                             shared_cache: Path) -> None:
     from conftest import copy_project

@@ -309,6 +309,7 @@ def test_nan_weights_are_reported_by_image(tmp_path: Path) -> None:
     assert Cache(tmp_path / "cache" / "results").keys() == []
 
 
+@pytest.mark.slow
 def test_nan_weights_stop_modelkb_restore(tmp_path: Path) -> None:
     poisoned = _small_weights(tmp_path / "poisoned.safetensors", poison=True)
     Image.fromarray(_photo()).save(tmp_path / "in.png")

@@ -14,6 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Material for MkDocs prints a multi-line end-of-life banner whenever `mkdocs` runs; every
+# MkDocs the tests start (directly or through a helper) inherits this and stays quiet.
+os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+
 
 @dataclass
 class Build:
@@ -190,3 +194,24 @@ def gallery_catalog(tmp: Path, entries: dict[str, dict], workflow: str = "deblur
                 "caption": "c", "source": "s", "licence": "CC0", **extra}
         catalog.gallery[entry_id] = validate_entry(GalleryEntry, data)
     return catalog
+
+
+@pytest.fixture(scope="session")
+def published_template(tmp_path_factory) -> Path:
+    """The shipped project with one tiny gallery entry on the seed answer and random weights
+    (``test_publish.publish_project``), with its own cache. Read-only: copy it
+    (``test_publish.fresh``) before changing or building it."""
+    from test_publish import publish_project
+
+    folder = tmp_path_factory.mktemp("publish")
+    return publish_project(folder / "project", folder / "cache", make_weights(folder))
+
+
+@pytest.fixture(scope="session")
+def published_build(published_template: Path) -> Build:
+    """``published_template`` built once per session, shared by the publishing, gallery-UI and
+    browser tests. Read-only: a test that rebuilds works on a copy."""
+    build = mkdocs_build(published_template)
+    assert build.returncode == 0, build.output
+    return build
+

@@ -13,6 +13,8 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_mssnet.py"
 MODES = ["fp32", "channels_last", "cudnn.benchmark", "compile", "tiles fp32",
          "tiles fp32 batched"]
 
+pytestmark = pytest.mark.slow  # real benchmark runs, tiny inputs, minutes on a loaded CPU
+
 
 def test_options_reports_every_mode_and_survives_a_failing_one(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

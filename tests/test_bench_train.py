@@ -16,6 +16,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "hooks" / "modelkb" / "weights" / "mssnet-small-modelkb.safetensors"
 
+pytestmark = pytest.mark.slow  # real benchmark runs, tiny inputs, minutes on a loaded CPU
+
 
 def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")

@@ -20,10 +20,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from test_publish import SITE_URL, publish_project
+from test_publish import SITE_URL
 from test_site import SEED_SLUG
 
-from conftest import ROOT, make_weights, mkdocs_build
+from conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,8 +42,9 @@ def find_chromium() -> str | None:
 
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (install the "
-                                "'chromium' package or set $CHROMIUM); browser tests skipped")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (install the "
+                                 "'chromium' package or set $CHROMIUM); browser tests skipped")]
 
 
 def free_port() -> int:
@@ -53,12 +54,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """The built site served by `python -m http.server` on 127.0.0.1 (a free port)."""
-    folder = tmp_path_factory.mktemp("browser")
-    project = publish_project(folder / "project", folder / "cache", make_weights(folder))
-    build = mkdocs_build(project)
-    assert build.returncode == 0, build.output
+def served(published_build):
+    """The built site (conftest's, shared) served by `python -m http.server` on 127.0.0.1."""
+    build = published_build
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
                                "127.0.0.1", "--directory", str(build.site)],

@@ -98,6 +98,7 @@ def test_restore_refuses_to_overwrite_its_input(tmp_path: Path, weights: Path) -
     assert photo.read_bytes() == original and second.exists()
 
 
+@pytest.mark.slow
 def test_restore_checks_the_output_format_before_inference(tmp_path: Path) -> None:
     photo = tmp_path / "photo.png"
     Image.fromarray(np.dstack([_photo(), np.full((48, 64), 200, np.uint8)])).save(photo)
@@ -110,6 +111,7 @@ def test_restore_checks_the_output_format_before_inference(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
 
 
+@pytest.mark.slow
 def test_restore_writes_atomically_and_names_lossy_formats(tmp_path: Path,
                                                            weights: Path) -> None:
     photo = tmp_path / "photo.png"
@@ -142,6 +144,7 @@ def _gs_stub(folder: Path) -> tuple[dict, Path]:
     return {"PATH": f"{stub.parent}{os.pathsep}{os.environ['PATH']}"}, record
 
 
+@pytest.mark.slow
 def test_eps_named_png_never_runs_ghostscript(tmp_path: Path, weights: Path,
                                               shared_cache: Path) -> None:
     from conftest import copy_project
@@ -182,6 +185,7 @@ print("PEAK", peak_rss(), "SECONDS", time.perf_counter() - start)
 """
 
 
+@pytest.mark.slow
 def test_png16_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     # 1x1 pixel declared, 2 GB of zeros compressed into about 2 MB of IDAT.
     inflater = zlib.compressobj(9)
@@ -220,6 +224,7 @@ def _paeth_png16(width: int, height: int, seed: int = 0) -> tuple[bytes, np.ndar
     return _png(width, height, 16, 2, raw.astype(np.uint8).tobytes()), pixels
 
 
+@pytest.mark.slow
 def test_png16_paeth_decodes_exactly(tmp_path: Path) -> None:
     """A 3 MP Paeth-filtered 16-bit PNG decodes bit-exactly (speed: a benchmark matter)."""
     data, pixels = _paeth_png16(2000, 1500)
@@ -359,6 +364,7 @@ def _weights_files(folder: Path) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 def test_malformed_weights_are_one_line_errors(tmp_path: Path) -> None:
     files = _weights_files(tmp_path)
     photo = tmp_path / "photo.png"
@@ -419,6 +425,7 @@ def test_cache_entries_are_verified_by_sha256(tmp_path: Path,
     assert fourth.results["photo"].status == "computed"
 
 
+@pytest.mark.slow
 def test_unchanged_build_needs_no_write_access_to_the_cache(tmp_path: Path, weights: Path,
                                                             shared_cache: Path) -> None:
     from conftest import copy_project
@@ -488,6 +495,7 @@ def _best_of(call, repeats: int = 3) -> float:
     return best
 
 
+@pytest.mark.slow
 def test_long_words_in_a_question_wrap_in_linear_time() -> None:
     """4x longer words cost about 4x (quadratic wrapping took 42 s for 30,000 characters)."""
     from modelkb.site import cards
@@ -505,6 +513,7 @@ def test_long_words_in_a_question_wrap_in_linear_time() -> None:
     assert png_bytes.startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_shortcode_scan_is_linear() -> None:
     from modelkb.catalog import load_catalog
     from modelkb.site.pages import resolve_shortcodes
@@ -523,6 +532,7 @@ def test_shortcode_scan_is_linear() -> None:
     assert out.count(f"[[{known}]]") == 2 and "](../models/" in out
 
 
+@pytest.mark.slow
 def test_import_of_many_papers_is_linear(tmp_path: Path) -> None:
     from test_importer import prompt_text
 
@@ -589,6 +599,7 @@ with file_lock(sys.argv[1]):
 """
 
 
+@pytest.mark.slow
 def test_concurrent_builds_wait_for_each_other(project: Path, shared_cache: Path) -> None:
     lock = shared_cache / ".build.lock"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(lock), "8"],

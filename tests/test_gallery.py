@@ -74,6 +74,7 @@ def setup(tmp_path: Path) -> tuple[Catalog, Path, Path]:
     return catalog, gallery, tmp_path / "cache"
 
 
+@pytest.mark.slow
 def test_cache_hit_and_weights_change(setup, weights: Path, tmp_path: Path,
                                       caplog: pytest.LogCaptureFixture) -> None:
     catalog, gallery, cache = setup
@@ -246,6 +247,7 @@ def test_cleaning_spares_a_live_writer(tmp_path: Path) -> None:
         assert (future.result(timeout=60) / "v").read_text() == "x"
 
 
+@pytest.mark.slow
 def test_threads_give_the_same_gallery(tmp_path: Path, weights: Path) -> None:
     """Four entries on 3 threads: the same files, byte for byte, as one after another."""
     gallery = tmp_path / "gallery_src"
@@ -358,6 +360,7 @@ def _project(tmp_path: Path, weights: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_cached_run_does_not_import_torch(tmp_path: Path, weights: Path) -> None:
     project = _project(tmp_path, weights)
     first = run_cli("gallery", "--config", str(project / "mkdocs.yml"), "--device", "cpu")
@@ -384,6 +387,7 @@ def test_command_reports_failed_inputs(tmp_path: Path, weights: Path) -> None:
     assert "photo" in proc.stderr and "photo.png" in proc.stderr
 
 
+@pytest.mark.slow
 def test_command_prune_and_config_errors(tmp_path: Path, weights: Path) -> None:
     project = _project(tmp_path, weights)
     stale = project / ".cache" / "modelkb" / "results" / "stale"

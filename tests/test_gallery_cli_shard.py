@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from modelkb.commands.gallery import in_shard, parse_shard
@@ -36,6 +37,7 @@ def test_bad_shard_and_prune_with_shard_are_refused(tmp_path):
     assert both.returncode == 1 and "--prune needs the whole gallery" in both.stderr
 
 
+@pytest.mark.slow
 def test_shards_in_parallel_fill_one_cache_for_the_build(tmp_path: Path) -> None:
     """Two shares run at the same time by two processes into one cache; then the whole
     gallery finds every entry there and computes nothing."""

@@ -14,22 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_publish import publish_project
+from test_publish import fresh
 from test_site import SEED_SLUG
 
 from modelkb.gallery.records import GalleryRecord
 from modelkb.site import cards, figures
 
-from conftest import make_weights, mkdocs_build
+from conftest import mkdocs_build
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gallery-ui")
-    project = publish_project(folder / "project", folder / "cache", make_weights(folder))
-    build = mkdocs_build(project)
-    assert build.returncode == 0, build.output
-    return build
+def built(published_build):
+    return published_build  # test_publish's site, built once per session (conftest)
 
 
 def pages_html(site: Path) -> str:
@@ -121,8 +117,9 @@ def test_card_region_is_where_the_model_changed_most():
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
-    project = built.project
+    project = fresh(built.project, tmp_path / "project")  # the shared build stays as it is
     refused = mkdocs_build(project, env={"MODELKB_LOCAL_BUILD": "0"})
     assert refused.returncode == 1
     assert "site_url is http://127.0.0.1:8000/, a loopback address" in refused.output

@@ -250,6 +250,7 @@ print("peak", peak_rss())
 """
 
 
+@pytest.mark.slow
 def test_fifty_megapixel_photo_in_bounded_memory(tmp_path: Path) -> None:
     """Decode, workflow, cache and web renders of a 50 MP photo stay under 6 GiB."""
     proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(tmp_path)],
@@ -276,6 +277,7 @@ print("grew", peak_rss() - base)
 """
 
 
+@pytest.mark.slow
 def test_tiled_inference_memory_follows_the_tile_not_the_photo() -> None:
     """Peak memory growth with 128-px tiles stays far below a whole-image pass at 512 px (big
     enough that the whole pass rises clearly above the peak of importing torch)."""
@@ -309,6 +311,7 @@ def test_nan_weights_are_reported_by_image(tmp_path: Path) -> None:
     assert Cache(tmp_path / "cache" / "results").keys() == []
 
 
+@pytest.mark.slow
 def test_nan_weights_stop_modelkb_restore(tmp_path: Path) -> None:
     poisoned = _small_weights(tmp_path / "poisoned.safetensors", poison=True)
     Image.fromarray(_photo()).save(tmp_path / "in.png")
@@ -473,6 +476,7 @@ def _counts(output: str) -> tuple[int, int]:
     return computed, cached
 
 
+@pytest.mark.slow
 def test_sigkill_mid_gallery_loses_nothing(tmp_path: Path, weights: Path) -> None:
     project = _gallery_project(tmp_path, weights)
     results = project / ".cache" / "modelkb" / "results"
@@ -505,6 +509,7 @@ def test_sigkill_mid_gallery_loses_nothing(tmp_path: Path, weights: Path) -> Non
     assert _counts(third.stdout + third.stderr) == (0, 3)
 
 
+@pytest.mark.slow
 def test_two_gallery_builds_share_one_cache(tmp_path: Path, weights: Path) -> None:
     project = _gallery_project(tmp_path, weights, count=2, side=64)
     cmd = [sys.executable, "-m", "modelkb.cli", "gallery", "--config",

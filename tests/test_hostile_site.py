@@ -90,6 +90,7 @@ class Executable(HTMLParser):
         self._tag = ""
 
 
+@pytest.mark.slow
 def test_payload_in_every_text_field_is_published_as_text(project: Path) -> None:
     catalog = project / "catalog.yml"
     data = yaml.safe_load(catalog.read_text(encoding="utf-8"))

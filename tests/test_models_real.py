@@ -128,6 +128,7 @@ workflows:
                      r"architecture", result.stdout), result.stdout
 
 
+@pytest.mark.slow
 def test_stand_in_is_labelled_on_the_seed_answer(tmp_path: Path, shared_cache: Path) -> None:
     """Without settings, the shipped stand-in weights run and every label says so."""
     project = use_tiny_gallery(copy_project(tmp_path / "p", shared_cache),
@@ -149,6 +150,7 @@ def test_stand_in_is_labelled_on_the_seed_answer(tmp_path: Path, shared_cache: P
         "Authors' RealBlur-J checkpoint" in model_page
 
 
+@pytest.mark.slow
 def test_gallery_command_then_build_with_env_cache(tmp_path: Path, shared_cache: Path) -> None:
     """`modelkb gallery` reads mkdocs.yml with MkDocs' loader: !ENV means the same folder."""
     project = use_tiny_gallery(copy_project(tmp_path / "p", shared_cache),

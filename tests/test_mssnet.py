@@ -53,6 +53,7 @@ def test_parameter_counts(variant: str) -> None:
     assert sum(k.endswith("body.1.weight") for k in model.state_dict()) == 87
 
 
+@pytest.mark.slow
 def test_training_outputs_and_inference(small: MSSNet) -> None:
     x = torch.rand(1, 3, 64, 80)
     small.train()
@@ -75,6 +76,7 @@ def test_unknown_variant() -> None:
         build("mssnet-huge")
 
 
+@pytest.mark.slow
 def test_released_format_round_trip(small: MSSNet, tmp_path: Path) -> None:
     path = save_checkpoint(small, tmp_path / "model_03000E.pt", all_step=123)
     raw = torch.load(path, weights_only=True)
@@ -88,6 +90,7 @@ def test_released_format_round_trip(small: MSSNet, tmp_path: Path) -> None:
         assert torch.equal(loaded.model.restore(x), small.restore(x))
 
 
+@pytest.mark.slow
 def test_bare_state_dict_and_safetensors(small: MSSNet, tmp_path: Path) -> None:
     bare = tmp_path / "bare.pth"
     torch.save(small.state_dict(), bare)
@@ -185,6 +188,7 @@ def test_reflect_pad_small_and_odd() -> None:
     assert torch.equal(padded[..., 3, :5], x[..., 1, :])  # reflection, not replication
 
 
+@pytest.mark.slow
 def test_odd_size_restores(small: MSSNet) -> None:
     rgb = np.random.default_rng(1).random((37, 53, 3), dtype=np.float32)
     out = restore_array(small, rgb, device="cpu")
@@ -197,6 +201,7 @@ def test_odd_size_restores(small: MSSNet) -> None:
     np.testing.assert_allclose(out, ref, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_tiled_matches_whole_within_tolerance(small: MSSNet) -> None:
     rng = np.random.default_rng(2)
     yy, xx = np.mgrid[0:96, 0:160].astype(np.float32)
@@ -214,6 +219,7 @@ def test_tiled_matches_whole_within_tolerance(small: MSSNet) -> None:
     np.testing.assert_array_equal(single, whole)  # one tile covering all == whole image
 
 
+@pytest.mark.slow
 def test_channels_last_gives_the_same_restoration(small: MSSNet) -> None:
     """The default memory layout (channels_last, faster) computes the same image."""
     import copy

@@ -20,7 +20,7 @@ from modelkb.site import cards
 from modelkb.site.answers import reference_links
 from modelkb.site.sections import SECTION_ANCHORS
 
-from conftest import copy_project, make_weights, mkdocs_build, use_tiny_gallery
+from conftest import copy_project, mkdocs_build, use_tiny_gallery
 
 SITE_URL = "http://127.0.0.1:8000/"
 SCRIPT = "<script>alert(1)</script>"
@@ -39,9 +39,8 @@ def publish_project(dest: Path, cache: Path, weights: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("publish")
-    return publish_project(folder / "project", folder / "cache", make_weights(folder))
+def template(published_template: Path) -> Path:
+    return published_template  # shared by the session (conftest); copy it with fresh()
 
 
 def fresh(template: Path, dest: Path) -> Path:
@@ -51,10 +50,8 @@ def fresh(template: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def seed(template):
-    build = mkdocs_build(template)
-    assert build.returncode == 0, build.output
-    return build
+def seed(published_build):
+    return published_build  # the template built once per session (conftest)
 
 
 class Head(HTMLParser):
@@ -338,6 +335,7 @@ def test_section_anchors_do_not_change_with_the_answer_text(tmp_path, template, 
     assert "Entirely new wording" in build.page(f"answers/{SEED_SLUG}")
 
 
+@pytest.mark.slow
 def test_without_site_url_the_build_warns_instead_of_writing_relative_urls(tmp_path, template):
     project = fresh(template, tmp_path / "project")
     cfg = project / "mkdocs.yml"

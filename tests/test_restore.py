@@ -121,6 +121,7 @@ def test_exif_rotation_applied(weights: Path, tmp_path: Path) -> None:
         assert 0x0112 not in result.getexif()
 
 
+@pytest.mark.slow
 def test_grayscale_and_palette(weights: Path, tmp_path: Path) -> None:
     gray = tmp_path / "gray.png"
     Image.fromarray(np.tile(np.arange(0, 256, 4, dtype=np.uint8), (40, 1)), "L").save(gray)

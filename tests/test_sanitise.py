@@ -323,6 +323,7 @@ def hostile_build(tmp_path_factory, shared_cache):
     return build, data
 
 
+@pytest.mark.slow
 def test_no_built_page_export_or_index_carries_active_content(hostile_build):
     build, _ = hostile_build
     pages = list(build.site.rglob("*.html"))
@@ -348,6 +349,7 @@ def test_no_built_page_export_or_index_carries_active_content(hostile_build):
             assert not findings(doc.get(key, ""), whole_fragment=True), (doc["location"], key)
 
 
+@pytest.mark.slow
 def test_emoji_keeps_titles_meta_tags_and_drafts_right(hostile_build):
     build, data = hostile_build
     model_id = data["models"][0]["id"]

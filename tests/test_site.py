@@ -69,10 +69,12 @@ def seed_build(tmp_path_factory, shared_cache):
     return build
 
 
+@pytest.mark.slow
 def test_strict_build_has_no_warnings(seed_build):
     assert "WARNING" not in seed_build.output, seed_build.output
 
 
+@pytest.mark.slow
 def test_answer_page_has_the_three_anchored_sections_in_order(seed_build):
     html = article(seed_build.page(f"answers/{SEED_SLUG}"))
     parser = Links()
@@ -84,6 +86,7 @@ def test_answer_page_has_the_three_anchored_sections_in_order(seed_build):
     assert headings[2][1].startswith("3. Papers and tools")
 
 
+@pytest.mark.slow
 def test_section_three_links_every_recommended_model_and_paper(seed_build):
     catalog = load_catalog(ROOT / "catalog.yml")
     q = catalog.questions[SEED_SLUG]
@@ -101,6 +104,7 @@ def test_section_three_links_every_recommended_model_and_paper(seed_build):
     assert "Not directly relevant because" in refs
 
 
+@pytest.mark.slow
 def test_answer_links_nothing_outside_the_catalog(seed_build):
     catalog = load_catalog(ROOT / "catalog.yml")
     parser = Links()
@@ -110,6 +114,7 @@ def test_answer_links_nothing_outside_the_catalog(seed_build):
     assert set(outside) <= catalog.urls()
 
 
+@pytest.mark.slow
 def test_model_and_paper_pages_list_the_citing_answer(seed_build):
     for path in ("models/deblur-mssnet-realblurj", "papers/2502.03656", "papers/2401.00261"):
         parser = Links()
@@ -117,12 +122,14 @@ def test_model_and_paper_pages_list_the_citing_answer(seed_build):
         assert f"../../answers/{SEED_SLUG}/" in parser.hrefs, path
 
 
+@pytest.mark.slow
 def test_home_and_task_index_list_the_answer(seed_build):
     assert f'href="answers/{SEED_SLUG}/"' in article(seed_build.page(""))
     tasks = article(seed_build.page("tasks"))
     assert "Real-image super-resolution" in tasks and f"../answers/{SEED_SLUG}/" in tasks
 
 
+@pytest.mark.slow
 def test_catalog_reference_is_generated_from_the_schema(seed_build):
     from modelkb.catalog import SECTIONS
 
@@ -137,6 +144,7 @@ def test_catalog_reference_is_generated_from_the_schema(seed_build):
     assert "<td>list[id]</td>" in html and "<td>URL or none</td>" in html
 
 
+@pytest.mark.slow
 def test_generated_pages_are_not_written_into_docs(seed_build):
     docs = seed_build.project / "docs"
     for folder in ("answers", "models", "papers", "tools", "tasks", "gallery", "reference"):
@@ -177,6 +185,7 @@ def test_answer_linking_an_outside_url_fails_with_its_line(project):
     assert "link to 'https://example.com/buy', which the catalog does not list" in build.output
 
 
+@pytest.mark.slow
 def test_html_in_catalog_text_is_shown_as_text(project):
     _edit_catalog(project, "name: Deblur-MSSNet-RealBlurJ",
                   'name: "<script>alert(1)</script>MSSNet {: onclick=x}"')
@@ -206,6 +215,7 @@ def test_unknown_setting_stops_the_build_with_a_clear_message(project):
     assert "Traceback" not in build.output
 
 
+@pytest.mark.slow
 def test_shortcode_to_unknown_id_in_docs_fails_strict_build(project):
     (project / "docs" / "about.md").write_text("# About\n\nSee [[no-such-model]].\n")
     build = mkdocs_build(project)
@@ -213,6 +223,7 @@ def test_shortcode_to_unknown_id_in_docs_fails_strict_build(project):
     assert "docs/about.md: [[no-such-model]] names no model" in build.output
 
 
+@pytest.mark.slow
 def test_draft_answer_has_banner_and_stays_out_of_home_and_search(project):
     _edit_catalog(project, "    task: real-image-super-resolution\n    models",
                   "    task: real-image-super-resolution\n    draft: true\n    models")
@@ -231,6 +242,7 @@ def test_draft_answer_has_banner_and_stays_out_of_home_and_search(project):
     assert failed.returncode == 1 and f"draft answers present: {SEED_SLUG}" in failed.output
 
 
+@pytest.mark.slow
 def test_dirty_rebuild_renders_only_the_edited_answer(project):
     first = mkdocs_build(project)
     assert first.returncode == 0, first.output

@@ -54,6 +54,7 @@ def test_answer_shows_workflow_slider_crops_and_metrics(gallery_project):
     assert css.is_file() and "modelkb.js" in build.page(f"answers/{SEED_SLUG}")
 
 
+@pytest.mark.slow
 def test_second_build_computes_nothing_and_new_weights_recompute(gallery_project, weights_file):
     first = mkdocs_build(gallery_project)
     assert "gallery: 1 computed, 0 cached" in first.output

@@ -52,6 +52,7 @@ def _snapshot(project: Path) -> Path:
     return cache / "catalog" / f"{key}.json"
 
 
+@pytest.mark.slow
 def test_unchanged_catalog_rebuilds_without_pydantic(project: Path) -> None:
     first = mkdocs_build(project)
     assert first.returncode == 0, first.output
@@ -62,6 +63,7 @@ def test_unchanged_catalog_rebuilds_without_pydantic(project: Path) -> None:
         encoding="utf-8") == before
 
 
+@pytest.mark.slow
 def test_an_edited_catalog_is_validated_again(project: Path) -> None:
     assert mkdocs_build(project).returncode == 0
     catalog = project / "catalog.yml"
@@ -84,6 +86,7 @@ def test_an_edited_catalog_is_validated_again(project: Path) -> None:
     assert "pydantic" not in _build_listing_modules(project)  # and snapshotted
 
 
+@pytest.mark.slow
 def test_unusable_snapshot_is_ignored_and_replaced(project: Path) -> None:
     assert mkdocs_build(project).returncode == 0
     snapshot = _snapshot(project)

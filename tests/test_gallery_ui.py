@@ -102,6 +102,29 @@ def test_metrics_say_what_they_mean_and_skin_needs_a_plausible_mask(built):
     assert face[1].startswith("1.00 / 2.00")
 
 
+def test_the_verdict_names_the_skill_the_gain_comes_from(built):
+    """A PSNR gain with less fine detail than the input is called noise removal, never
+    sharpening; more fine detail is called sharper; a noisy input is not judged on edges."""
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+
+    def verdict(gain: float, before: float, after: float) -> str:
+        data["metrics"]["reference"] = {"input": {"psnr": 30.0, "ssim": 0.8},
+                                        "restored": {"psnr": 30.0 + gain, "ssim": 0.8},
+                                        "gain": {"psnr": gain, "ssim": 0.0}}
+        data["metrics"]["sharpness"] = {"relative_to_reference": True, "input": before,
+                                        "restored": after}
+        rows = figures.metrics_rows(GalleryRecord.from_dict(data))
+        assert rows[0][0] == "What the model did"
+        return rows[0][1]
+
+    assert verdict(1.1, 0.09, 0.03).startswith("Mostly noise removal: +1.1 dB")
+    assert "edges are not sharper" in verdict(1.1, 0.09, 0.03)
+    assert verdict(2.0, 0.09, 0.40).startswith("Sharper: +2.0 dB, fine detail 0.09 → 0.40")
+    assert verdict(8.0, 547.0, 1.3).startswith("Noise removal: +8.0 dB")
+    assert verdict(0.0, 0.09, 0.09).startswith("No gain")
+    assert "What the model did" in figures.metrics_table(GalleryRecord.from_dict(data))
+
+
 def test_card_region_is_where_the_model_changed_most():
     rng = np.random.default_rng(1)
     base = (rng.random((600, 1000, 3)) * 255).astype(np.uint8)

@@ -100,7 +100,10 @@ def test_editing_pixel_code_changes_the_key(tmp_path: Path) -> None:
 
     package = Path(runner.__file__).resolve().parent.parent
     copy = tmp_path / "modelkb"
-    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("weights", "__pycache__"))
+    # Leave out caches and the shipped weights files (modelkb/weights), not the weights
+    # package (modelkb/models/weights), which is pixel code.
+    shutil.copytree(package, copy, ignore=lambda folder, names: [
+        n for n in names if n == "__pycache__" or (n == "weights" and Path(folder) == package)])
     same = registry.code_digest(runner._PIXEL_SEEDS, root=copy)
     assert same == registry.code_digest(runner._PIXEL_SEEDS, root=package)
     tiling = copy / "models" / "tiling.py"

@@ -7,7 +7,8 @@ scaled to at most ``--max-pixels`` (as the trainer scales its photos), centre-cr
 captured in three conditions:
 
 - ``blur``: blur only: no noise, no JPEG (what deblurring alone gains);
-- ``light``: read noise 1% of full scale (linear light, no shot noise) and JPEG q90;
+- ``light``: Gaussian noise of 1% of full scale on the sRGB values (no shot noise) and
+  JPEG q90;
 - ``heavy``: the training mix's middle: 1000 electrons at full scale, read noise 0.002,
   JPEG q85 (the fixed capture of earlier versions' tables).
 

@@ -97,3 +97,34 @@ def test_degrade_does_not_import_torch() -> None:
     code = "import sys, modelkb.train.degrade; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_noise_regimes_blur_only_light_and_heavy() -> None:
+    """The clean regime adds no noise and no JPEG (the blur alone), the light one Gaussian
+    noise of the given std on the sRGB values, the heavy one sensor noise; with no shares
+    set every sample is heavy and the random stream is the one of earlier versions."""
+    flat = np.full((64, 64, 3), 0.5, np.float32)
+    point = np.ones((1, 1), np.float32)  # no blur: only the noise differs from the input
+    clean, params = degrade(flat, 1, DegradeConfig(clean_prob=1.0, jpeg_prob=1.0), point)
+    assert params["regime"] == "clean" and params["jpeg_quality"] is None
+    assert np.abs(clean - flat).max() <= 1 / 255
+    light_cfg = DegradeConfig(light_prob=1.0, light_read_noise=(0.01, 0.01), jpeg_prob=0.0)
+    light, params = degrade(flat, 1, light_cfg, point)
+    assert params["regime"] == "light" and params["photons"] == 0
+    assert 0.008 < light.std() < 0.012  # 1% of full scale on the display values
+    heavy, params = degrade(flat, 1, DegradeConfig(jpeg_prob=0.0), point)
+    assert params["regime"] == "heavy" and heavy.std() > light.std()
+    old = degrade(_photo(), 5, DegradeConfig())[0]
+    assert np.array_equal(old, degrade(_photo(), 5, DegradeConfig(clean_prob=0.0))[0])
+
+
+def test_noise_mix_option_is_checked(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "modelkb.cli", "train", str(tmp_path), "--out",
+                          str(tmp_path / "out"), "--noise-mix", "0.7", "0.5"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "--noise-mix: need shares >= 0 that sum to at most 1, got 0.7 0.5" in run.stderr
+    assert "Traceback" not in run.stderr

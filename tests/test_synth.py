@@ -159,3 +159,23 @@ def test_train_with_device_synthesis_and_detail_terms(tmp_path: Path,
     assert main(["train", *common, "--steps", "1", "--detail-weight", "-1"]) == 1
     err = capsys.readouterr().err.strip()
     assert "--detail-weight" in err and "\n" not in err
+
+
+def test_finish_light_regime_matches_the_numpy_pipeline() -> None:
+    """The light regime (photons 0: no shot noise, read noise on the sRGB values) has the
+    same amount of noise on the device as in numpy, and the clean one none."""
+    window = _photo(96)
+    kernel, _ = numpy_path.sample_kernel(9, numpy_path.DegradeConfig(length=(8.0, 8.0)))
+    crop, margin = 64, 16
+    inner = slice(margin, margin + crop)
+    cfg = numpy_path.DegradeConfig(clean_prob=1.0)
+    expected, _ = numpy_path.degrade(window, 0, cfg, kernel=kernel)
+    _, clean = synth.finish([Spec(window, kernel, 0.0, 0.0, None)], crop, "cpu")
+    assert np.abs(_hwc(clean) - expected[inner, inner]).max() <= 1.01 / 255
+    light = Spec(window, kernel, photons=0.0, read_noise=0.01, jpeg_quality=None)
+    _, device_light = synth.finish([light], crop, "cpu", torch.Generator().manual_seed(0))
+    device_std = float((_hwc(device_light) - expected[inner, inner]).std())
+    cfg = numpy_path.DegradeConfig(light_prob=1.0, light_read_noise=(0.01, 0.01), jpeg_prob=0.0)
+    numpy_light, _ = numpy_path.degrade(window, 0, cfg, kernel=kernel)
+    numpy_std = float((numpy_light - expected)[inner, inner].std())
+    assert 0.008 < numpy_std < 0.012 and abs(device_std - numpy_std) < 0.15 * numpy_std

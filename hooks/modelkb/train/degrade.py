@@ -59,8 +59,9 @@ class DegradeConfig:
     jpeg_prob: float = 0.6
     jpeg_quality: tuple[int, int] = (60, 95)
     # Noise regimes: a share `clean_prob` of samples gets no noise and no JPEG (blur only), a
-    # share `light_prob` light noise (no shot noise, read noise drawn from `light_read_noise`,
-    # JPEG at `light_jpeg_quality` with probability `jpeg_prob`); the rest the ranges above.
+    # share `light_prob` light noise (no shot noise; Gaussian noise of std drawn from
+    # `light_read_noise` on the sRGB values, 0.01 = 1% of full scale; JPEG at
+    # `light_jpeg_quality` with probability `jpeg_prob`); the rest the ranges above.
     clean_prob: float = 0.0
     light_prob: float = 0.0
     light_read_noise: tuple[float, float] = (0.0, 0.01)
@@ -297,8 +298,15 @@ def degrade(
         params = {"kernel_size": int(kernel.shape[0]), "given_kernel": True}
     linear = blur(srgb_to_linear(x), kernel)
     params.update(draw_noise(gen, cfg))
-    linear = add_sensor_noise(linear, gen, params["photons"], params["read_noise"])
-    out = np.round(linear_to_srgb(linear) * 255.0) / 255.0
+    if params["photons"] > 0:  # a sensor: shot and read noise in linear light
+        linear = add_sensor_noise(linear, gen, params["photons"], params["read_noise"])
+        display = linear_to_srgb(linear)
+    else:  # light and clean regimes: no shot noise; read noise on the display values
+        display = linear_to_srgb(np.clip(linear, 0.0, 1.0))
+        if params["read_noise"] > 0:
+            display = np.clip(display + gen.normal(0.0, params["read_noise"], display.shape),
+                              0.0, 1.0)
+    out = np.round(display * 255.0) / 255.0
     params["jpeg_quality"] = draw_jpeg(gen, cfg, params["regime"])
     if params["jpeg_quality"] is not None:
         out = jpeg(out, params["jpeg_quality"])

@@ -158,7 +158,15 @@ def finish(specs: list[Spec], crop: int, device: torch.device | str,
     linear = linear[..., inner, inner]
     photons = torch.tensor([s.photons for s in specs], device=device)
     read = torch.tensor([s.read_noise for s in specs], device=device)
-    out = torch.round(linear_to_srgb(sensor_noise(linear, photons, read, generator)) * 255) / 255
+    sensor = photons > 0  # the light and clean regimes (photons 0) add noise to sRGB values
+    noisy = sensor_noise(linear, photons, torch.where(sensor, read, torch.zeros_like(read)),
+                         generator)
+    display = linear_to_srgb(noisy)
+    display_read = torch.where(sensor, torch.zeros_like(read), read)
+    if bool((display_read > 0).any()):
+        grain = torch.randn(display.shape, generator=generator, device=display.device)
+        display = (display + grain * display_read.view(-1, 1, 1, 1)).clamp(0, 1)
+    out = torch.round(display * 255) / 255
     coded = [i for i, s in enumerate(specs) if s.jpeg_quality is not None]
     if coded:
         index = torch.tensor(coded, device=device)

@@ -122,6 +122,7 @@ def test_the_verdict_names_the_skill_the_gain_comes_from(built):
     assert verdict(2.0, 0.09, 0.40).startswith("Sharper: +2.0 dB, fine detail 0.09 → 0.40")
     assert verdict(8.0, 547.0, 1.3).startswith("Noise removal: +8.0 dB")
     assert verdict(0.0, 0.09, 0.09).startswith("No gain")
+    assert verdict(-5.6, 0.01, 0.03).startswith("Further from the sharp photo than the input")
     assert "What the model did" in figures.metrics_table(GalleryRecord.from_dict(data))
 
 

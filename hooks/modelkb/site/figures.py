@@ -168,6 +168,8 @@ def skill_verdict(record: GalleryRecord) -> str | None:
         return None
     gain, before, after = ref.gain.psnr, sharp.input, sharp.restored
     detail = f"fine detail {before:.2f} → {after:.2f} of the sharp photo's"
+    if gain < -0.1:
+        return f"Further from the sharp photo than the input ({gain:+.1f} dB; {detail})."
     if gain <= 0.1:
         return f"No gain against the sharp photo ({gain:+.1f} dB; {detail})."
     if before > 1:

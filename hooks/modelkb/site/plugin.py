@@ -49,7 +49,6 @@ from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
 from modelkb.site.urls import Urls
 
 log = get_plugin_logger("modelkb")
-log.logger.addFilter(TerminalFilter())  # every line a build logs: control characters escaped
 
 
 class _ToMkDocs(logging.Handler):
@@ -62,15 +61,24 @@ class _ToMkDocs(logging.Handler):
 
 
 def _forward_core_logs(on: bool) -> None:
+    """Start (on) or stop handing core records to MkDocs; while on, every line the build
+    logs has its control characters escaped (TerminalFilter on the plugin's logger)."""
     core = logging.getLogger("modelkb")
     mine = [h for h in core.handlers if isinstance(h, _ToMkDocs)]
-    if on and not mine:
-        core.addHandler(_ToMkDocs())
-        core.setLevel(logging.DEBUG)  # MkDocs' own logger level decides what is shown
-    elif not on:
+    filters = [f for f in log.logger.filters if isinstance(f, TerminalFilter)]
+    if on:
+        if not mine:
+            core.addHandler(_ToMkDocs())
+            core.setLevel(logging.DEBUG)  # MkDocs' own logger level decides what is shown
+        if not filters:
+            log.logger.addFilter(TerminalFilter())
+    else:
         for handler in mine:
             core.removeHandler(handler)
         core.setLevel(logging.NOTSET)
+        for found in filters:
+            log.logger.removeFilter(found)
+
 
 BUILD_LOCK = ".build.lock"  # in the cache folder: one build of a project at a time
 HOME_SHORTCODE = "[[!answers]]"

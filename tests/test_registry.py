@@ -163,6 +163,10 @@ def test_unknown_variant_is_located_and_lists_the_registered_ones(tmp_path: Path
     assert (f"{catalog}:14:30: model 'toy-negative' cannot run in a workflow: variant "
             "'toy-cmyk' is not one of toy-rgb (set 'variant:' to one of toy-rgb)"
             in result.stdout), result.stdout
+    # ... and at the model's own 'variant:' line, whether or not a workflow runs it.
+    line = TOY_CATALOG.splitlines().index("    variant: toy-rgb") + 1
+    assert (f"{catalog}:{line}:14: variant 'toy-cmyk' is not one of toy's (toy-rgb) (set "
+            "'variant:' to one of toy-rgb)" in result.stdout), result.stdout
 
 
 def test_a_duplicate_name_or_variant_is_refused() -> None:

@@ -193,6 +193,7 @@ class Validator:
         for i, m in _raw_entries(self.src.data, "models"):
             check(("models", i, "task"), m.get("task"), "tasks")
             self.weights_files(("models", i, "weights"), m.get("weights"))
+            self.variant_of(("models", i, "variant"), m.get("architecture"), m.get("variant"))
         for i, wf in _raw_entries(self.src.data, "workflows"):
             for j, step in enumerate(wf.get("steps") if isinstance(wf.get("steps"), list) else []):
                 if isinstance(step, dict) and step.get("op") == "restore":
@@ -224,6 +225,20 @@ class Validator:
                          f"name a file in modelkb's {WEIGHTS_DIR.name}/ folder, without "
                          "'..', an absolute path or a symlink out; or use 'url:' with "
                          "'sha256:'")
+
+    def variant_of(self, path: tuple, architecture: object, variant: object) -> None:
+        """A model that names a registered architecture names one of its variants (at the
+        variant's own line); an unknown architecture is reported by the schema."""
+        from modelkb import registry
+
+        known = registry.architectures()
+        if not isinstance(architecture, str) or architecture not in known \
+                or not isinstance(variant, str):
+            return
+        variants = tuple(known[architecture].variants)
+        if variant not in variants:
+            self.add(path, f"variant '{variant}' is not one of {architecture}'s "
+                     f"({', '.join(variants)})", f"set 'variant:' to one of {', '.join(variants)}")
 
     def runnable(self, path: tuple, model_id: object) -> None:
         """A restore step's model must say what runs it and have weights to run with."""

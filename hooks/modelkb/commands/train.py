@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise-mix", type=float, nargs=2, default=None,
                         metavar=("CLEAN", "LIGHT"),
                         help="shares of samples with no noise and no JPEG (blur only) and with "
-                             "light noise (read noise up to 1%%, JPEG 85-95); the rest get the "
-                             "heavy mix (default 0 0: all heavy)")
+                             "light noise (Gaussian noise up to 1%% of full scale on the sRGB "
+                             "values, JPEG 85-95); the rest get the heavy sensor mix (default "
+                             "0 0: all heavy)")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",

@@ -13,6 +13,7 @@ module changes nothing); a replaced file keeps its mode. Locks are :mod:`fileloc
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import secrets
@@ -36,6 +37,19 @@ def hash_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def hash_file_cached(path: str | Path) -> str:
+    """:func:`hash_file`, remembered per (path, inode, size, mtime) for the life of the
+    process (at most 65,536 files), so unchanged files are hashed once, e.g. across
+    ``mkdocs serve`` rebuilds."""
+    stat = Path(path).stat()
+    return _hash_by_identity(str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _hash_by_identity(path: str, inode: int, size: int, mtime_ns: int) -> str:
+    return hash_file(path)
 
 
 def _create_beside(target: Path, mode: int) -> Path:

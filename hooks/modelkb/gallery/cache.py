@@ -37,7 +37,7 @@ from pathlib import Path
 import filelock
 
 from modelkb.errors import ModelkbError
-from modelkb.files import file_lock, hash_bytes, hash_file  # noqa: F401 (re-exported)
+from modelkb.files import file_lock, hash_bytes, hash_file, hash_file_cached  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -90,23 +90,6 @@ def _fsync_tree(root: Path) -> None:
             with (Path(folder) / name).open("rb+") as handle:
                 os.fsync(handle.fileno())
         _fsync_dir(Path(folder))
-
-
-_digests: dict[tuple[str, int, int, int], str] = {}  # verified files, by identity and time
-
-
-def _digest(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, inode, size, mtime) so that `mkdocs serve`
-    does not hash unchanged cache files on every rebuild."""
-    stat = path.stat()
-    ident = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    digest = _digests.get(ident)
-    if digest is None:
-        digest = hash_file(path)
-        if len(_digests) > 100_000:
-            _digests.clear()
-        _digests[ident] = digest
-    return digest
 
 
 def _short(key: str) -> str:
@@ -170,7 +153,7 @@ class Cache:
                 if path.is_symlink() or not path.is_file() \
                         or path.stat().st_size != expected["size"]:
                     return f"has a changed file {name} (size)"
-                if _digest(path) != expected["sha256"]:
+                if hash_file_cached(path) != expected["sha256"]:
                     return f"has a changed file {name} (SHA-256 mismatch)"
             except OSError as exc:
                 return f"has an unreadable file {name} ({exc.strerror or exc})"
@@ -247,7 +230,8 @@ class Cache:
                 tmp.mkdir()
                 write(tmp)
                 files = {
-                    str(p.relative_to(tmp)): {"size": p.stat().st_size, "sha256": _digest(p)}
+                    str(p.relative_to(tmp)): {"size": p.stat().st_size,
+                                              "sha256": hash_file_cached(p)}
                     for p in sorted(tmp.rglob("*")) if p.is_file()
                 }
                 (tmp / MANIFEST).write_text(canonical_json({"key": key, "files": files}),

@@ -26,8 +26,6 @@ SHIPPED_PROVENANCE = "trained by this project on synthetic camera shake"
 USER_PROVENANCE = "user-supplied"
 WEIGHTS_ENV = "MODELKB_WEIGHTS"
 
-_hashes: dict[tuple[str, int, int], str] = {}
-
 
 @dataclass(frozen=True)
 class WeightsFile:
@@ -68,14 +66,10 @@ class WeightsFile:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, remembered per (path, size, mtime) for the life of the process."""
-    from modelkb.files import hash_file
+    """SHA-256 of a file, remembered per (path, inode, size, mtime) for the process."""
+    from modelkb.files import hash_file_cached
 
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _hashes:
-        _hashes[key] = hash_file(path)
-    return _hashes[key]
+    return hash_file_cached(path)
 
 
 def default_weights(variant: str | None = None) -> tuple[str, Path] | None:

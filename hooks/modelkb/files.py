@@ -118,3 +118,11 @@ def file_lock(path: str | Path, timeout: float = -1) -> filelock.BaseFileLock:
     """An inter-process lock on ``path`` (created if needed); ``timeout=0`` never waits."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return filelock.FileLock(str(path), timeout=timeout)
+
+
+def lock_for(path: str | Path, folder: str | Path, prefix: str = "") -> filelock.BaseFileLock:
+    """A lock for the file ``path``, kept in ``folder`` and named after its real path (every
+    symlink resolved, the file's and any folder's on the way), so every spelling of one
+    file shares it."""
+    real = os.path.realpath(path).encode("utf-8", "surrogateescape")
+    return file_lock(Path(folder) / f"{prefix}{hash_bytes(real)[:24]}.lock")

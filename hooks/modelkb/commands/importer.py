@@ -20,7 +20,7 @@ from modelkb.catalog.importer import Prompt, merge, parse_prompt, render
 from modelkb.catalog.validate import Validator
 from modelkb.catalog.yamlsrc import SourceError, read_yaml
 from modelkb.errors import ModelkbError, terminal_safe
-from modelkb.files import atomic_write, file_lock, hash_bytes
+from modelkb.files import atomic_write, lock_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,8 +74,7 @@ def _import_lock(catalog: Path) -> filelock.BaseFileLock:
     """One import at a time per catalog file (the lock lives in the temporary folder). Its
     name comes from the catalog's real path, every symlink resolved (the file's, and any
     folder's on the way), so imports that spell the same file differently share it."""
-    name = hash_bytes(os.path.realpath(catalog).encode("utf-8", "surrogateescape"))[:16]
-    return file_lock(Path(tempfile.gettempdir()) / f"modelkb-import-{name}.lock")
+    return lock_for(catalog, tempfile.gettempdir(), prefix="modelkb-import-")
 
 
 @contextlib.contextmanager

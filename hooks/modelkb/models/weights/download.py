@@ -36,7 +36,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 from modelkb.errors import ModelkbError
-from modelkb.files import atomic_write, hash_file
+from modelkb.files import atomic_write, hash_file, lock_for
 from modelkb.models.weights.sizes import archive_cap, check_members, megabytes, weights_cap
 
 log = logging.getLogger(__name__)
@@ -286,12 +286,7 @@ def recorded_sha256(url: str, member: str | None, cache_dir: str | Path | None =
 def _lock(folder: Path, key: Path):
     """A lock file for ``key`` (in the cache ``folder``) named after the real path of ``key``,
     so two spellings of one cache (a symlink, a relative path) share it."""
-    from filelock import FileLock
-
-    name = hashlib.sha256(str(key.resolve()).encode()).hexdigest()[:24]
-    locks = folder.resolve() / LOCKS
-    locks.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(locks / f"{name}.lock"))
+    return lock_for(key, folder.resolve() / LOCKS)
 
 
 def fetch(url: str, sha256: str | None, cache_dir: str | Path | None = None,

@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("modelkb.commands.restore", "deblur photos with MSSNet"),
     "import": ("modelkb.commands.importer", "merge recommender prompts into catalog.yml"),
     "gallery": ("modelkb.commands.gallery", "run the gallery workflows into the cache"),
+    "plan": ("modelkb.commands.plan", "what the next build would compute, why, and how long"),
     "train": ("modelkb.commands.train", "train MSSNet weights"),
 }
 

@@ -3,6 +3,10 @@
 ``metrics.json`` (published beside each entry's images) is :class:`GalleryRecord` as JSON;
 :meth:`GalleryRecord.from_dict` reads it back, checking every field's type, so pages, cards
 and exports read attributes, never string keys.
+
+:class:`KeyParts` is what an entry's two cache keys are made of; the cache remembers each
+entry's last parts (``gallery-keys.json``), and :func:`change_reasons` turns the parts that
+differ into the reasons an impact report and ``modelkb plan`` give ("input photo changed").
 """
 
 from __future__ import annotations
@@ -228,6 +232,98 @@ class GalleryRecord:
         return from_dict(cls, data, "metrics.json")
 
 
+# Each part of the results key, and of the renders key, in an impact report's words.
+RESULT_REASONS = {
+    "input": "input photo changed",
+    "reference": "reference changed",
+    "weights": "weights changed",
+    "workflow": "workflow changed",
+    "code": "pixel code or library versions changed",
+}
+RENDER_REASONS = {
+    "crops": "settings changed (crops)",
+    "render": "render code or library versions changed",
+    "render_code": "render code or library versions changed",
+}
+NEW_ENTRY = "new entry"
+NOT_CACHED = "not in the cache (pruned, damaged or deleted)"
+
+
+@dataclass(frozen=True)
+class KeyParts:
+    """What one entry's cache keys are made of: the results key hashes the first five
+    (input and reference bytes' SHA-256, weights' SHA-256 by model, the workflow's JSON, the
+    pixel code's digest); the renders key adds the results key, the entry id, the crops, the
+    render version and the render code's digest."""
+
+    input: str
+    reference: str | None
+    weights: dict[str, str]
+    workflow: Any
+    code: str
+    crops: list[Any]
+    render: int
+    render_code: str
+
+
+@dataclass(frozen=True)
+class KeyMemory:
+    """An entry's keys and their parts, as the last gallery run made them."""
+
+    key: str
+    render_key: str
+    parts: KeyParts
+
+
+def change_reasons(before: KeyMemory | None, after: KeyParts, computed: bool) -> list[str]:
+    """Why an entry was computed (``computed``) or only rendered again: the parts that differ
+    from ``before`` (the entry's last run), "new entry" without one, or "not in the cache"
+    when its parts are the same (the entry was pruned, damaged or deleted)."""
+    if before is None:
+        return [NEW_ENTRY]
+    old = before.parts
+    table = {**RESULT_REASONS, **RENDER_REASONS}
+    reasons = list(dict.fromkeys(text for name, text in table.items()
+                                 if getattr(old, name) != getattr(after, name)))
+    if computed and not any(getattr(old, name) != getattr(after, name)
+                            for name in RESULT_REASONS):
+        reasons.append(NOT_CACHED)
+    return reasons or [NOT_CACHED]
+
+
+@dataclass(frozen=True)
+class PlannedEntry:
+    """What the next run would do with one entry: "compute" (run its workflow), "render"
+    (publish its cached output again) or "cached"; why; and the estimated seconds (None:
+    no timing recorded for its model on this device yet)."""
+
+    id: str
+    input: str
+    action: str
+    reasons: list[str]
+    megapixels: float
+    seconds: float | None
+
+
+@dataclass
+class GalleryPlan:
+    """What a gallery run would do, predicted from the cache without running anything."""
+
+    device: str  # the device label timings are recorded under, e.g. "cpu (2 cores)"
+    entries: list[PlannedEntry] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def to_do(self) -> list[PlannedEntry]:
+        """The entries a run would compute or render."""
+        return [e for e in self.entries if e.action != "cached"]
+
+    @property
+    def seconds(self) -> float | None:
+        """Estimated seconds for everything to do (None when any estimate is unknown)."""
+        times = [e.seconds for e in self.to_do()]
+        return None if any(t is None for t in times) else sum(t or 0.0 for t in times)
+
+
 @dataclass
 class Failure:
     """A gallery entry that could not be produced, with the file and the reason."""
@@ -250,6 +346,9 @@ class EntryResult:
     files: dict[str, Path]
     record: GalleryRecord
     keys: tuple[str, str]  # (results key, renders key)
+    parts: KeyParts | None = None  # what the keys are made of
+    rendered: bool = False  # its published files were rendered in this run
+    reasons: list[str] = field(default_factory=list)  # why computed or rendered (if it was)
 
     @property
     def metrics(self) -> Metrics | None:
@@ -274,6 +373,11 @@ class GalleryReport:
     def cached(self) -> int:
         """Entries whose workflow output came from the cache."""
         return sum(r.status == "cached" for r in self.results.values())
+
+    @property
+    def rendered_only(self) -> int:
+        """Entries whose workflow output came from the cache but were rendered again."""
+        return sum(r.status == "cached" and r.rendered for r in self.results.values())
 
     def stage_seconds(self) -> dict[str, float]:
         """Seconds per stage (load, decode, model, metrics, encode) summed over computed

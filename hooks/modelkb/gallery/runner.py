@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,9 +41,16 @@ from modelkb.gallery.cache import Cache, CacheFullError, hash_file, make_key
 from modelkb.gallery.records import (
     EntryResult,
     Failure,
+    GalleryPlan,
     GalleryRecord,
     GalleryReport,
+    KeyMemory,
+    KeyParts,
+    PlannedEntry,
     RecordError,
+    StepInfo,
+    change_reasons,
+    from_dict,
 )
 from modelkb.gallery.render import RENDER_VERSION, as_u8, read_rgb, render_entry
 from modelkb.gallery.render import to_pil8 as _to_pil
@@ -136,6 +143,19 @@ class WeightsChoice:
     allow_download: bool = False  # setting ``download_weights``
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """An entry made ready to run: its workflow, files, weights and cache keys."""
+
+    workflow: Workflow
+    input_path: Path
+    ref_path: Path | None
+    weights: dict[str, WeightsFile]
+    parts: KeyParts
+    key: str
+    render_key: str
+
+
 def _render_job(folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
                 display: str, ref_path: Path | None, ref_display: str, max_pixels: int | None,
                 result_dir: Path, key: str) -> None:
@@ -162,6 +182,8 @@ class _Runner:
         self.cpu_workers = cpu_workers
         self.pool = None  # worker processes for the CPU side (see _pool)
         self._pool_lock = threading.Lock()
+        self.memory = load_memory(cache_dir)  # each entry's keys as the last run made them
+        self.render_seconds: dict[str, float] = {}  # entry id -> seconds its render took
 
     def _pool(self, model_device: str | None = None):
         """The process pool for CPU-side work, made on first need: when ``cpu_workers`` is
@@ -239,8 +261,8 @@ class _Runner:
 
         return _decode(path, self.display(relpath), self.max_pixels)
 
-    def run(self, entry: GalleryEntry) -> EntryResult:
-        start = time.perf_counter()
+    def prepare(self, entry: GalleryEntry) -> _Prepared:
+        """The entry's inputs, weights and cache keys (hashes files; runs nothing)."""
         workflow = self.catalog.workflows.get(entry.workflow)
         if workflow is None:
             raise _EntryFault(entry.workflow, "unknown workflow")
@@ -250,29 +272,40 @@ class _Runner:
         ref_hash = _hash_input(ref_path, self.display(entry.reference)) if ref_path else None
         weights = {step.model: self.weights_for(step.model) for step in workflow.steps
                    if isinstance(step, RestoreStep)}
-        key = make_key(input=input_hash, reference=ref_hash,
-                       weights={m: w.sha256 for m, w in sorted(weights.items())},
-                       workflow=json.loads(workflow_json(workflow)), code=code_key())
-        crops = [asdict(c) for c in entry.crops]
+        parts = KeyParts(input=input_hash, reference=ref_hash,
+                         weights={m: w.sha256 for m, w in sorted(weights.items())},
+                         workflow=json.loads(workflow_json(workflow)), code=code_key(),
+                         crops=[asdict(c) for c in entry.crops], render=RENDER_VERSION,
+                         render_code=render_code_key())
+        key = make_key(input=parts.input, reference=parts.reference, weights=parts.weights,
+                       workflow=parts.workflow, code=parts.code)
         # per entry: two entries on one photo share the computation, never id or caption
-        render_key = make_key(result=key, entry=entry.id, crops=crops, render=RENDER_VERSION,
-                              code=render_code_key())
+        render_key = make_key(result=key, entry=entry.id, crops=parts.crops,
+                              render=parts.render, code=parts.render_code)
+        return _Prepared(workflow, input_path, ref_path, weights, parts, key, render_key)
 
+    def run(self, entry: GalleryEntry) -> EntryResult:
+        start = time.perf_counter()
+        job = self.prepare(entry)
+        workflow, input_path, ref_path, key = job.workflow, job.input_path, job.ref_path, job.key
         ran: list[bool] = []  # set when this process really runs the workflow
 
         def compute(folder: Path) -> None:
             ran.append(True)
-            self.compute(folder, entry, workflow, input_path, ref_path, weights)
+            self.compute(folder, entry, workflow, input_path, ref_path, job.weights)
 
         result_dir = self.results.get(key) or self.results.put(key, compute)
         status = "computed" if ran else "cached"
-        render_dir = self.renders.get(render_key)
+        render_dir = self.renders.get(job.render_key)
+        rendered = render_dir is None
         if render_dir is None:
+            clock = time.perf_counter()
             render_dir = self.renders.put(
-                render_key, lambda folder: self.offload(
+                job.render_key, lambda folder: self.offload(
                     _render_job, folder, entry, workflow, input_path,
                     self.display(entry.input), ref_path, self.display(entry.reference or ""),
                     self.max_pixels, result_dir, key))
+            self.render_seconds[entry.id] = time.perf_counter() - clock
         try:
             record = GalleryRecord.from_dict(
                 json.loads((render_dir / "metrics.json").read_text(encoding="utf-8")))
@@ -281,8 +314,10 @@ class _Runner:
         files = {"output.png": result_dir / "output.png"}
         files.update({p.name: p for p in sorted(render_dir.iterdir())
                       if p.is_file() and p.name != "manifest.json"})
+        reasons = (change_reasons(self.memory.get(entry.id), job.parts, bool(ran))
+                   if ran or rendered else [])
         return EntryResult(entry.id, status, time.perf_counter() - start, files, record,
-                           (key, render_key))
+                           (key, job.render_key), job.parts, rendered, reasons)
 
     def compute(self, folder: Path, entry: GalleryEntry, workflow: Workflow, input_path: Path,
                 ref_path: Path | None, weights: dict[str, WeightsFile]) -> None:
@@ -376,6 +411,8 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
     finally:
         runner.close()
     report.seconds = time.perf_counter() - start
+    remember_keys(cache_dir, report, keep=list(catalog.gallery) if entries is None else None)
+    record_timings(cache_dir, catalog, report, runner.render_seconds)
     log.info("%s", report.summary())
     return report
 
@@ -449,3 +486,240 @@ def prune_cache(cache_dir: str | Path, report: GalleryReport) -> list[str]:
     root = Path(cache_dir)
     return (Cache(root / "results").prune(keep_results)
             + Cache(root / "renders").prune(keep_renders))
+
+
+# -- what the cache remembers between runs: each entry's key parts, timings per device -------
+
+KEYS_FILE = "gallery-keys.json"  # in the cache folder: {entry id: KeyMemory} of the last run
+TIMINGS_FILE = "timings.json"  # in the cache folder: seconds per megapixel, by device
+_HISTORY_VERSION = 1
+_TIMING_WINDOW = 20  # timings weigh about the last 20 samples
+OTHER_STEPS = "decode, metrics, encode"  # the CPU side of a computed entry
+RENDER = "render"  # publishing one entry's files (CPU)
+
+
+def _read_json(path: Path) -> dict:
+    """A history file's content; {} when missing, unreadable or of another version."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("version") == _HISTORY_VERSION else {}
+
+
+def _update_json(path: Path, change) -> None:
+    """Apply ``change(data)`` to a history file under its lock and write it atomically, only
+    when it changed (an unchanged build writes nothing: a read-only cache still works)."""
+    from modelkb.files import atomic_write, file_lock
+
+    current = _read_json(path)
+    if change(json.loads(json.dumps(current)) or {"version": _HISTORY_VERSION}) == current:
+        return  # nothing new: no lock, no write
+    try:
+        with file_lock(path.with_name(f".{path.name}.lock")):
+            before = _read_json(path)
+            after = change(json.loads(json.dumps(before)) or {"version": _HISTORY_VERSION})
+            if after != before:
+                atomic_write(path, json.dumps(after, indent=1, sort_keys=True))
+    except OSError as exc:
+        log.info("gallery: cannot record %s (%s); the next impact report may lack reasons",
+                 path.name, exc.strerror or exc)
+
+
+def load_memory(cache_dir: str | Path) -> dict[str, KeyMemory]:
+    """Each entry's key parts as the last gallery run using ``cache_dir`` made them."""
+    entries = _read_json(Path(cache_dir) / KEYS_FILE).get("entries")
+    memory: dict[str, KeyMemory] = {}
+    for entry_id, data in (entries or {}).items():
+        try:
+            memory[entry_id] = from_dict(KeyMemory, data, f"{KEYS_FILE}: {entry_id}")
+        except RecordError:
+            continue  # an entry written by another version: as if never run
+    return memory
+
+
+def remember_keys(cache_dir: str | Path, report: GalleryReport,
+                  keep: Iterable[str] | None = None) -> None:
+    """Record the key parts of every entry in ``report`` (failed entries keep their last);
+    with ``keep``, forget entries whose id is not in it (removed from the catalog)."""
+    def change(data: dict) -> dict:
+        entries = data.setdefault("entries", {})
+        for entry_id, result in report.results.items():
+            if result.parts is not None:
+                entries[entry_id] = {"key": result.keys[0], "render_key": result.keys[1],
+                                     "parts": asdict(result.parts)}
+        if keep is not None:
+            wanted = set(keep)
+            data["entries"] = {k: v for k, v in entries.items() if k in wanted}
+        return data
+
+    _update_json(Path(cache_dir) / KEYS_FILE, change)
+
+
+def cpu_label() -> str:
+    """This machine's CPU as a timings device label, e.g. 'cpu (2 cores)'."""
+    return f"cpu ({os.cpu_count() or 1} cores)"
+
+
+def device_label(device: str | None, device_name: str | None = None) -> str:
+    """The label timings are recorded under for a step that ran on ``device``."""
+    if device and device.startswith("cuda"):
+        return device_name or "cuda"
+    if device and device.startswith("mps"):
+        return "mps"
+    return cpu_label()
+
+
+def planned_device(device: str) -> str:
+    """The device label a run with the setting ``device`` would use here (imports torch
+    only when the setting is not 'cpu')."""
+    if device == "cpu":
+        return cpu_label()
+    import torch
+
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        return device_label("cuda", torch.cuda.get_device_name(0))
+    mps = getattr(torch.backends, "mps", None)
+    if device in ("auto", "mps") and mps is not None and mps.is_available():
+        return "mps"
+    return cpu_label() if device == "auto" else f"{device} (not available here)"
+
+
+def _step_megapixels(record: GalleryRecord) -> list[tuple[StepInfo, float]]:
+    """Each step of a computed record with the megapixels it worked on."""
+    from modelkb.gallery.workflows import resized_size
+
+    width, height = record.input.width, record.input.height
+    out = []
+    for step in record.steps:
+        out.append((step, width * height / 1e6))
+        if step.op == "resize" and step.scale:
+            width, height = resized_size(width, height, step.scale)
+    return out
+
+
+def _add_sample(table: dict, label: str, name: str, seconds: float, megapixels: float,
+                load: float | None = None) -> None:
+    """Add one measurement to the timing ``table[label][name]``: the ratio of the (decayed)
+    sums of seconds and megapixels, so large photos weigh more than small ones."""
+    if megapixels <= 0:
+        return
+    stat = table.setdefault(label, {}).setdefault(name, {"samples": 0})
+    keep = 1 - 1 / _TIMING_WINDOW  # older samples fade out
+    stat["seconds"] = round(stat.get("seconds", 0.0) * keep + max(seconds, 0.0), 6)
+    stat["megapixels"] = round(stat.get("megapixels", 0.0) * keep + megapixels, 6)
+    stat["seconds_per_megapixel"] = round(stat["seconds"] / stat["megapixels"], 6)
+    stat["samples"] += 1
+    if load:  # the first use of a network in a run loads it
+        stat["load_seconds"] = round(load, 3)
+
+
+def record_timings(cache_dir: str | Path, catalog: Catalog, report: GalleryReport,
+                   render_seconds: dict[str, float]) -> None:
+    """Add this run's measured seconds per megapixel to the cache's timings: per restore
+    step by device and architecture/variant, the CPU side of computed entries by the same
+    device, and rendering by this machine's CPU."""
+    def change(data: dict) -> dict:
+        devices = data.setdefault("devices", {})
+        variants = data.setdefault("variants", {})
+        for entry_id, result in report.results.items():
+            record = result.record
+            megapixels = record.input.width * record.input.height / 1e6
+            if entry_id in render_seconds:
+                _add_sample(devices, cpu_label(), RENDER, render_seconds[entry_id],
+                            megapixels)
+            if result.status != "computed":
+                continue
+            label = cpu_label()
+            for step, step_mp in _step_megapixels(record):
+                model = catalog.models.get(step.model or "")
+                if step.op != "restore" or model is None:
+                    continue
+                label = device_label(step.device, step.device_name)
+                name = f"{architecture_of(model)}/{step.variant}"
+                load = step.load_seconds or 0.0
+                _add_sample(devices, label, name, step.seconds - load, step_mp, load)
+                if step.weights_sha256 and step.variant:
+                    variants[step.weights_sha256] = step.variant
+            other = sum(record.timings.get(k, 0.0) for k in ("decode", "metrics", "encode"))
+            _add_sample(devices, label, OTHER_STEPS, other, megapixels)
+        return data
+
+    if report.computed or render_seconds:
+        _update_json(Path(cache_dir) / TIMINGS_FILE, change)
+
+
+def _estimate(timings: dict, label: str, prepared: _Prepared, catalog: Catalog,
+              megapixels: float, action: str, loaded: set[str]) -> float | None:
+    """Estimated seconds for one entry's ``action`` on device ``label`` (None: unknown)."""
+    devices = timings.get("devices", {})
+    render = devices.get(cpu_label(), {}).get(RENDER)
+    seconds = render["seconds_per_megapixel"] * megapixels if render else 0.0
+    if action == "render":
+        return seconds if render else None
+    here = devices.get(label, {})
+    other = here.get(OTHER_STEPS)
+    seconds += other["seconds_per_megapixel"] * megapixels if other else 0.0
+    area = 1.0  # the pixels a step works on, relative to the input's: resize steps scale it
+    for step in prepared.workflow.steps:
+        if isinstance(step, RestoreStep):
+            weights = prepared.weights[step.model]
+            model = catalog.models[step.model]
+            variant = timings.get("variants", {}).get(weights.sha256) or model.variant
+            stat = here.get(f"{architecture_of(model)}/{variant}")
+            if stat is None:
+                return None
+            seconds += stat["seconds_per_megapixel"] * megapixels * area
+            if weights.sha256 not in loaded:
+                loaded.add(weights.sha256)
+                seconds += stat.get("load_seconds", 0.0)
+        else:
+            area *= step.scale ** 2
+    return seconds
+
+
+def plan_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
+                 device: str = "auto", weights: str | WeightsChoice | None = None,
+                 entries: list[str] | None = None,
+                 max_pixels: int | None = None) -> GalleryPlan:
+    """What :func:`run_gallery` with the same arguments would do, and why, from the cache
+    alone: the same keys, looked up without computing, rendering or downloading anything;
+    estimated seconds from the timings recorded per device (see :func:`record_timings`)."""
+    from PIL import Image
+
+    choice = weights if isinstance(weights, WeightsChoice) else WeightsChoice(weights)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), device,
+                     replace(choice, allow_download=False), max_pixels)
+    timings = _read_json(Path(cache_dir) / TIMINGS_FILE)
+    plan = GalleryPlan(device=cpu_label())
+    jobs = []
+    for entry_id, entry in catalog.gallery.items():
+        if entries is not None and entry_id not in entries:
+            continue
+        try:
+            job = runner.prepare(entry)
+            with Image.open(job.input_path) as image:
+                width, height = image.size
+        except _EntryFault as fault:
+            plan.failures.append(Failure(entry_id, _relative(fault.path, runner),
+                                         _relative(fault.reason, runner)))
+            continue
+        except OSError as exc:
+            plan.failures.append(Failure(entry_id, runner.display(entry.input),
+                                         _relative(f"not a readable image ({exc})", runner)))
+            continue
+        computed = runner.results.get(job.key, warn=False) is None
+        rendered = runner.renders.get(job.render_key, warn=False) is None
+        action = "compute" if computed else "render" if rendered else "cached"
+        reasons = change_reasons(runner.memory.get(entry_id), job.parts, computed) \
+            if action != "cached" else []
+        jobs.append((entry_id, entry, job, action, reasons, width * height / 1e6))
+    if any(action == "compute" for *_, action, _r, _m in jobs):
+        plan.device = planned_device(device)
+    loaded: set[str] = set()
+    for entry_id, entry, job, action, reasons, megapixels in jobs:
+        seconds = (_estimate(timings, plan.device, job, catalog, megapixels, action, loaded)
+                   if action != "cached" else 0.0)
+        plan.entries.append(PlannedEntry(entry_id, entry.input, action, reasons,
+                                         round(megapixels, 4), seconds))
+    return plan

@@ -34,6 +34,7 @@ from modelkb.files import file_lock, hash_bytes, write_if_changed
 from modelkb.site import publish
 from modelkb.site.config import ModelkbConfig
 from modelkb.site.gallery_pages import GALLERY_URI, GalleryView
+from modelkb.site.impact import Impact, card_files_present, finish_report
 from modelkb.site.pages import (
     PageMeta,
     absolute_links_to_relative,
@@ -103,6 +104,7 @@ class BuildState:
     publication: publish.Publication
     generated: set[str] = field(default_factory=set)
     meta: PageMeta = field(default_factory=dict)  # src_uri -> (title, description, hidden)
+    impact: Impact = field(default_factory=Impact)  # what the build wrote (impact report)
 
 
 class ModelkbPlugin(BasePlugin[ModelkbConfig]):
@@ -212,10 +214,12 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             for uri in uris:
                 files.append(File.generated(config, uri,
                                             abs_src_path=str(ASSETS / Path(uri).name)))
+        drawn_before = card_files_present(cache_dir / "cards")
         try:
             cards = publish.card_files(st.publication, cache_dir / "cards")
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
+        st.impact.cards(cards, drawn_before)
         for site_path, card in cards:
             files.append(File.generated(config, site_path, abs_src_path=str(card)))
         return files
@@ -260,6 +264,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             empty.add(GALLERY_URI)
         nav.items[:] = [item for item in nav.items
                         if getattr(getattr(item, "file", None), "src_uri", None) not in empty]
+        self.state.impact.urls = [f.url for f in files.documentation_pages()]
         return nav
 
     def on_page_context(self, context, page, config, nav):
@@ -281,6 +286,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         """Page HTML as written; the menu item highlighted for it is reset."""
         while self._highlighted:
             self._highlighted.pop().active = False
+        self.state.impact.page(page.url, output)
         return output
 
     def on_template_context(self, context, template_name: str, config):
@@ -298,10 +304,13 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return output_content
 
     def on_post_build(self, config) -> None:
-        """Exports after the site is written: answers as Markdown, catalog.json; then the
-        build lock is released."""
+        """Exports after the site is written: answers as Markdown, catalog.json; the impact
+        report (site/impact.py); then the build lock is released."""
+        st = self.state
         try:
-            publish.write_exports(self.state.publication, Path(config["site_dir"]))
+            publish.write_exports(st.publication, Path(config["site_dir"]))
+            finish_report(st.impact, st.view.report, st.project.cache_dir,
+                          st.project.display, self._command)
         finally:
             self._unlock_build()
             _forward_core_logs(False)

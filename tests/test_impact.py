@@ -1,0 +1,164 @@
+"""Impact reports and `modelkb plan` (issue 28): which pages a build changed, which pictures
+it computed and why, and a plan that predicts it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from modelkb.catalog import Workflow, validate_entry
+from modelkb.catalog.schema import Crop
+from modelkb.gallery.runner import plan_gallery, run_gallery
+from modelkb.site.impact import summary
+
+from conftest import (
+    copy_project,
+    gallery_catalog,
+    make_weights,
+    mkdocs_build,
+    run_cli,
+    use_tiny_gallery,
+)
+
+
+def _photo(path: Path, seed: int, size: tuple[int, int] = (40, 32)) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def _planned(plan) -> dict[str, tuple[str, list[str]]]:
+    return {e.id: (e.action, e.reasons) for e in plan.entries}
+
+
+def _done(report) -> dict[str, tuple[str, list[str]]]:
+    return {i: ("compute" if r.status == "computed" else "render" if r.rendered else "cached",
+                r.reasons) for i, r in report.results.items()}
+
+
+def test_each_reason_is_predicted_by_the_plan_and_given_by_the_run(tmp_path: Path) -> None:
+    """Resize-only workflows (no model): every reason a picture can be redone for, first
+    predicted by plan_gallery, then reported by run_gallery, and the two agree."""
+    gallery, cache = tmp_path / "gallery_src", tmp_path / "cache"
+    gallery.mkdir()
+    _photo(gallery / "a.png", 0)
+    _photo(gallery / "b.png", 1)
+    _photo(gallery / "a_ref.png", 2)
+    catalog = gallery_catalog(tmp_path, {"a": {}, "b": {}}, workflow="just-2x")
+    catalog.workflows["just-3x"] = validate_entry(Workflow, {
+        "id": "just-3x", "name": "3x", "steps": [{"op": "resize", "scale": 3}]})
+
+    def step(expected: dict[str, tuple[str, list[str]]]) -> None:
+        plan = plan_gallery(catalog, gallery, cache, device="cpu")
+        assert _planned(plan) == expected
+        report = run_gallery(catalog, gallery, cache, device="cpu")
+        assert not report.failures
+        assert _done(report) == expected
+
+    step({"a": ("compute", ["new entry"]), "b": ("compute", ["new entry"])})
+    step({"a": ("cached", []), "b": ("cached", [])})
+    _photo(gallery / "a.png", 3)  # a new photo under the same name
+    step({"a": ("compute", ["input photo changed"]), "b": ("cached", [])})
+    catalog.gallery["a"] = replace(catalog.gallery["a"], reference="a_ref.png")
+    step({"a": ("compute", ["reference changed"]), "b": ("cached", [])})
+    catalog.gallery["b"] = replace(catalog.gallery["b"], workflow="just-3x")
+    step({"a": ("cached", []), "b": ("compute", ["workflow changed"])})
+    crop = validate_entry(Crop, {"x": 1, "y": 1, "width": 8, "height": 8})
+    catalog.gallery["b"] = replace(catalog.gallery["b"], crops=[crop])
+    step({"a": ("cached", []), "b": ("render", ["settings changed (crops)"])})
+    shutil.rmtree(cache / "results")  # pruned by hand: same parts, nothing cached
+    step({"a": ("compute", ["not in the cache (pruned, damaged or deleted)"]),
+          "b": ("compute", ["not in the cache (pruned, damaged or deleted)"])})
+
+
+def test_many_changes_are_counted_not_named() -> None:
+    pages = [f"/answers/a{i}/" for i in range(8)]
+    report = {"first": False, "page_hashes": dict.fromkeys(pages, "x"),
+              "pages": {"added": [], "changed": pages, "removed": ["/old/"]},
+              "pictures": {"computed": [{"id": f"p{i}", "reasons": ["weights changed"]}
+                                        for i in range(7)],
+                           "rendered": [], "cached": [], "failed": []},
+              "cards": {"redrawn": [], "total": 3}}
+    line = summary(report, "cache/last-build.json")
+    assert line == ("impact: 8 pages changed, 1 removed; 7 pictures computed (7 weights "
+                    "changed) (details: cache/last-build.json)")
+
+
+def _impact_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "impact:" in line]
+
+
+def _plan_json(project: Path) -> dict:
+    proc = run_cli("plan", "--json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_build_reports_an_answer_edit_and_a_photo_change_as_planned(tmp_path: Path) -> None:
+    project = use_tiny_gallery(copy_project(tmp_path / "project", tmp_path / "cache"),
+                               make_weights(tmp_path))
+    last_build = tmp_path / "cache" / "last-build.json"
+
+    # Nothing recorded yet: the plan computes the photo as a new entry, time unknown.
+    plan = run_cli("plan", cwd=project)
+    assert plan.returncode == 0, plan.stderr
+    assert "1 picture to compute" in plan.stdout and "estimated unknown" in plan.stdout
+    assert "portrait (portrait.png): compute: new entry" in plan.stdout
+    first = mkdocs_build(project)
+    assert first.returncode == 0, first.output
+    (line,) = _impact_lines(first.output)
+    assert "first build recorded" in line and "1 picture computed: portrait (new entry)" in line
+
+    # Nothing changed: one line.
+    again = mkdocs_build(project)
+    assert again.returncode == 0, again.output
+    pages = len(json.loads(last_build.read_text())["page_hashes"])
+    assert _impact_lines(again.output) == [
+        f"INFO    -  modelkb: impact: nothing changed ({pages} pages, 1 picture cached)"]
+
+    # One answer's text: that page, and no picture.
+    catalog = project / "catalog.yml"
+    text = catalog.read_text(encoding="utf-8")
+    assert text.count("Two things are worth separating:") == 1
+    catalog.write_text(text.replace("Two things are worth separating:",
+                                    "Two things are worth keeping apart:"), encoding="utf-8")
+    edited = mkdocs_build(project)
+    assert edited.returncode == 0, edited.output
+    answer = "/answers/real-image-super-resolution-everyday-noise/"
+    report = json.loads(last_build.read_text())
+    assert report["pages"] | {"unchanged": 0} == {"added": [], "changed": [answer],
+                                                  "removed": [], "unchanged": 0}
+    assert report["pictures"]["computed"] == [] and report["pictures"]["rendered"] == []
+    assert report["pictures"]["cached"] == ["portrait"]
+    (line,) = _impact_lines(edited.output)
+    assert f"impact: 1 page changed ({answer}); 0 pictures computed (details: " in line
+    assert "keeping apart" in (project / "site" / answer.strip("/") / "index.html").read_text()
+
+    # A new photo: the plan names it and why, with a time from the first build's timings;
+    # the build then reports exactly that.
+    sharp = np.asarray(Image.open(project / "gallery_src" / "portrait.png"))
+    Image.fromarray(255 - sharp).save(project / "gallery_src" / "portrait.png")
+    planned = _plan_json(project)
+    assert [(e["id"], e["action"], e["reasons"]) for e in planned["entries"]] == [
+        ("portrait", "compute", ["input photo changed"])]
+    assert planned["seconds"] is not None and planned["seconds"] > 0
+    text_plan = run_cli("plan", cwd=project).stdout
+    assert re.search(r"estimated \d+ s on cpu \(\d+ cores\)", text_plan), text_plan
+    rebuilt = mkdocs_build(project)
+    assert rebuilt.returncode == 0, rebuilt.output
+    report = json.loads(last_build.read_text())
+    assert [(p["id"], "compute", p["reasons"]) for p in report["pictures"]["computed"]] == [
+        (e["id"], e["action"], e["reasons"]) for e in planned["entries"]]
+    assert answer in report["pages"]["changed"] and "/gallery/" in report["pages"]["changed"]
+    (line,) = _impact_lines(rebuilt.output)
+    assert "1 picture computed: portrait (input photo changed)" in line
+    assert "1 card redrawn" in line
+    assert "nothing to compute" in run_cli("plan", cwd=project).stdout

@@ -80,8 +80,8 @@ def test_each_reason_is_predicted_by_the_plan_and_given_by_the_run(tmp_path: Pat
 
 def test_many_changes_are_counted_not_named() -> None:
     pages = [f"/answers/a{i}/" for i in range(8)]
-    report = {"first": False, "page_hashes": dict.fromkeys(pages, "x"),
-              "pages": {"added": [], "changed": pages, "removed": ["/old/"]},
+    report = {"first": False,
+              "pages": {"added": [], "changed": pages, "removed": ["/old/"], "total": 30},
               "pictures": {"computed": [{"id": f"p{i}", "reasons": ["weights changed"]}
                                         for i in range(7)],
                            "rendered": [], "cached": [], "failed": []},
@@ -120,7 +120,7 @@ def test_build_reports_an_answer_edit_and_a_photo_change_as_planned(tmp_path: Pa
     # Nothing changed: one line.
     again = mkdocs_build(project)
     assert again.returncode == 0, again.output
-    pages = len(json.loads(last_build.read_text())["page_hashes"])
+    pages = json.loads(last_build.read_text())["pages"]["total"]
     assert _impact_lines(again.output) == [
         f"INFO    -  modelkb: impact: nothing changed ({pages} pages, 1 picture cached)"]
 
@@ -134,8 +134,8 @@ def test_build_reports_an_answer_edit_and_a_photo_change_as_planned(tmp_path: Pa
     assert edited.returncode == 0, edited.output
     answer = "/answers/real-image-super-resolution-everyday-noise/"
     report = json.loads(last_build.read_text())
-    assert report["pages"] | {"unchanged": 0} == {"added": [], "changed": [answer],
-                                                  "removed": [], "unchanged": 0}
+    assert {k: report["pages"][k] for k in ("added", "changed", "removed")} == {
+        "added": [], "changed": [answer], "removed": []}
     assert report["pictures"]["computed"] == [] and report["pictures"]["rendered"] == []
     assert report["pictures"]["cached"] == ["portrait"]
     (line,) = _impact_lines(edited.output)
@@ -162,3 +162,19 @@ def test_build_reports_an_answer_edit_and_a_photo_change_as_planned(tmp_path: Pa
     assert "1 picture computed: portrait (input photo changed)" in line
     assert "1 card redrawn" in line
     assert "nothing to compute" in run_cli("plan", cwd=project).stdout
+
+
+def test_pages_a_dirty_rebuild_skips_keep_their_digests() -> None:
+    """`mkdocs serve --dirty` renders only changed pages: the others (the home page's file
+    URL is './', its page URL '') are neither removed nor changed."""
+    from modelkb.site.impact import Impact, build_report
+
+    old = {"/": "h0", "/answers/a/": "a0", "/answers/b/": "b0", "/gone/": "g0"}
+    impact = Impact(urls=["./", "answers/a/", "answers/b/", "answers/new/"])
+    impact.page("answers/a/", "<p>edited</p>")
+    impact.page("answers/new/", "<p>new</p>")
+    report, hashes = build_report(impact, old, None)
+    assert {k: report["pages"][k] for k in ("added", "changed", "removed", "unchanged")} == {
+        "added": ["/answers/new/"], "changed": ["/answers/a/"], "removed": ["/gone/"],
+        "unchanged": 2}
+    assert hashes["/"] == "h0" and hashes["/answers/b/"] == "b0"

@@ -6,6 +6,10 @@ from comparing the keys' parts with those the last run remembered (``gallery-key
 the estimate from the seconds per megapixel recorded per device and architecture/variant
 (``timings.json``), "unknown" where none is recorded yet. The build's impact line (and
 ``last-build.json``) then reports the same pictures with the same reasons.
+
+A command of its own rather than ``modelkb gallery --dry-run``: it predicts what a site
+build would do (as the build runs the gallery, with the build's settings), it never writes,
+and ``gallery`` stays the command that fills the cache (on other machines, in shards).
 """
 
 from __future__ import annotations

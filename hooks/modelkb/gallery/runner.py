@@ -13,6 +13,13 @@ Two cache levels under the configured cache folder (both
   resize-only baseline, zoomed crops, ``metrics.json``). Its key adds the crops and
   :data:`RENDER_VERSION`, so editing a crop re-renders in a second without rerunning a model.
 
+Beside them the cache folder keeps what the next run compares with: ``gallery-keys.json``,
+each entry's :class:`~modelkb.gallery.records.KeyParts` as its last run made them (so a
+result says why it was computed: "input photo changed"), and ``timings.json``, the seconds
+per megapixel measured per device and architecture/variant. :func:`plan_gallery` makes the
+same keys without computing anything and predicts what a run would do, why, and how long it
+would take.
+
 A fully cached gallery never imports torch. Faulty inputs (missing, unreadable, truncated,
 not an image, too many pixels, a symlink leading out of the gallery folder, reference of
 another size, a model that outputs NaN) are collected in the report by entry, never raised

@@ -4,10 +4,12 @@ with its reasons), cards redrawn.
 The plugin hands an :class:`Impact` every page's HTML as written (``on_post_page``), the
 pages of the build (``on_nav``), the cards the build drew and the gallery's report; at the
 end of the build :func:`finish_report` compares the pages' SHA-256 digests with those the
-previous build recorded in ``<cache>/last-build.json``, logs a short summary (one line:
-names when few changed, counts when many) and writes the complete report back to that file
-atomically. A ``mkdocs serve --dirty`` rebuild renders only the pages whose source changed;
-the others keep their previous digests.
+previous build of the same site URL recorded in ``<cache>/page-hashes.json`` (``mkdocs
+serve`` sets its own site URL, which every page's canonical link shows, so serving and
+building are compared each with its own kind), logs a short summary (one line: names when
+few changed, counts when many) and writes the complete report to ``<cache>/last-build.json``,
+both atomically. A ``mkdocs serve --dirty`` rebuild renders only the pages whose source
+changed; the others keep their previous digests.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from modelkb.files import atomic_write, hash_bytes
 
 log = logging.getLogger(__name__)
 
-LAST_BUILD = "last-build.json"  # in the cache folder
+LAST_BUILD = "last-build.json"  # in the cache folder: the last build's complete report
+PAGE_HASHES = "page-hashes.json"  # in the cache folder: {site URL: {page URL: SHA-256}}
+SITES_KEPT = 4  # page digests are kept for this many site URLs (the latest used)
 REPORT_VERSION = 1
 FEW = 5  # up to this many changes are named in the log line; more are counted
 
@@ -51,8 +55,9 @@ class Impact:
 
 
 def page_url(url: str) -> str:
-    """A page's URL as the report shows it: from the site's root, e.g. '/answers/x/'."""
-    return "/" + url.lstrip("/")
+    """A page's URL as the report shows it: from the site's root, e.g. '/answers/x/' (the
+    home page's file URL './' and its page URL '' are both '/')."""
+    return "/" + ("" if url in (".", "./") else url.lstrip("/"))
 
 
 def card_files_present(folder: Path) -> set[str]:
@@ -63,15 +68,16 @@ def card_files_present(folder: Path) -> set[str]:
         return set()
 
 
-def read_last_build(cache_dir: Path) -> dict[str, Any] | None:
-    """The previous build's report, or None (no build recorded, or unreadable)."""
+def read_page_hashes(cache_dir: Path) -> dict[str, dict[str, str]]:
+    """The page digests recorded by earlier builds, by site URL ({} when none or unreadable)."""
     try:
-        data = json.loads((Path(cache_dir) / LAST_BUILD).read_text(encoding="utf-8"))
+        data = json.loads((Path(cache_dir) / PAGE_HASHES).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    ok = isinstance(data, dict) and data.get("version") == REPORT_VERSION \
-        and isinstance(data.get("page_hashes"), dict)
-    return data if ok else None
+        return {}
+    sites = data.get("sites") if isinstance(data, dict) \
+        and data.get("version") == REPORT_VERSION else None
+    return {k: v for k, v in sites.items() if isinstance(v, dict)} \
+        if isinstance(sites, dict) else {}
 
 
 def _pictures(gallery: Any) -> dict[str, Any]:
@@ -91,26 +97,29 @@ def _pictures(gallery: Any) -> dict[str, Any]:
     return {"computed": computed, "rendered": rendered, "cached": cached, "failed": failed}
 
 
-def build_report(impact: Impact, previous: dict[str, Any] | None, gallery: Any,
-                 command: str | None = None) -> dict[str, Any]:
-    """The complete report of a build, compared with ``previous`` (a read_last_build)."""
-    old: dict[str, str] = dict(previous["page_hashes"]) if previous else {}
+def build_report(impact: Impact, old: dict[str, str] | None, gallery: Any,
+                 command: str | None = None, site: str = ""
+                 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The complete report of a build compared with the page digests ``old`` of the previous
+    build (None: none recorded), and this build's page digests."""
+    before = old or {}
     hashes = {}
     for url in dict.fromkeys(page_url(u) for u in impact.urls):
-        digest = impact.pages.get(url, old.get(url))  # not rendered (--dirty): as before
+        digest = impact.pages.get(url, before.get(url))  # not rendered (--dirty): as before
         if digest is not None:
             hashes[url] = digest
     hashes.update({u: d for u, d in impact.pages.items() if u not in hashes})
-    pages = {"added": sorted(u for u in hashes if u not in old),
-             "changed": sorted(u for u, d in hashes.items() if u in old and old[u] != d),
-             "removed": sorted(u for u in old if u not in hashes)}
+    pages = {"added": sorted(u for u in hashes if u not in before),
+             "changed": sorted(u for u, d in hashes.items() if u in before and before[u] != d),
+             "removed": sorted(u for u in before if u not in hashes)}
     pages["unchanged"] = len(hashes) - len(pages["added"]) - len(pages["changed"])
-    return {"version": REPORT_VERSION,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": command, "first": previous is None,
-            "pages": pages, "pictures": _pictures(gallery),
-            "cards": {"redrawn": impact.cards_redrawn, "total": impact.cards_total},
-            "page_hashes": dict(sorted(hashes.items()))}
+    pages["total"] = len(hashes)
+    report = {"version": REPORT_VERSION,
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "command": command, "site_url": site, "first": old is None,
+              "pages": pages, "pictures": _pictures(gallery),
+              "cards": {"redrawn": impact.cards_redrawn, "total": impact.cards_total}}
+    return report, dict(sorted(hashes.items()))
 
 
 def _plural(count: int, noun: str) -> str:
@@ -136,7 +145,7 @@ def summary(report: dict[str, Any], where: str) -> str:
     kinds = [(k, pages[k]) for k in ("changed", "added", "removed") if pages[k]]
     changes = sum(len(urls) for _, urls in kinds)
     failed = f", {len(pictures['failed'])} failed" if pictures["failed"] else ""
-    total = len(report["page_hashes"])
+    total = pages["total"]
     if report["first"]:
         parts = [f"first build recorded: {_plural(total, 'page')}"]
     elif not changes and not pictures["computed"] and not pictures["rendered"] \
@@ -162,15 +171,21 @@ def summary(report: dict[str, Any], where: str) -> str:
 
 
 def finish_report(impact: Impact, gallery: Any, cache_dir: Path,
-                  display: Callable[[Path], str] = str,
-                  command: str | None = None) -> dict[str, Any]:
-    """Compare with the previous build, log the summary line, write ``last-build.json``
-    atomically (a cache that cannot be written gets an info line, not a failed build).
-    ``display`` shows a path in messages (e.g. relative to the project)."""
+                  display: Callable[[Path], str] = str, command: str | None = None,
+                  site: str | None = None) -> dict[str, Any]:
+    """Compare with the previous build of the site URL ``site``, log the summary line, write
+    ``last-build.json`` and the page digests atomically (a cache that cannot be written gets
+    an info line, not a failed build). ``display`` shows a path in messages."""
     path = Path(cache_dir) / LAST_BUILD
-    report = build_report(impact, read_last_build(cache_dir), gallery, command)
+    sites = read_page_hashes(cache_dir)
+    report, hashes = build_report(impact, sites.get(site or ""), gallery, command, site or "")
     log.info("%s", summary(report, display(path)))
+    sites.pop(site or "", None)
+    sites[site or ""] = hashes
+    kept = dict(list(sites.items())[-SITES_KEPT:])
     try:
+        atomic_write(Path(cache_dir) / PAGE_HASHES,
+                     json.dumps({"version": REPORT_VERSION, "sites": kept}))
         atomic_write(path, json.dumps(report, indent=1))
     except OSError as exc:
         log.info("impact: cannot write %s (%s); the next build compares with an older one",

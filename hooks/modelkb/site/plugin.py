@@ -310,7 +310,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         try:
             publish.write_exports(st.publication, Path(config["site_dir"]))
             finish_report(st.impact, st.view.report, st.project.cache_dir,
-                          st.project.display, self._command)
+                          st.project.display, self._command, config.get("site_url"))
         finally:
             self._unlock_build()
             _forward_core_logs(False)

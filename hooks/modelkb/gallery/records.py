@@ -374,11 +374,6 @@ class GalleryReport:
         """Entries whose workflow output came from the cache."""
         return sum(r.status == "cached" for r in self.results.values())
 
-    @property
-    def rendered_only(self) -> int:
-        """Entries whose workflow output came from the cache but were rendered again."""
-        return sum(r.status == "cached" and r.rendered for r in self.results.values())
-
     def stage_seconds(self) -> dict[str, float]:
         """Seconds per stage (load, decode, model, metrics, encode) summed over computed
         entries."""

@@ -22,12 +22,11 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.yamlsrc import Problem, SourceError, read_yaml
 from modelkb.errors import ModelkbError
-from modelkb.linkcheck.checker import Settings, check_urls
+from modelkb.linkcheck.checker import Settings, check_urls, server
 from modelkb.linkcheck.collect import (
     catalog_links,
     locate,
@@ -210,7 +209,7 @@ def _findings(name: str, uses, offline, results: dict[str, Result], located) -> 
 
 def _summary(name: str, wanted: list[str], fresh: dict, to_check: list[str],
              counts: dict[str, int], outcome, network_down: bool) -> str:
-    hosts = len({_host_of(u) for u in to_check})
+    hosts = len({server(u) for u in to_check})
     if network_down:
         return (f"{name}: no network: none of the {hosts} host{'s' if hosts != 1 else ''} "
                 f"could be reached ({outcome.first_error}); {len(to_check)} "
@@ -221,13 +220,6 @@ def _summary(name: str, wanted: list[str], fresh: dict, to_check: list[str],
     return (f"{name}: {len(wanted)} link{'s' if len(wanted) != 1 else ''}"
             f" ({len(to_check)} checked now, {reused} from results younger than --max-age): "
             + ", ".join(reversed(parts)))
-
-
-def _host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 def _link_json(use, result: Result | None) -> dict:

@@ -100,7 +100,7 @@ async def _check_all(urls: list[str], settings: Settings) -> Run:
     async with httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout), limits=limits,
                                  follow_redirects=False,
                                  headers={"User-Agent": USER_AGENT, "Accept": "*/*"}) as client:
-        checker = _Checker(client, settings, {_host(u) for u in urls})
+        checker = _Checker(client, settings, {server(u) for u in urls})
         found = await asyncio.gather(*(checker.check(u) for u in urls))
     first = next(iter(checker.unreachable.items()), None)
     return Run(results=dict(zip(urls, found, strict=True)), requests=checker.requests,
@@ -114,7 +114,7 @@ def _shown(host: str) -> str:
     return re.sub(r":(80|443)\Z", "", host)
 
 
-def _host(url: str) -> str:
+def server(url: str) -> str:
     """The server a URL is on: its host name and port (the scheme's when none is given)."""
     try:
         parts = urlsplit(url)
@@ -292,7 +292,7 @@ class _Checker:
 
     async def _fetch(self, url: str) -> _Answer:
         """One address, HEAD or GET, with retries; raises _Failed when nothing answered."""
-        host = _host(url)
+        host = server(url)
         outcome: _Answer | _Failed | None = None
         for attempt in range(self.s.retries + 1):
             if attempt:
@@ -326,7 +326,7 @@ class _Checker:
         raise outcome
 
     async def _head_or_get(self, url: str) -> _Answer:
-        host = _host(url)
+        host = server(url)
         if host not in self.no_head:
             try:
                 answer = await self._send("HEAD", url)
@@ -340,7 +340,7 @@ class _Checker:
         return await self._send("GET", url)
 
     async def _send(self, method: str, url: str) -> _Answer:
-        host = _host(url)
+        host = server(url)
         limit = self.per_host.setdefault(host, asyncio.Semaphore(self.s.per_host))
         async with limit, self.all:
             known = self.unreachable.get(host)

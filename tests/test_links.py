@@ -1,0 +1,311 @@
+"""`modelkb links` against real HTTP servers on 127.0.0.1, and the site's Link health page.
+
+Each test writes a small catalog whose tools link to a threaded ``http.server`` started by
+the test (the catalog accepts http:// links, loopback ones included), runs `modelkb links`
+as a user would, and checks what it prints (``catalog.yml:LINE:COL: URL: reason (hint)``),
+its exit status, the requests the server saw and the results file it keeps.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelkb.linkcheck.collect import arxiv_id_problem, arxiv_problem
+
+from conftest import run_cli
+
+SLOW_SECONDS = 3.0
+
+
+class Site:
+    """A small web site with one behaviour per path; it records every request."""
+
+    def __init__(self) -> None:
+        self.hits: list[tuple[str, str]] = []  # (method, path)
+        self.lock = threading.Lock()
+        self.base = ""
+
+    def count(self, path: str, method: str | None = None) -> int:
+        with self.lock:
+            return sum(p == path and (method is None or m == method) for m, p in self.hits)
+
+    def answer(self, method: str, path: str) -> tuple[int, dict[str, str]]:
+        with self.lock:
+            self.hits.append((method, path))
+            seen = sum(p == path for _, p in self.hits)
+        if path in ("/ok", "/new"):
+            return 200, {}
+        if path == "/old":
+            return 301, {"Location": "/new"}
+        if path == "/gone":
+            return 404, {}
+        if path == "/flaky":  # fails once, then works
+            return (500, {}) if seen == 1 else (200, {})
+        if path == "/limited":  # asks to wait a second, once
+            return (429, {"Retry-After": "1"}) if seen == 1 else (200, {})
+        if path == "/busy":  # asks for an hour: not waited for
+            return 429, {"Retry-After": "3600"}
+        if path == "/loop-a":
+            return 302, {"Location": "/loop-b"}
+        if path == "/loop-b":
+            return 302, {"Location": f"{self.base}/loop-a"}
+        if path == "/nohead":
+            return (405, {"Allow": "GET"}) if method == "HEAD" else (200, {})
+        if path == "/slow":
+            time.sleep(SLOW_SECONDS)
+            return 200, {}
+        return 404, {}
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    state = Site()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, method: str) -> None:
+            status, headers = state.answer(method, self.path)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            if method == "GET":
+                self.wfile.write(b"ok")
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._reply("GET")
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._reply("HEAD")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def write_catalog(folder: Path, links: list[str], summary: str = "") -> Path:
+    """A catalog of one tool per link; the first tool's summary is ``summary`` (Markdown)."""
+    lines = ["tools:"]
+    for i, url in enumerate(links):
+        lines += [f"  - id: tool-{i}", f"    name: Tool {i}", f"    link: {url}"]
+        if i == 0 and summary:
+            lines.append(f"    summary: {summary}")
+    path = folder / "catalog.yml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def where(catalog: Path, needle: str, nth: int = 0) -> str:
+    """``catalog.yml:LINE:COL`` of the nth occurrence of ``needle`` in the catalog's text."""
+    found = [(n, line.index(needle) + 1)
+             for n, line in enumerate(catalog.read_text(encoding="utf-8").splitlines(), 1)
+             if needle in line]
+    line, col = found[nth]
+    return f"catalog.yml:{line}:{col}"
+
+
+def links(folder: Path, *args: str):
+    """`modelkb links catalog.yml --cache cache ARGS` in ``folder``, timed."""
+    start = time.monotonic()
+    proc = run_cli("links", "catalog.yml", "--cache", "cache", *args, cwd=folder)
+    proc.elapsed = time.monotonic() - start  # type: ignore[attr-defined]
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    return proc
+
+
+def test_each_link_is_reported_with_its_line(site: Site, tmp_path: Path) -> None:
+    b = site.base
+    catalog = write_catalog(
+        tmp_path,
+        [f"{b}/ok", f"{b}/old", f"{b}/gone", f"{b}/flaky", f"{b}/loop-a", f"{b}/nohead",
+         f"{b}/limited", f"{b}/busy"],
+        summary=f"See [the notes]({b}/gone) first.")
+    proc = links(tmp_path)
+    out = proc.stdout.splitlines()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    # Broken: the 404, where the summary's text holds it and where the URL field does.
+    in_text, in_field = where(catalog, f"{b}/gone", 0), where(catalog, f"{b}/gone", 1)
+    assert in_text.startswith("catalog.yml:5:") and in_field == "catalog.yml:11:11"
+    for at in (in_text, in_field):
+        assert (f"{at}: {b}/gone: 404 Not Found (the page is gone: find where it moved, or "
+                "remove the link; checked ") in proc.stdout, (at, out)
+    # A redirect loop is broken; a permanent move is reported with the new address.
+    assert any(line.startswith(f"{where(catalog, f'{b}/loop-a')}: {b}/loop-a: redirect loop "
+                               f"({b}/loop-b redirects back to {b}/loop-a")
+               for line in out), out
+    assert (f"{where(catalog, f'{b}/old')}: {b}/old: 301 Moved Permanently "
+            f"(moved to {b}/new: link the new address)") in out
+    # Rate limited for an hour: not waited for, not verified, not an error.
+    assert any(line.startswith(f"{where(catalog, f'{b}/busy')}: {b}/busy: 429 Too Many "
+                               "Requests (the server limits requests and asks to wait 3600 s")
+               for line in out), out
+    assert site.count("/busy") == 1
+    # Retried: the 500 once, then the answer; the 429 after its Retry-After second.
+    assert site.count("/flaky") == 2 and f"{b}/flaky" not in proc.stdout
+    assert site.count("/limited") == 2 and f"{b}/limited" not in proc.stdout
+    # HEAD refused: the same URL with GET.
+    assert site.count("/nohead", "HEAD") == 1 and site.count("/nohead", "GET") == 1
+    assert f"{b}/nohead" not in proc.stdout and f"{b}/ok" not in proc.stdout
+    assert out[-1] == ("catalog.yml: 8 links (8 checked now, 0 from results younger than "
+                       "--max-age): 4 ok, 1 unverified, 1 moved, 2 broken")
+    assert len(out) == 6, out
+
+
+def test_a_slow_answer_times_out(site: Site, tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path, [f"{site.base}/ok", f"{site.base}/slow"])
+    proc = links(tmp_path, "--timeout", "0.5", "--retries", "1")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (f"{where(catalog, f'{site.base}/slow')}: {site.base}/slow: no answer within 0.5 s "
+            "(the server is too slow or stuck; try again later, or raise --timeout") \
+        in proc.stdout
+    assert site.count("/slow") == 2  # tried again once
+    assert proc.elapsed < 2 * SLOW_SECONDS + 5, proc.elapsed
+
+
+def test_results_are_reused_within_max_age(site: Site, tmp_path: Path) -> None:
+    b = site.base
+    write_catalog(tmp_path, [f"{b}/ok", f"{b}/gone", f"{b}/old"])
+    first = links(tmp_path)
+    assert first.returncode == 1
+    requests = len(site.hits)
+    assert requests >= 3
+    saved = json.loads((tmp_path / "cache" / "links.json").read_text(encoding="utf-8"))
+    assert set(saved["results"]) == {f"{b}/ok", f"{b}/gone", f"{b}/old"}
+    assert saved["results"][f"{b}/old"]["fix"] == f"{b}/new"
+    assert all(r["checked"].endswith("Z") for r in saved["results"].values())
+
+    second = links(tmp_path, "--max-age", "7d")
+    assert len(site.hits) == requests, site.hits[requests:]  # not one request
+    assert second.returncode == 1
+    assert second.stdout.splitlines()[:-1] == first.stdout.splitlines()[:-1]
+    assert "(0 checked now, 3 from results younger than --max-age)" in second.stdout
+
+    report = links(tmp_path, "--json")
+    assert len(site.hits) == requests
+    data = json.loads(report.stdout)
+    assert report.returncode == data["exit_status"] == 1
+    assert [(f["status"], f["subject"]) for f in data["findings"]] == [
+        ("broken", f"{b}/gone"), ("moved", f"{b}/old")]
+    assert data["findings"][1]["fix"] == f"{b}/new"
+
+    links(tmp_path, "--max-age", "0")
+    assert len(site.hits) > requests  # everything asked again
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port whose connections never complete: a listening socket that accepts nothing,
+    its queue already full, so the system drops new connection requests (as a network that
+    loses packets does)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    try:
+        yield port
+    finally:
+        for sock in [*fillers, server]:
+            sock.close()
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent"])
+def test_no_network_ends_promptly_with_one_line(kind: str, tmp_path: Path,
+                                                request: pytest.FixtureRequest) -> None:
+    ports = [_closed_port(), _closed_port()]
+    reason = "connection refused"
+    if kind == "silent":
+        ports[0] = request.getfixturevalue("silent_port")
+        reason = "(no connection within 0.5 s|connection refused)"
+    write_catalog(tmp_path, [f"http://127.0.0.1:{ports[0]}/a", f"http://127.0.0.1:{ports[0]}/b",
+                             f"http://127.0.0.1:{ports[0]}/c", f"http://127.0.0.1:{ports[1]}/d"])
+    proc = links(tmp_path, "--timeout", "0.5")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    out = proc.stdout.splitlines()
+    assert len(out) == 1, out
+    assert re.fullmatch(
+        r"catalog\.yml: no network: none of the 2 hosts could be reached \(127\.0\.0\.1:"
+        rf"\d+: {reason}\); 4 links not checked, cached results kept; run again when online",
+        out[0]), out
+    assert proc.elapsed < 15, proc.elapsed
+    assert not (tmp_path / "cache" / "links.json").exists()  # nothing learnt, nothing written
+
+
+def test_arxiv_links_are_checked_for_form_offline(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yml"
+    catalog.write_text(
+        "papers:\n"
+        '  - id: "2401.00261"\n'
+        "    title: Good\n"
+        "    link: https://arxiv.org/abs/2401.0026\n"
+        '  - id: "2413.00001"\n'
+        "    title: No thirteenth month\n"
+        "    link: https://example.org/paper.pdf\n", encoding="utf-8")
+    proc = links(tmp_path, "--timeout", "1", "--retries", "0")
+    out = proc.stdout.splitlines()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert out[0] == ("catalog.yml:4:11: https://arxiv.org/abs/2401.0026: arXiv identifier "
+                      "'2401.0026' ids of 2401 have 5 digits after the dot, not 4 (copy the "
+                      "identifier from the paper's arXiv page)")
+    assert out[1].startswith("catalog.yml:5:9: 2413.00001: paper id month 13 does not exist")
+
+
+@pytest.mark.parametrize("ident", ["2401.00261", "2401.00261v2", "0704.0001", "1412.9999",
+                                   "hep-th/9901001", "math.GT/0309136v3", "cs/0703001"])
+def test_well_formed_arxiv_ids(ident: str) -> None:
+    assert arxiv_id_problem(ident) is None
+    assert arxiv_problem(f"http://arxiv.org/pdf/{ident}.pdf") is None
+
+
+@pytest.mark.parametrize("ident", ["2401.0026", "1412.00001", "0703.0001", "2400.00001",
+                                   "2401.00261v0", "hep-th/0801001", "hep-th/99010011",
+                                   "paper-7"])
+def test_malformed_arxiv_ids(ident: str) -> None:
+    assert arxiv_id_problem(ident)
+    assert arxiv_problem(f"https://arxiv.org/abs/{ident}")
+
+
+def test_other_arxiv_pages_are_not_ids() -> None:
+    assert arxiv_problem("https://arxiv.org/list/cs.CV/recent") is None
+    assert arxiv_problem("https://example.org/abs/nonsense") is None
+
+
+def test_a_catalog_with_problems_is_reported_first(tmp_path: Path) -> None:
+    (tmp_path / "catalog.yml").write_text("tools:\n  - id: t\n    name: T\n    link: ftp://x/\n",
+                                          encoding="utf-8")
+    proc = links(tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("catalog.yml:4:11: 'link' must be an absolute http:// or "
+                                  "https:// link")
+    assert "fix the catalog first" in proc.stdout.splitlines()[-1]

@@ -21,7 +21,7 @@ import pytest
 
 from modelkb.linkcheck.collect import arxiv_id_problem, arxiv_problem
 
-from conftest import run_cli
+from conftest import copy_project, make_weights, mkdocs_build, run_cli, use_tiny_gallery
 
 SLOW_SECONDS = 3.0
 
@@ -42,7 +42,7 @@ class Site:
         with self.lock:
             self.hits.append((method, path))
             seen = sum(p == path for _, p in self.hits)
-        if path in ("/ok", "/new"):
+        if path in ("/ok", "/new") or path.startswith("/ok/"):
             return 200, {}
         if path == "/old":
             return 301, {"Location": "/new"}
@@ -309,3 +309,54 @@ def test_a_catalog_with_problems_is_reported_first(tmp_path: Path) -> None:
     assert proc.stdout.startswith("catalog.yml:4:11: 'link' must be an absolute http:// or "
                                   "https:// link")
     assert "fix the catalog first" in proc.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_link_health_page_shows_the_last_results(site: Site, tmp_path: Path) -> None:
+    """A build without results says how to get them; after `modelkb links`, the page lists
+    each link with its status, date and entry, broken first, and stays inert whatever the
+    results file says."""
+    b = site.base
+    project = use_tiny_gallery(copy_project(tmp_path / "project", tmp_path / "cache"),
+                               make_weights(tmp_path))
+    catalog = project / "catalog.yml"
+    text = catalog.read_text(encoding="utf-8")
+    urls = list(dict.fromkeys(re.findall(r"https?://[^\s)\"'>]+", text)))
+    assert "https://github.com/kky7/MSSNet" in urls and len(urls) >= 4
+    local = {u: f"{b}/ok/{i}" for i, u in enumerate(urls)}  # no request leaves the machine
+    local["https://github.com/kky7/MSSNet"] = f"{b}/gone"
+    local["http://arxiv.org/pdf/2401.00261v2.pdf"] = f"{b}/old"
+    for old, new in local.items():
+        text = text.replace(old, new)
+    catalog.write_text(text, encoding="utf-8")
+
+    before = mkdocs_build(project)
+    assert before.returncode == 0, before.output
+    page = before.page("reference/link-health")
+    assert "Not checked yet" in page and "<code>modelkb links</code>" in page
+    assert not site.hits  # a build makes no request
+
+    proc = run_cli("links", cwd=project)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{where(catalog, f'{b}/gone')}: {b}/gone: 404 Not Found" in proc.stdout
+    results = project.parent / "cache" / "links.json"
+    data = json.loads(results.read_text(encoding="utf-8"))
+    # A results file edited by hand (or by a hostile server's answers) stays text.
+    data["results"][f"{b}/ok/0"].update(status="moved", reason="<script>alert(1)</script>",
+                                        fix="javascript:alert(1)")
+    results.write_text(json.dumps(data), encoding="utf-8")
+
+    after = mkdocs_build(project)
+    assert after.returncode == 0, after.output
+    page = after.page("reference/link-health")
+    assert "Not checked yet" not in page
+    broken, moved = page.index(">Broken (1)<"), page.index(">Moved (2)<")
+    working = page.index(">Working (")
+    assert broken < page.index(f'href="{b}/gone"') < moved < page.index(f'href="{b}/new"') \
+        < working
+    gone_item = page[page.index(f'href="{b}/gone"'):page.index("</li>", broken)]
+    assert "404 Not Found" in gone_item and "checked 20" in gone_item
+    assert 'href="../../models/deblur-mssnet-realblurj/"' in gone_item
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'href="../link-health/"' in after.page("reference/catalog")  # in the navigation

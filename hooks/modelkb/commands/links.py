@@ -65,6 +65,8 @@ def _bounded(kind: type, low: float, high: float):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `modelkb links`."""
+    parser.epilog = ("exit status: 0 no broken link, 1 a broken link (or a catalog problem), "
+                     "2 nothing could be reached (no network)")
     parser.add_argument("catalog", nargs="?", default=None, type=Path,
                         help="the catalog file (default: the one the site's mkdocs.yml names, "
                              "else catalog.yml)")

@@ -16,10 +16,11 @@
   address (with the link's own ``#fragment`` kept);
 - **time**: every request is bounded (``timeout`` for the connection and for each read,
   twice that for the whole request);
-- **no network**: a host that cannot be reached after its retries is not tried again for
-  its other links, and when three hosts (or all, if fewer) failed that way before anything
-  at all answered, the links not yet checked are left "unverified" and the run says the
-  network is down (:attr:`Run.network_down`).
+- **no network**: a host is tried ``retries`` + 1 times in all, its links together; once
+  every one of those connections failed (name, refusal, connect time-out) it counts as
+  unreachable and its other links are not tried, and when three hosts (or all, if fewer)
+  are unreachable before anything at all answered, the links not yet checked are left
+  "unverified" and the run says the network is down (:attr:`Run.network_down`).
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ class _Checker:
         self.per_host: dict[str, asyncio.Semaphore] = {}
         self.no_head: set[str] = set()
         self.unreachable: dict[str, _Failed] = {}  # host -> why, after its retries
+        self.connect_failures: dict[str, int] = {}  # host -> failed connections in a row
         self.hosts = hosts
         self.requests = self.answers = 0
         self.reached = False  # anything answered, or at least accepted a connection
@@ -308,10 +310,13 @@ class _Checker:
                 outcome = _classify(exc, self.s.timeout)
                 if not outcome.network:
                     self.reached = True
+                elif self._give_up_on(host, outcome):
+                    break
                 if not outcome.retry:
                     break
                 continue
             self.reached = True
+            self.connect_failures.pop(host, None)
             outcome = answer
             retryable = answer.status == 429 or (answer.status >= 500 and answer.status != 501)
             too_long = (answer.retry_after is not None
@@ -321,9 +326,16 @@ class _Checker:
         if isinstance(outcome, _Answer):
             return outcome
         assert outcome is not None
-        if outcome.network:
-            self.unreachable.setdefault(host, outcome)
         raise outcome
+
+    def _give_up_on(self, host: str, failure: _Failed) -> bool:
+        """Count a failed connection to ``host``; True once it failed more often than a link
+        is tried (its links together), when the host counts as unreachable."""
+        self.connect_failures[host] = self.connect_failures.get(host, 0) + 1
+        if self.connect_failures[host] <= self.s.retries:
+            return False
+        self.unreachable.setdefault(host, failure)
+        return True
 
     async def _head_or_get(self, url: str) -> _Answer:
         host = server(url)

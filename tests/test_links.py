@@ -60,6 +60,12 @@ class Site:
             return 302, {"Location": f"{self.base}/loop-a"}
         if path == "/nohead":
             return (405, {"Allow": "GET"}) if method == "HEAD" else (200, {})
+        if path.startswith("/hop/"):  # a chain of redirects that never ends, nor loops
+            return 302, {"Location": f"/hop/{int(path[5:]) + 1}"}
+        if path == "/drophead" and method == "HEAD":
+            return 0, {}  # the connection is closed without an answer
+        if path == "/drophead":
+            return 200, {}
         if path == "/slow":
             time.sleep(SLOW_SECONDS)
             return 200, {}
@@ -73,6 +79,9 @@ def site() -> Iterator[Site]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def _reply(self, method: str) -> None:
             status, headers = state.answer(method, self.path)
+            if not status:
+                self.close_connection = True
+                return
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -167,6 +176,19 @@ def test_each_link_is_reported_with_its_line(site: Site, tmp_path: Path) -> None
     assert out[-1] == ("catalog.yml: 8 links (8 checked now, 0 from results younger than "
                        "--max-age): 4 ok, 1 unverified, 1 moved, 2 broken")
     assert len(out) == 6, out
+
+
+def test_endless_redirects_stop_and_a_dropped_head_is_asked_with_get(site: Site,
+                                                                     tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path, [f"{site.base}/hop/0", f"{site.base}/drophead"])
+    proc = links(tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(
+        f"{where(catalog, f'{site.base}/hop/0')}: {site.base}/hop/0: more than 10 redirects "
+        "(link the final address; checked 20")
+    assert site.count("/hop/10") == 1 and site.count("/hop/11") == 0
+    assert site.count("/drophead", "HEAD") == 1 and site.count("/drophead", "GET") == 1
+    assert f"{site.base}/drophead" not in proc.stdout
 
 
 def test_a_slow_answer_times_out(site: Site, tmp_path: Path) -> None:

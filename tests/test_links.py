@@ -232,6 +232,20 @@ def test_results_are_reused_within_max_age(site: Site, tmp_path: Path) -> None:
     assert len(site.hits) > requests  # everything asked again
 
 
+def test_an_unreadable_results_file_is_checked_again(site: Site, tmp_path: Path) -> None:
+    write_catalog(tmp_path, [f"{site.base}/ok"])
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "links.json").write_text('{"format": 1, "results": {"x": [',
+                                                   encoding="utf-8")
+    proc = links(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [
+        "catalog.yml: 1 link (1 checked now, 0 from results younger than --max-age): 1 ok, "
+        "0 broken"]
+    saved = json.loads((tmp_path / "cache" / "links.json").read_text(encoding="utf-8"))
+    assert saved["results"][f"{site.base}/ok"]["status"] == "ok"
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

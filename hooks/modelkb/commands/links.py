@@ -34,10 +34,10 @@ from modelkb.linkcheck.collect import (
     problem_position,
 )
 from modelkb.linkcheck.results import STATUSES, Result, load_results, now_iso, save_results
+from modelkb.site.project import SNAPSHOT_DIR, Project
 
 DEFAULT_CATALOG = Path("catalog.yml")
 DEFAULT_CACHE = Path(".cache") / "modelkb"  # beside a catalog that has no mkdocs.yml
-SNAPSHOT_DIR = "catalog"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)\Z")
 
@@ -98,8 +98,6 @@ def _paths(args: argparse.Namespace) -> tuple[Path, str, Path]:
     """(catalog file, its name in messages, cache folder) from the arguments."""
     project = None
     if args.config.is_file() and (args.catalog is None or args.cache is None):
-        from modelkb.site.project import Project
-
         project = Project.from_config_file(args.config)
     if args.catalog is not None:
         catalog = args.catalog

@@ -25,9 +25,11 @@ ALLOWED = {
     "models": {"errors", "limits", "files", "registry", "catalog", "imaging"},
     "gallery": {"errors", "limits", "files", "registry", "catalog", "imaging", "models"},
     "train": {"errors", "limits", "files", "registry", "imaging", "models", "gallery"},
-    "site": {"errors", "limits", "files", "registry", "catalog", "imaging", "models", "gallery"},
+    "linkcheck": {"errors", "limits", "files", "catalog"},
+    "site": {"errors", "limits", "files", "registry", "catalog", "imaging", "models", "gallery",
+             "linkcheck"},
     "commands": {"errors", "limits", "files", "registry", "catalog", "imaging", "models", "gallery",
-                 "train", "site"},
+                 "train", "site", "linkcheck"},
     "cli": {"errors", "commands"},
     "__init__": set(),
 }

@@ -12,6 +12,7 @@ from modelkb.errors import ModelkbError, TerminalFormatter, TerminalStream, term
 # name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("modelkb.commands.check", "validate catalog.yml and report every problem"),
+    "links": ("modelkb.commands.links", "check the catalog's outbound links (cached, dated)"),
     "restore": ("modelkb.commands.restore", "deblur photos with MSSNet"),
     "import": ("modelkb.commands.importer", "merge recommender prompts into catalog.yml"),
     "gallery": ("modelkb.commands.gallery", "run the gallery workflows into the cache"),

@@ -35,6 +35,7 @@ from modelkb.site import publish
 from modelkb.site.config import ModelkbConfig
 from modelkb.site.gallery_pages import GALLERY_URI, GalleryView
 from modelkb.site.impact import Impact, card_files_present, finish_report
+from modelkb.site.link_health import LINK_HEALTH_TITLE, LINK_HEALTH_URI, link_health_page
 from modelkb.site.pages import (
     PageMeta,
     absolute_links_to_relative,
@@ -197,6 +198,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
                         uri, entry_id)
         pages[GALLERY_URI] = st.view.gallery_page()
+        pages[LINK_HEALTH_URI] = link_health_page(st.catalog, cache_dir)  # modelkb links' results
+        st.meta[LINK_HEALTH_URI] = (LINK_HEALTH_TITLE, "", False)
         st.generated = set(pages)
         pages_dir = cache_dir / "pages"
         for uri, content in pages.items():

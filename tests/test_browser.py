@@ -125,7 +125,7 @@ def load_all_images(page) -> list[dict]:
                       width: img.naturalWidth}))""")
 
 
-VIEWER = "[data-mkb-viewer]"
+VIEWER = "[data-mkb-viewer]:not(.mkb-viewer--lead)"  # a photo's viewer in section 2 (a wipe)
 STAGE = f"{VIEWER} .mkb-viewer__stage"
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -243,7 +243,7 @@ def test_answer_page_in_a_real_browser(served, browser):
         page.keyboard.down("Control")
         page.mouse.wheel(0, -400)
         page.keyboard.up("Control")
-        page.wait_for_function("Number(document.querySelector('[data-mkb-viewer]')"
+        page.wait_for_function(f"Number(document.querySelector('{VIEWER}')"
                                ".dataset.zoom) > 1.5")
         transforms = page.eval_on_selector_all(
             f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
@@ -259,6 +259,22 @@ def test_answer_page_in_a_real_browser(served, browser):
         page.keyboard.press("0")
         page.mouse.dblclick(box["x"] + box["width"] / 2, y)
         assert zoom(page) == pytest.approx(one, rel=0.02)
+        page.keyboard.press("0")
+
+        # Side by side: two panes of one size, the same region in each, zoomed together.
+        page.locator(f"{VIEWER} button[data-action=side]").first.click()
+        assert page.eval_on_selector(VIEWER, "f => f.dataset.mode") == "side"
+        assert page.locator(f"{VIEWER} .mkb-viewer__divider").first.is_hidden()
+        panes = page.eval_on_selector_all(f"{VIEWER} .mkb-viewer__layer", """ls => ls.map(l => {
+            const b = l.getBoundingClientRect(); return [b.x, b.width, b.height]; })""")
+        assert panes[0][1] == pytest.approx(panes[1][1]) and panes[0][0] > panes[1][0]
+        assert panes[0][1] < box["width"] / 2
+        stage.focus()
+        page.keyboard.press("+")
+        sides = page.eval_on_selector_all(
+            f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
+        assert len(set(sides)) == 1 and zoom(page) == pytest.approx(1.5)
+        page.locator(f"{VIEWER} button[data-action=wipe]").first.click()
         page.keyboard.press("0")
 
         # Copy-link buttons: one per section, each copying the absolute URL with the anchor.

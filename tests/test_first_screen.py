@@ -82,6 +82,12 @@ def focus_records(build) -> dict[str, dict]:
             for p in (build.site / "gallery").glob("*/metrics.json")}
 
 
+def viewers_ready(page) -> None:
+    """Wait until modelkb.js has set up every viewer (the page's height depends on it)."""
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-mkb-viewer]')]
+        .every(f => f.dataset.mkbReady && f.dataset.scale)""")
+
+
 def lead_state(page) -> dict:
     return page.eval_on_selector(LEAD, """f => ({
         scale: Number(f.dataset.scale), zoom: Number(f.dataset.zoom), mode: f.dataset.mode,
@@ -100,6 +106,7 @@ def test_answer_page_leads_with_the_largest_change(seed_site, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     context, page, watch = open_page(browser, base, PAGE, viewport=DESKTOP)
     try:
+        viewers_ready(page)
         height = page.evaluate("document.documentElement.scrollHeight")
         assert height <= MAX_DESKTOP_HEIGHT, f"the answer page is {height} px tall at 1400x900"
 
@@ -119,7 +126,6 @@ def test_answer_page_leads_with_the_largest_change(seed_site, browser):
 
         # Opened at 1:1, centred on the region recorded for the photo the model changed most,
         # the plain resize against the model's output, side by side.
-        page.wait_for_function(f"document.querySelector('{LEAD}').dataset.scale")
         state = lead_state(page)
         records = focus_records(build)
         lead_id = max(records, key=lambda i: records[i]["change"])
@@ -193,6 +199,7 @@ def test_phone_vertical_swipe_scrolls_and_leaves_the_divider(seed_site, browser)
     context, page, watch = open_page(browser, base, PAGE, viewport=PHONE,
                                      device_scale_factor=2, is_mobile=True, has_touch=True)
     try:
+        viewers_ready(page)
         height = page.evaluate("document.documentElement.scrollHeight")
         assert height <= MAX_PHONE_HEIGHT, f"the answer page is {height} px tall at 390x844"
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")

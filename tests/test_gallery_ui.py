@@ -18,6 +18,7 @@ from test_publish import fresh
 from test_site import SEED_SLUG
 
 from modelkb.gallery.records import GalleryRecord
+from modelkb.gallery.render import focus_window
 from modelkb.site import cards, figures
 
 from conftest import mkdocs_build
@@ -78,7 +79,9 @@ def figures_crop_side() -> int:
 def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript(built):
     html = built.page(f"answers/{SEED_SLUG}")
     views = re.findall(r'data-view="(\w+)"', html)
-    assert views == ["baseline", "output", "input", "reference", "diff"]
+    # the first screen's viewer, then the photo's own in section 2
+    assert views == ["baseline", "output", "input", "reference", "diff"] * 2
+    assert html.count("mkb-viewer--lead") == 1
     caption = re.search(r'<figcaption class="mkb-viewer__caption">(.*?)</figcaption>', html,
                         re.S).group(1)
     assert "drag" not in caption.lower() and "side by side" in caption
@@ -139,6 +142,18 @@ def test_card_region_is_where_the_model_changed_most():
     assert named == (0, 10, 90, 60)  # widened to 3:2 around its centre, kept inside the photo
     data = cards.answer_card("A question?", "site", None, None)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    focus = focus_window(before, after)  # what the gallery records: the card's own window
+    assert (focus.x, focus.y, focus.width, focus.height) == cards.card_region(before, after)
+    assert focus.change > 3 and focus_window(before, before).change == 0  # mean, 0-255
+
+
+def test_the_focus_is_recorded_and_the_viewer_opens_there(built):
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+    focus = GalleryRecord.from_dict(data).focus
+    assert focus is not None and focus.width <= data["output"]["width"]
+    html = built.page(f"answers/{SEED_SLUG}")
+    opening = f'data-focus="{focus.x},{focus.y},{focus.width},{focus.height}" data-open="one"'
+    assert html.count(opening) == 2  # the first screen's viewer and the photo's own
 
 
 @pytest.mark.slow

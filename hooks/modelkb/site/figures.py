@@ -217,7 +217,8 @@ def result_line(record: GalleryRecord) -> list[str]:
     m = record.metrics
     ref = m.reference if m else None
     if ref and ref.gain.psnr is not None:
-        parts.append(f"{ref.gain.psnr:+.1f} dB PSNR")
+        gain = ref.gain.psnr
+        parts.append(f"{gain:+.1f} dB PSNR" if round(gain, 1) else "±0.0 dB PSNR")
     sharp = m.sharpness if m else None
     if sharp and sharp.relative_to_reference:
         parts.append(f"fine detail {sharp.input:.2f} → {sharp.restored:.2f} of the sharp photo's")
@@ -285,8 +286,12 @@ def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
                  "time of computing this entry went."))
     if record.variant:
         rows.append(("Variant", record.variant, ""))
-    if record.weights:
-        rows.append(("Weights", record.weights.label(), ""))
+    w = record.weights
+    if w and w.stand_in:  # where they come from is said once on the page (standin_note)
+        rows.append(("Weights", f"{w.name or 'weights'}, sha256 {w.sha256[:12]}: stand-in "
+                     f"weights, not {w.model_name or w.model}'s own", ""))
+    elif w:
+        rows.append(("Weights", w.label(), ""))
     return rows
 
 
@@ -327,7 +332,8 @@ def lead_block(entry: GalleryEntry, record: GalleryRecord, catalog: Catalog, her
     viewer = compare_slider(entry, record, here, label=made_by(record, catalog), lead=True)
     return "\n\n".join([viewer, render("result.html", parts=result_line(record),
                                         title=entry.caption.split(":", 1)[0].strip(),
-                                        anchor=anchor, table=None, crops=None, crop_count=0)])
+                                        anchor=anchor, table=None, crops=None, crop_count=0,
+                                        degradation=None)])
 
 
 def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
@@ -335,7 +341,7 @@ def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord 
                  crops_link: str | None = None, explain: bool = True) -> str:
     """The whole figure for one gallery entry (Markdown holding our HTML blocks): workflow
     nodes, the viewer with its label, the one-line result with the full metrics table and the
-    crops in a collapsed block, the photo's credit.
+    crops and how the input was degraded in a collapsed block, the photo's credit.
 
     With ``crops_link`` (a URL) the zoomed crops are linked there instead of shown, to keep
     pages that show many photos light (the viewer zooms to 1:1 anyway). ``explain`` adds the
@@ -351,7 +357,7 @@ def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord 
         out += [standin_note(record, catalog), ""]
     out += [render("result.html", parts=result_line(record), title=None, anchor=None,
                    table=Markup(metrics_table(record)), crops=Markup(crops),
-                   crop_count=len(record.crops)), "",
+                   crop_count=len(record.crops), degradation=entry.degradation), "",
             render("credit.html", source=entry.source, url=entry.source_url,
-                   licence=entry.licence, degradation=entry.degradation), ""]
+                   licence=entry.licence), ""]
     return "\n".join(out)

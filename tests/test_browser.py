@@ -110,7 +110,8 @@ def open_page(browser, base: str, path: str, **context_args):
 def load_all_images(page) -> list[dict]:
     """Scroll every image into view (they load lazily), then report each one's state."""
     page.evaluate("""async () => {
-        const shown = [...document.images].filter(img => img.getClientRects().length);
+        const shown = [...document.images].filter(img => img.getClientRects().length
+                                                   && !img.closest('details:not([open])'));
         for (const img of shown) {
             img.scrollIntoView();
             await new Promise(r => requestAnimationFrame(r));
@@ -119,8 +120,10 @@ def load_all_images(page) -> list[dict]:
             img.decode().catch(() => null), new Promise(r => setTimeout(r, 5000))])));
         window.scrollTo(0, 0);
     }""")
-    # Hidden images (the side-by-side views the viewer replaces) are never fetched.
-    return page.evaluate("""() => [...document.images].filter(img => img.getClientRects().length)
+    # Hidden images (the side-by-side views the viewer replaces, the crops of a closed
+    # block) are never fetched.
+    return page.evaluate("""() => [...document.images].filter(img => img.getClientRects().length
+            && !img.closest('details:not([open])'))
         .map(img => ({src: img.currentSrc || img.src, complete: img.complete,
                       width: img.naturalWidth}))""")
 
@@ -170,9 +173,15 @@ def test_answer_page_in_a_real_browser(served, browser):
         broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
         assert not broken, f"images that did not load: {broken}"
         assert any("gallery/portrait/" in i["src"] for i in images)
-        assert not unsized_images(page), unsized_images(page)
+        assert not [i for i in images if "crop-" in i["src"]]  # collapsed: not fetched
         weight = loaded_bytes(page)
         assert 0 < weight < PAGE_BUDGET, f"the answer page loads {weight} bytes"
+        page.eval_on_selector_all("details.mkb-more", "ds => ds.forEach(d => d.open = true)")
+        images = load_all_images(page)
+        broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
+        assert not broken and any("crop-auto-output" in i["src"] for i in images), broken
+        page.eval_on_selector_all("details.mkb-more", "ds => ds.forEach(d => d.open = false)")
+        assert not unsized_images(page), unsized_images(page)
 
         # The viewer spans the article (Material's figures would cap it at 480 px).
         widths = page.evaluate("""() => ({

@@ -173,7 +173,7 @@ def test_answer_page_leads_with_the_largest_change(seed_site, browser):
         details = page.locator("article details.mkb-more")
         assert details.count() == 6
         assert details.first.evaluate("d => !d.open")
-        assert "What the model did" in details.first.inner_text()
+        assert "What the model did" in details.first.text_content()  # in the closed block
         labels = page.locator("article .mkb-madeby").all_inner_texts()
         assert len(labels) == 7 and all("STAND-IN" in t.upper() and "sha256" in t
                                         for t in labels), labels
@@ -185,13 +185,21 @@ def test_answer_page_leads_with_the_largest_change(seed_site, browser):
         context.close()
 
 
-def swipe(page, x: float, y: float, dx: float, dy: float) -> None:
-    """A one-finger touch drag from (x, y) by (dx, dy), through Chromium's input pipeline."""
+def swipe(page, x: float, y: float, dx: float, dy: float, steps: int = 12) -> None:
+    """A one-finger touch drag from (x, y) by (dx, dy), as touch events through Chromium's
+    input pipeline (touch-action and scrolling apply as on a phone)."""
     session = page.context.new_cdp_session(page)
-    session.send("Input.synthesizeScrollGesture", {
-        "x": x, "y": y, "xDistance": dx, "yDistance": dy, "gestureSourceType": "touch",
-        "speed": 600, "preventFling": True})
+
+    def send(kind: str, points: list[dict]) -> None:
+        session.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    send("touchStart", [{"x": x, "y": y}])
+    for i in range(1, steps + 1):
+        send("touchMove", [{"x": x + dx * i / steps, "y": y + dy * i / steps}])
+        time.sleep(0.016)
+    send("touchEnd", [])
     session.detach()
+    time.sleep(0.3)  # the scroll's fling settles
 
 
 def test_phone_vertical_swipe_scrolls_and_leaves_the_divider(seed_site, browser):

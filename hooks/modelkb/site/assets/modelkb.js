@@ -216,10 +216,11 @@
     function panBy(dx, dy) { cx -= dx / scale; cy -= dy / scale; paint(); }
     function zoomed() { return scale > fitScale() * 1.001; }
 
-    function setMode(next) {
+    function setMode(next) {  // same centre and scale; a fitted photo fits the new panes
       mode = next;
       figure.dataset.mode = mode;
       stage.classList.toggle("is-side", mode === "side");  // before measuring the panes
+      if (fitted && !pending) scale = fitScale();
       paint();
     }
 

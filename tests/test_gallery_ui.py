@@ -167,3 +167,17 @@ def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
                                            "SITE_URL": "https://example.org/kb/"})
     assert published.returncode == 0, published.output
     assert 'href="https://example.org/kb/answers/' in published.page(f"answers/{SEED_SLUG}")
+
+
+def test_each_photo_has_a_one_line_result_and_its_table_collapsed(built):
+    html = built.page(f"answers/{SEED_SLUG}")
+    lines = re.findall(r'<p class="mkb-result__line">(.*?)</p>', html)
+    assert len(lines) == 2  # the first screen's and the photo's own
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+    gain = data["metrics"]["reference"]["gain"]["psnr"]
+    assert all(f"{gain:+.1f} dB PSNR" in line and "fine detail" in line for line in lines)
+    assert "<strong>What the model did:</strong>" in lines[1]
+    details = re.findall(r'<details class="mkb-more">(.*?)</details>', html)
+    assert len(details) == 1 and "<table class=\"mkb-metrics\">" in details[0]
+    assert "What the model did" in details[0]
+    assert html.count('class="mkb-madeby') == 2  # a label under each picture

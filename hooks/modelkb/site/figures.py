@@ -331,6 +331,7 @@ def lead_block(entry: GalleryEntry, record: GalleryRecord, catalog: Catalog, her
     photo's own section (``anchor``, a URL)."""
     viewer = compare_slider(entry, record, here, label=made_by(record, catalog), lead=True)
     return "\n\n".join([viewer, render("result.html", parts=result_line(record),
+                                        verdict=_skill(record) is not None,
                                         title=entry.caption.split(":", 1)[0].strip(),
                                         anchor=anchor, table=None, crops=None, crop_count=0,
                                         degradation=None)])
@@ -355,7 +356,8 @@ def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord 
     out += [compare_slider(entry, record, here, label=made_by(record, catalog)), ""]
     if explain and standin_note(record, catalog):
         out += [standin_note(record, catalog), ""]
-    out += [render("result.html", parts=result_line(record), title=None, anchor=None,
+    out += [render("result.html", parts=result_line(record), verdict=_skill(record) is not None,
+                   title=None, anchor=None,
                    table=Markup(metrics_table(record)), crops=Markup(crops),
                    crop_count=len(record.crops), degradation=entry.degradation), "",
             render("credit.html", source=entry.source, url=entry.source_url,

@@ -110,7 +110,8 @@ def open_page(browser, base: str, path: str, **context_args):
 def load_all_images(page) -> list[dict]:
     """Scroll every image into view (they load lazily), then report each one's state."""
     page.evaluate("""async () => {
-        const shown = [...document.images].filter(img => img.getClientRects().length);
+        const shown = [...document.images].filter(img => img.getClientRects().length
+                                                   && !img.closest('details:not([open])'));
         for (const img of shown) {
             img.scrollIntoView();
             await new Promise(r => requestAnimationFrame(r));
@@ -119,13 +120,15 @@ def load_all_images(page) -> list[dict]:
             img.decode().catch(() => null), new Promise(r => setTimeout(r, 5000))])));
         window.scrollTo(0, 0);
     }""")
-    # Hidden images (the side-by-side views the viewer replaces) are never fetched.
-    return page.evaluate("""() => [...document.images].filter(img => img.getClientRects().length)
+    # Hidden images (the side-by-side views the viewer replaces, the crops of a closed
+    # block) are never fetched.
+    return page.evaluate("""() => [...document.images].filter(img => img.getClientRects().length
+            && !img.closest('details:not([open])'))
         .map(img => ({src: img.currentSrc || img.src, complete: img.complete,
                       width: img.naturalWidth}))""")
 
 
-VIEWER = "[data-mkb-viewer]"
+VIEWER = "[data-mkb-viewer]:not(.mkb-viewer--lead)"  # a photo's viewer in section 2 (a wipe)
 STAGE = f"{VIEWER} .mkb-viewer__stage"
 DESKTOP = {"width": 1400, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -170,9 +173,15 @@ def test_answer_page_in_a_real_browser(served, browser):
         broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
         assert not broken, f"images that did not load: {broken}"
         assert any("gallery/portrait/" in i["src"] for i in images)
-        assert not unsized_images(page), unsized_images(page)
+        assert not [i for i in images if "crop-" in i["src"]]  # collapsed: not fetched
         weight = loaded_bytes(page)
         assert 0 < weight < PAGE_BUDGET, f"the answer page loads {weight} bytes"
+        page.eval_on_selector_all("details.mkb-more", "ds => ds.forEach(d => d.open = true)")
+        images = load_all_images(page)
+        broken = [i["src"] for i in images if not i["complete"] or i["width"] == 0]
+        assert not broken and any("crop-auto-output" in i["src"] for i in images), broken
+        page.eval_on_selector_all("details.mkb-more", "ds => ds.forEach(d => d.open = false)")
+        assert not unsized_images(page), unsized_images(page)
 
         # The viewer spans the article (Material's figures would cap it at 480 px).
         widths = page.evaluate("""() => ({
@@ -243,7 +252,7 @@ def test_answer_page_in_a_real_browser(served, browser):
         page.keyboard.down("Control")
         page.mouse.wheel(0, -400)
         page.keyboard.up("Control")
-        page.wait_for_function("Number(document.querySelector('[data-mkb-viewer]')"
+        page.wait_for_function(f"Number(document.querySelector('{VIEWER}')"
                                ".dataset.zoom) > 1.5")
         transforms = page.eval_on_selector_all(
             f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
@@ -259,6 +268,22 @@ def test_answer_page_in_a_real_browser(served, browser):
         page.keyboard.press("0")
         page.mouse.dblclick(box["x"] + box["width"] / 2, y)
         assert zoom(page) == pytest.approx(one, rel=0.02)
+        page.keyboard.press("0")
+
+        # Side by side: two panes of one size, the same region in each, zoomed together.
+        page.locator(f"{VIEWER} button[data-action=side]").first.click()
+        assert page.eval_on_selector(VIEWER, "f => f.dataset.mode") == "side"
+        assert page.locator(f"{VIEWER} .mkb-viewer__divider").first.is_hidden()
+        panes = page.eval_on_selector_all(f"{VIEWER} .mkb-viewer__layer", """ls => ls.map(l => {
+            const b = l.getBoundingClientRect(); return [b.x, b.width, b.height]; })""")
+        assert panes[0][1] == pytest.approx(panes[1][1]) and panes[0][0] > panes[1][0]
+        assert panes[0][1] < box["width"] / 2
+        stage.focus()
+        page.keyboard.press("+")
+        sides = page.eval_on_selector_all(
+            f"{VIEWER} .mkb-viewer__canvas", "cs => cs.map(c => c.style.transform)")
+        assert len(set(sides)) == 1 and zoom(page) == pytest.approx(1.5)
+        page.locator(f"{VIEWER} button[data-action=wipe]").first.click()
         page.keyboard.press("0")
 
         # Copy-link buttons: one per section, each copying the absolute URL with the anchor.

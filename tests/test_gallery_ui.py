@@ -18,6 +18,7 @@ from test_publish import fresh
 from test_site import SEED_SLUG
 
 from modelkb.gallery.records import GalleryRecord
+from modelkb.gallery.render import focus_window
 from modelkb.site import cards, figures
 
 from conftest import mkdocs_build
@@ -78,7 +79,9 @@ def figures_crop_side() -> int:
 def test_the_viewer_offers_every_view_and_a_caption_that_fits_without_javascript(built):
     html = built.page(f"answers/{SEED_SLUG}")
     views = re.findall(r'data-view="(\w+)"', html)
-    assert views == ["baseline", "output", "input", "reference", "diff"]
+    # the first screen's viewer, then the photo's own in section 2
+    assert views == ["baseline", "output", "input", "reference", "diff"] * 2
+    assert html.count("mkb-viewer--lead") == 1
     caption = re.search(r'<figcaption class="mkb-viewer__caption">(.*?)</figcaption>', html,
                         re.S).group(1)
     assert "drag" not in caption.lower() and "side by side" in caption
@@ -139,6 +142,18 @@ def test_card_region_is_where_the_model_changed_most():
     assert named == (0, 10, 90, 60)  # widened to 3:2 around its centre, kept inside the photo
     data = cards.answer_card("A question?", "site", None, None)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    focus = focus_window(before, after)  # what the gallery records: the card's own window
+    assert (focus.x, focus.y, focus.width, focus.height) == cards.card_region(before, after)
+    assert focus.change > 3 and focus_window(before, before).change == 0  # mean, 0-255
+
+
+def test_the_focus_is_recorded_and_the_viewer_opens_there(built):
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+    focus = GalleryRecord.from_dict(data).focus
+    assert focus is not None and focus.width <= data["output"]["width"]
+    html = built.page(f"answers/{SEED_SLUG}")
+    opening = f'data-focus="{focus.x},{focus.y},{focus.width},{focus.height}" data-open="one"'
+    assert html.count(opening) == 2  # the first screen's viewer and the photo's own
 
 
 @pytest.mark.slow
@@ -152,3 +167,17 @@ def test_a_build_for_publishing_refuses_a_loopback_site_url(built, tmp_path):
                                            "SITE_URL": "https://example.org/kb/"})
     assert published.returncode == 0, published.output
     assert 'href="https://example.org/kb/answers/' in published.page(f"answers/{SEED_SLUG}")
+
+
+def test_each_photo_has_a_one_line_result_and_its_table_collapsed(built):
+    html = built.page(f"answers/{SEED_SLUG}")
+    lines = re.findall(r'<p class="mkb-result__line">(.*?)</p>', html)
+    assert len(lines) == 2  # the first screen's and the photo's own
+    data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
+    gain = data["metrics"]["reference"]["gain"]["psnr"]
+    assert all(f"{gain:+.1f} dB PSNR" in line and "fine detail" in line for line in lines)
+    assert "<strong>What the model did:</strong>" in lines[1]
+    details = re.findall(r'<details class="mkb-more">(.*?)</details>', html)
+    assert len(details) == 1 and "<table class=\"mkb-metrics\">" in details[0]
+    assert "What the model did" in details[0]
+    assert html.count('class="mkb-madeby') == 2  # a label under each picture

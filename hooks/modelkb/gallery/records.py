@@ -203,6 +203,18 @@ class CropInfo:
 
 
 @dataclass(frozen=True)
+class Focus:
+    """The window of the output (its pixels) where the model changed the photo most, against
+    the plain resize, and how much: the mean luminance difference there (0-255)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    change: float
+
+
+@dataclass(frozen=True)
 class GalleryRecord:
     """One entry's ``metrics.json``: the run, its measurements and its published crops."""
 
@@ -224,6 +236,7 @@ class GalleryRecord:
     metrics: Metrics | None = None
     crops: list[CropInfo] = field(default_factory=list)
     images: dict[str, Size] = field(default_factory=dict)  # published file -> its size
+    focus: Focus | None = None  # where the viewer opens at 1:1
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod

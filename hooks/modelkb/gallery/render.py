@@ -12,7 +12,9 @@ Every file written here is linked from the pages (nothing is published unseen):
 - ``thumb-input.webp``, ``thumb-output.webp``: the workflow nodes' thumbnails, at the size
   they are shown;
 - ``crop-<n>-<role>.webp``: zoomed crops (nearest neighbour, lossless), at the size shown;
-- ``metrics.json``: the record of the run (:class:`~modelkb.gallery.records.GalleryRecord`).
+- ``metrics.json``: the record of the run (:class:`~modelkb.gallery.records.GalleryRecord`),
+  with its ``focus``: the window of the output where the model changed the photo most
+  against the plain resize (the viewer opens there at 1:1).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelkb.catalog import Crop, GalleryEntry, Workflow
-from modelkb.gallery.records import CropInfo, GalleryRecord
+from modelkb.gallery.records import CropInfo, Focus, GalleryRecord
 
 if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached builds skip them
     import numpy as np
@@ -32,9 +34,10 @@ if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached bui
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = 4  # bump when the published files change (sizes, crops, formats)
+RENDER_VERSION = 5  # bump when the published files change (sizes, crops, formats)
 WEB_SIDE = 1600  # the viewer's images (outputs up to this size are published 1:1)
 THUMB_SIDE = 192  # workflow-node thumbnails: shown at most 12rem (192 CSS px) wide
+FOCUS_SIDE = 720  # the focus window: 3:2, at most this wide (as a link-preview card's halves)
 CROP_SIDE = 232  # crops are shown about this wide (a 3-4 column grid), zoomed alike
 WEBP_QUALITY = 82  # the model's output
 SOFT_QUALITY = 62  # views that are blurry or noise (baseline, input, reference, heat map)
@@ -97,6 +100,37 @@ def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, in
     valid = box[half : height - side + half + 1, half : width - side + half + 1]
     y, x = np.unravel_index(int(np.argmax(valid)), valid.shape)
     return int(x), int(y), side, side
+
+
+def changed_most(before: Image.Image, after: Image.Image, size: tuple[int, int]
+                 ) -> tuple[int, int]:
+    """Top-left corner of the ``size`` window where ``after`` differs most from ``before``
+    (images of one size; luminance differences summed with an integral image)."""
+    import numpy as np
+
+    w, h = size
+    a = np.asarray(after.convert("L"), dtype=np.float64)
+    b = np.asarray(before.convert("L"), dtype=np.float64)
+    diff = np.abs(a - b)
+    table = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # integral image
+    sums = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
+    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
+    return int(x), int(y)
+
+
+def focus_window(before: Image.Image, after: Image.Image) -> Focus:
+    """The 3:2 window (at most FOCUS_SIDE wide) of ``after`` where it differs most from
+    ``before`` (:func:`changed_most`, as link-preview cards choose theirs), with the mean
+    difference there."""
+    import numpy as np
+
+    width, height = after.size
+    w = min(width, FOCUS_SIDE)
+    h = min(height, max(1, round(w / 1.5)))
+    x, y = changed_most(before, after, (w, h))
+    a = np.asarray(after.convert("L").crop((x, y, x + w, y + h)), dtype=np.float64)
+    b = np.asarray(before.convert("L").crop((x, y, x + w, y + h)), dtype=np.float64)
+    return Focus(x=x, y=y, width=w, height=h, change=round(float(np.abs(a - b).mean()), 3))
 
 
 def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int, int, int, int]:
@@ -200,6 +234,7 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
     info = {"id": entry.id, "key": key, "render_version": RENDER_VERSION,
             "input_file": entry.input, "reference_file": entry.reference,
             "scale": scale, **run, "crops": [asdict(c) for c in crops],
-            "images": {name: {"width": w, "height": h} for name, (w, h) in sizes.items()}}
+            "images": {name: {"width": w, "height": h} for name, (w, h) in sizes.items()},
+            "focus": asdict(focus_window(baseline_img, output_img))}
     (folder / "metrics.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     return GalleryRecord.from_dict(info)

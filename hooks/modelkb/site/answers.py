@@ -8,6 +8,7 @@ Catalog text never enters the page as Markdown: Markdown fields become sanitised
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelkb.catalog.links import SHORTCODE_RE, Link, find_links  # noqa: F401 (re-exported)
@@ -62,12 +63,24 @@ def render_links(links: list[tuple[str, str]]) -> str:
     return " · ".join(link_markdown(url, label) for label, url in links)
 
 
+@dataclass(frozen=True)
+class AnswerPictures:
+    """An answer's gallery pictures as Markdown: ``lead``, the before/after of its first
+    screen (under the question and the answer), and ``section``, section 2's photos."""
+
+    lead: str = ""
+    section: str = ""
+
+
 def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
-                  workflow_md: str = "") -> str:
-    """The Markdown of an answer page: question, then exactly the three anchored sections.
+                  workflow_md: str | AnswerPictures = "") -> str:
+    """The Markdown of an answer page: question, answer, the lead picture if any, then
+    exactly the three anchored sections (``workflow_md``'s section in the second).
 
     The page's title, description and search exclusion are page metadata, not front matter.
     """
+    pictures = (workflow_md if isinstance(workflow_md, AnswerPictures)
+                else AnswerPictures(section=workflow_md))
     uri = ANSWERS.page_uri(q.slug)
     lines: list[str] = []
     if q.draft:
@@ -76,14 +89,16 @@ def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
                   "in the exports until `draft: true` is removed."),
                   ""]
     lines += [f"# {plain(q.question)}", "", f"*{plain(q.answer.summary)}*", ""]
+    if pictures.lead:
+        lines += [pictures.lead.strip(), ""]
     task = catalog.tasks.get(q.task)
     lines += [_heading("task"), ""]
     if task:
         lines += [f"**Task:** [[{task.id}]]", ""]
     lines += [renderer.block(q.answer.task, uri), ""]
     lines += [_heading("workflow"), "", renderer.block(q.answer.workflow, uri), ""]
-    if workflow_md:
-        lines += [workflow_md.strip(), ""]
+    if pictures.section:
+        lines += [pictures.section.strip(), ""]
     lines += [_heading("references"), ""]
     for kind, ids in (("models", q.models), ("papers", q.papers), ("tools", q.tools)):
         for ref in ids:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip 
 
     Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
+from modelkb.gallery.render import changed_most
 from modelkb.limits import MAX_CARD_TITLE
 
 log = logging.getLogger(__name__)
@@ -176,25 +177,13 @@ def plain_card(title: str, site_name: str, subtitle: str = "") -> bytes:
     return _png(image)
 
 
-def _changed_most(before: Image.Image, after: Image.Image, size: tuple[int, int]
-                  ) -> tuple[int, int]:
-    """Top-left corner of the ``size`` window where ``after`` differs most from ``before``."""
-    import numpy as np
-
-    w, h = size
-    a = np.asarray(after.convert("L"), dtype=np.float64)
-    b = np.asarray(before.convert("L"), dtype=np.float64)
-    diff = np.abs(a - b)
-    table = np.pad(diff.cumsum(0).cumsum(1), ((1, 0), (1, 0)))  # integral image
-    sums = table[h:, w:] - table[:-h, w:] - table[h:, :-w] + table[:-h, :-w]
-    y, x = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    return int(x), int(y)
-
-
 def card_region(before: Image.Image, after: Image.Image,
                 region: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
     """(x, y, w, h) of ``after`` both halves of a card show: ``region`` widened to the halves'
-    3:2 shape, or the 3:2 window (at most 720 px wide) where the model changed most."""
+    3:2 shape, or the 3:2 window (at most 720 px wide) where the model changed most
+    (:func:`modelkb.gallery.render.changed_most`; the gallery records this window as an
+    entry's ``focus``, where its viewer opens)."""
+
     W, H = after.size
     aspect = (WIDTH // 2) / (HEIGHT - TEXT_BAND)
     if region is not None:
@@ -213,7 +202,7 @@ def card_region(before: Image.Image, after: Image.Image,
         x = round(min(max(cx - w / 2, 0), W - w))
         y = round(min(max(cy - h / 2, 0), H - h))
     else:
-        x, y = _changed_most(before, after, (w, h))
+        x, y = changed_most(before, after, (w, h))
     return x, y, w, h
 
 

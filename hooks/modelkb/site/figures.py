@@ -1,4 +1,5 @@
-"""HTML for gallery results on pages: workflow nodes, comparison, crops, metrics, credits.
+"""HTML for gallery results on pages: workflow nodes, comparison, one-line results, crops,
+metrics, weights labels, credits, and a page's first-screen before/after.
 
 Every fragment comes from a Jinja template in ``templates/`` rendered with autoescaping, so
 catalog text and result values are escaped by construction; the structure is ours. Image
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+
+from markupsafe import Markup
 
 from modelkb.catalog import Catalog, GalleryEntry, ResizeStep, RestoreStep, Workflow
 from modelkb.gallery.records import GalleryRecord
@@ -100,25 +103,31 @@ VIEWS = (("baseline", "Resize only", "the input enlarged with the workflow's res
           "colour difference input → restored (CIEDE2000), dark = unchanged"))
 
 
-def compare_slider(entry: GalleryEntry, record: GalleryRecord, here: str) -> str:
+def compare_slider(entry: GalleryEntry, record: GalleryRecord, here: str,
+                   label: str = "", lead: bool = False) -> str:
     """The comparison viewer: every view of the photo; modelkb.js turns it into a zoomable
-    two-view slider, and without JavaScript the views stand side by side."""
+    two-view frame (a wipe or side by side), and without JavaScript the views stand side by
+    side. With a recorded focus it opens at 1:1 there; ``lead`` marks the page's first-screen
+    viewer (side by side where wide enough); ``label`` (HTML) names the weights under it."""
     from modelkb.gallery.render import DIFF_MAX
 
     views = []
-    for key, label, note in VIEWS:
+    for key, view_label, note in VIEWS:
         size = record.images.get(key)
         if size is None:
             continue
-        views.append({"key": key, "label": label, "note": note, "width": size.width,
+        views.append({"key": key, "label": view_label, "note": note, "width": size.width,
                       "height": size.height, "url": asset_url(here, entry.id, f"{key}.webp")})
     names = [v["label"].lower() for v in views]
     view_list = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
+    f = record.focus
     return render("compare.html", caption=entry.caption, views=views, view_list=view_list,
                   has_diff=any(v["key"] == "diff" for v in views), diff_max=f"{DIFF_MAX:g}",
                   png=asset_url(here, entry.id, "output.png"),
                   json=asset_url(here, entry.id, "metrics.json"),
-                  width=record.output.width, height=record.output.height)
+                  width=record.output.width, height=record.output.height,
+                  focus=f"{f.x},{f.y},{f.width},{f.height}" if f else "", lead=lead,
+                  label=Markup(label))
 
 
 def crops_html(entry: GalleryEntry, record: GalleryRecord, here: str) -> str:
@@ -158,10 +167,8 @@ def _psnr_meaning(gain: float | None) -> str:
     return f"{gain:+.1f} dB: further from the sharp original than the input was."
 
 
-def skill_verdict(record: GalleryRecord) -> str | None:
-    """Which skill the PSNR gain comes from, said plainly: fine detail (the Laplacian's
-    variance relative to the sharp photo's) rises when edges get sharper and falls when noise
-    is removed or the picture is smoothed. None without a sharp reference."""
+def _skill(record: GalleryRecord) -> tuple[str, str] | None:
+    """(short name, sentence) of the skill the PSNR gain comes from (see skill_verdict)."""
     m = record.metrics
     ref, sharp = (m.reference, m.sharpness) if m else (None, None)
     if not ref or ref.gain.psnr is None or not sharp or not sharp.relative_to_reference:
@@ -169,17 +176,57 @@ def skill_verdict(record: GalleryRecord) -> str | None:
     gain, before, after = ref.gain.psnr, sharp.input, sharp.restored
     detail = f"fine detail {before:.2f} → {after:.2f} of the sharp photo's"
     if gain < -0.1:
-        return f"Further from the sharp photo than the input ({gain:+.1f} dB; {detail})."
+        return ("Further from the sharp photo",
+                f"Further from the sharp photo than the input ({gain:+.1f} dB; {detail}).")
     if gain <= 0.1:
-        return f"No gain against the sharp photo ({gain:+.1f} dB; {detail})."
+        return "No gain", f"No gain against the sharp photo ({gain:+.1f} dB; {detail})."
     if before > 1:
-        return (f"Noise removal: {gain:+.1f} dB, {detail}. The input is noisier than the sharp "
+        return ("Noise removal",
+                f"Noise removal: {gain:+.1f} dB, {detail}. The input is noisier than the sharp "
                 "photo, so this measure cannot tell whether edges also got sharper: compare "
                 "the pictures at 1:1.")
     if after < before:
-        return (f"Mostly noise removal: {gain:+.1f} dB, but the output holds less fine detail "
+        return ("Mostly noise removal (edges not sharper)",
+                f"Mostly noise removal: {gain:+.1f} dB, but the output holds less fine detail "
                 f"than the input ({detail}): edges are not sharper.")
-    return f"Sharper: {gain:+.1f} dB, {detail}."
+    return "Sharper", f"Sharper: {gain:+.1f} dB, {detail}."
+
+
+def skill_verdict(record: GalleryRecord) -> str | None:
+    """Which skill the PSNR gain comes from, said plainly: fine detail (the Laplacian's
+    variance relative to the sharp photo's) rises when edges get sharper and falls when noise
+    is removed or the picture is smoothed. None without a sharp reference."""
+    skill = _skill(record)
+    return skill[1] if skill else None
+
+
+def _skin_measured(record: GalleryRecord) -> bool:
+    skin = record.metrics.colour.skin if record.metrics else None
+    low, high = SKIN_PLAUSIBLE
+    return bool(skin and skin.delta_e2000 and low <= skin.fraction <= high)
+
+
+def result_line(record: GalleryRecord) -> list[str]:
+    """The one-line result of a photo, as parts joined by ' · ': what the model did (the
+    short form of skill_verdict), the PSNR gain, fine detail, the colour change on skin (or on
+    the whole photo where no skin is measured). Every figure is in the metrics table too."""
+    parts: list[str] = []
+    skill = _skill(record)
+    if skill:
+        parts.append(skill[0])
+    m = record.metrics
+    ref = m.reference if m else None
+    if ref and ref.gain.psnr is not None:
+        gain = ref.gain.psnr
+        parts.append(f"{gain:+.1f} dB PSNR" if round(gain, 1) else "±0.0 dB PSNR")
+    sharp = m.sharpness if m else None
+    if sharp and sharp.relative_to_reference:
+        parts.append(f"fine detail {sharp.input:.2f} → {sharp.restored:.2f} of the sharp photo's")
+    if m and _skin_measured(record):
+        parts.append(f"skin ΔE00 {m.colour.skin.delta_e2000.mean:.1f}")
+    elif m:
+        parts.append(f"colour ΔE00 {m.colour.delta_e2000.mean:.1f}")
+    return parts
 
 
 def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
@@ -239,8 +286,12 @@ def metrics_rows(record: GalleryRecord) -> list[tuple[str, str, str]]:
                  "time of computing this entry went."))
     if record.variant:
         rows.append(("Variant", record.variant, ""))
-    if record.weights:
-        rows.append(("Weights", record.weights.label(), ""))
+    w = record.weights
+    if w and w.stand_in:  # where they come from is said once on the page (standin_note)
+        rows.append(("Weights", f"{w.name or 'weights'}, sha256 {w.sha256[:12]}: stand-in "
+                     f"weights, not {w.model_name or w.model}'s own", ""))
+    elif w:
+        rows.append(("Weights", w.label(), ""))
     return rows
 
 
@@ -250,31 +301,65 @@ def metrics_table(record: GalleryRecord) -> str:
 
 
 def made_by(record: GalleryRecord, catalog: Catalog) -> str:
-    """The line under a picture naming the model and the weights that made it."""
+    """The short label under a picture: the model, the weights that made it, their sha256
+    prefix and, for stand-in weights, the word stand-in (explained once per page by
+    :func:`standin_note`)."""
     w = record.weights
     if w is None:
         return ""
     model = catalog.models.get(w.model or "")
     return render("madeby.html", model_name=model.name if model else (w.model_name or w.model),
+                  weights_name=w.name or "weights", sha12=w.sha256[:12], stand_in=w.stand_in)
+
+
+def standin_note(record: GalleryRecord, catalog: Catalog) -> str:
+    """The explanation of a picture's stand-in weights (empty for a model's own weights):
+    which model they stand in for and where they come from. Shown once per page."""
+    w = record.weights
+    if w is None or not w.stand_in:
+        return ""
+    model = catalog.models.get(w.model or "")
+    return render("standin.html", model_name=model.name if model else (w.model_name or w.model),
                   weights_name=w.name or "weights", provenance=w.provenance,
-                  sha12=w.sha256[:12], stand_in=w.stand_in)
+                  sha12=w.sha256[:12])
+
+
+def lead_block(entry: GalleryEntry, record: GalleryRecord, catalog: Catalog, here: str,
+               anchor: str) -> str:
+    """A page's first-screen before/after: the viewer (opening at 1:1 on the focus, side by
+    side where wide enough) with its label and the photo's one-line result, linking to the
+    photo's own section (``anchor``, a URL)."""
+    viewer = compare_slider(entry, record, here, label=made_by(record, catalog), lead=True)
+    return "\n\n".join([viewer, render("result.html", parts=result_line(record),
+                                        verdict=_skill(record) is not None,
+                                        title=entry.caption.split(":", 1)[0].strip(),
+                                        anchor=anchor, table=None, crops=None, crop_count=0,
+                                        degradation=None)])
 
 
 def result_block(entry: GalleryEntry, workflow: Workflow, record: GalleryRecord | None,
                  catalog: Catalog, here: str, failure: str | None = None,
-                 crops_link: str | None = None) -> str:
-    """The whole figure for one gallery entry (Markdown holding our HTML blocks).
+                 crops_link: str | None = None, explain: bool = True) -> str:
+    """The whole figure for one gallery entry (Markdown holding our HTML blocks): workflow
+    nodes, the viewer with its label, the one-line result with the full metrics table and the
+    crops and how the input was degraded in a collapsed block, the photo's credit.
 
     With ``crops_link`` (a URL) the zoomed crops are linked there instead of shown, to keep
-    pages that show many photos light (the viewer zooms to 1:1 anyway)."""
+    pages that show many photos light (the viewer zooms to 1:1 anyway). ``explain`` adds the
+    stand-in explanation (pages showing several photos give it once instead)."""
     out = [workflow_nodes(entry, workflow, record, catalog, here), ""]
     if record is None:
         out += [render("placeholder.html", reason=failure or "not computed"), ""]
         return "\n".join(out)
-    out += [compare_slider(entry, record, here), "", made_by(record, catalog), "",
-            (render("crops_link.html", url=crops_link, count=len(record.crops))
-             if crops_link else crops_html(entry, record, here)), "",
-            metrics_table(record), "",
+    crops = (render("crops_link.html", url=crops_link, count=len(record.crops))
+             if crops_link else crops_html(entry, record, here))
+    out += [compare_slider(entry, record, here, label=made_by(record, catalog)), ""]
+    if explain and standin_note(record, catalog):
+        out += [standin_note(record, catalog), ""]
+    out += [render("result.html", parts=result_line(record), verdict=_skill(record) is not None,
+                   title=None, anchor=None,
+                   table=Markup(metrics_table(record)), crops=Markup(crops),
+                   crop_count=len(record.crops), degradation=entry.degradation), "",
             render("credit.html", source=entry.source, url=entry.source_url,
-                   licence=entry.licence, degradation=entry.degradation), ""]
+                   licence=entry.licence), ""]
     return "\n".join(out)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modelkb.catalog import Catalog, Question
+from modelkb.gallery.records import GalleryRecord
 from modelkb.site import figures
-from modelkb.site.answers import front_matter, plain
+from modelkb.site.answers import AnswerPictures, front_matter, plain
 from modelkb.site.pages import answer_uri
 from modelkb.site.render import code_span, link_markdown
 from modelkb.site.sections import GALLERY_DIR
@@ -50,8 +51,10 @@ class GalleryView:
             return [g.id for g in self.catalog.gallery.values() if g.workflow == q.workflow]
         return []
 
-    def entry_figure(self, entry_id: str, page_uri: str, crops_elsewhere: bool = False) -> str:
-        """The figure of one gallery entry as seen from the page of ``page_uri``."""
+    def entry_figure(self, entry_id: str, page_uri: str, crops_elsewhere: bool = False,
+                     explain: bool = True) -> str:
+        """The figure of one gallery entry as seen from the page of ``page_uri`` (with the
+        stand-in explanation unless ``explain`` is False: the page gives it once)."""
         entry = self.catalog.gallery[entry_id]
         workflow = self.catalog.workflows[entry.workflow]
         report = self.report
@@ -62,19 +65,43 @@ class GalleryView:
                 if crops_elsewhere else None)
         return figures.result_block(entry, workflow, result.record if result else None,
                                     self.catalog, self.urls.page(page_uri), failure,
-                                    crops_link=link)
+                                    crops_link=link, explain=explain)
 
-    def workflow_md(self, q: Question) -> str:
-        """Section 2's pictures: a strip of the photos, then for each gallery entry a
-        heading, nodes, comparison, crops, metrics."""
+    def _records(self, ids: list[str]) -> list[tuple[str, GalleryRecord]]:
+        """(entry id, record) of the entries of ``ids`` that have a result."""
+        results = self.report.results if self.report else {}
+        return [(i, results[i].record) for i in ids if i in results]
+
+    def lead_entry(self, ids: list[str]) -> str | None:
+        """The entry of ``ids`` where the model changed its photo most (the largest mean
+        change in its recorded focus window); None when none has a focus."""
+        focused = [(r.focus.change, i) for i, r in self._records(ids) if r.focus]
+        return max(focused)[1] if focused else None
+
+    def workflow_md(self, q: Question) -> AnswerPictures:
+        """An answer's pictures: for its first screen the photo the model changed most
+        (opening at 1:1 where it changed most), then for section 2 a strip of the photos, the
+        stand-in explanation once, and for each gallery entry a heading, nodes, comparison,
+        one-line result, metrics and crops (collapsed)."""
         uri = answer_uri(q.slug)
+        here = self.urls.page(uri)
         ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
+        lead_id = self.lead_entry(ids)
+        lead = ""
+        if lead_id:
+            result = self.report.results[lead_id]
+            lead = figures.lead_block(self.catalog.gallery[lead_id], result.record,
+                                      self.catalog, here, f"#photo-{lead_id}")
+        notes = dict.fromkeys(figures.standin_note(r, self.catalog)
+                              for _, r in self._records(ids))
         parts = [self.photo_strip(ids, uri, anchors=True)] if len(ids) > 1 else []
+        parts += [note for note in notes if note]
         for entry_id in ids:
             parts.append(f"### {plain(photo_title(self.catalog.gallery[entry_id].caption))} "
                          f"{{#photo-{entry_id}}}")
-            parts.append(self.entry_figure(entry_id, uri, crops_elsewhere=len(ids) > 2))
-        return "\n\n".join(parts)
+            parts.append(self.entry_figure(entry_id, uri, crops_elsewhere=len(ids) > 2,
+                                           explain=False))
+        return AnswerPictures(lead=lead, section="\n\n".join(parts))
 
     def photo_strip(self, ids: list[str], page_uri: str, anchors: bool = False,
                     link: str = "") -> str:

@@ -1,19 +1,30 @@
 /* modelkb comparison viewer. Written for this project; no dependencies, no network.
 
    Turns each [data-mkb-viewer] figure (its views side by side without JavaScript) into one
-   frame showing two views split by a divider, with synchronised zoom and pan:
-   - divider: drag it (mouse, touch, pen), or focus the handle and use the arrow keys,
-     Home and End;
-   - zoom: pinch, Ctrl + wheel (or the wheel once zoomed in), double-click for 1:1 and back,
-     the toolbar buttons, or the keys + - 0 (fit) 1 (1:1) with the frame focused;
-   - pan: drag when zoomed in, or the arrow keys with the frame focused;
+   frame showing two views, with its controls inside the frame:
+   - modes: a wipe (the two views split by a divider) or side by side (two panes showing the
+     same region of the photo); zoom and pan always move both views together;
+   - opening: with data-open="one" and data-focus="x,y,w,h" (pixels of the full-size output,
+     recorded when the pictures were made) the frame opens at 1:1 centred on that region;
+     data-mode="side" opens side by side where the frame is wide enough for two panes;
+   - divider (wipe): drag it (mouse, pen, or a sideways touch drag), or focus the handle and
+     use the arrow keys, Home and End. A vertical swipe on a touch screen only scrolls the
+     page: the frame never claims it (touch-action: pan-y) and the divider does not move;
+   - zoom: pinch, Ctrl + wheel, double-click for 1:1 and back, the toolbar buttons, or the
+     keys + - 0 (fit) 1 (1:1) with the frame focused; a plain wheel scrolls the page;
+   - pan: drag when zoomed in (mouse, pen; on touch a sideways drag or two fingers), or the
+     arrow keys with the frame focused;
    - views: choose what each side shows (resize only, model, input, sharp original, the
      heat map of what the model changed).
+   The view state is (scale, centre): CSS pixels per output pixel and the output pixel at the
+   middle of each pane, so both panes show the same region whatever the mode.
 */
 (function () {
   "use strict";
 
-  var MAX_ZOOM = 8;
+  var MAX_ZOOM = 8;      // relative to fit, at least 4x the 1:1 scale
+  var SIDE_MIN = 600;    // frame width (CSS px) from which data-mode="side" opens side by side
+  var TOUCH_SLOP = 8;    // px a touch moves before its direction is decided
 
   function el(tag, cls, attrs) {
     var node = document.createElement(tag);
@@ -37,17 +48,24 @@
     figure.dataset.mkbReady = "1";
     figure.classList.add("mkb-viewer--js");
     var fullW = Number(figure.dataset.fullWidth) || views.output.w;
+    var fullH = Number(figure.dataset.fullHeight) || views.output.h;
+    var focus = (figure.dataset.focus || "").split(",").map(Number);
+    if (focus.length !== 4 || focus.some(isNaN)) focus = null;
     var legend = figure.querySelector(".mkb-legend");
 
     // -- structure ---------------------------------------------------------------------------
+    var frameBox = el("div", "mkb-viewer__frame");
     var stage = el("div", "mkb-viewer__stage", {tabindex: "0", role: "group",
       "aria-roledescription": "image comparison",
       "aria-label": "Comparison. Keys: plus and minus zoom, 0 fits, 1 shows actual pixels, " +
                     "arrows pan when zoomed in."});
+    frameBox.appendChild(stage);
     var sides = {};
     ["right", "left"].forEach(function (side) {
       var layer = el("div", "mkb-viewer__layer mkb-viewer__layer--" + side);
       var canvas = el("div", "mkb-viewer__canvas");
+      canvas.style.width = fullW + "px";
+      canvas.style.height = fullH + "px";
       var img = el("img", "off-glb", {alt: "", draggable: "false", decoding: "async",
                                      loading: "lazy"});
       canvas.appendChild(img);
@@ -73,7 +91,7 @@
       var label = el("label", "mkb-viewer__pick");
       var span = el("span");
       span.textContent = text;
-      var select = el("select", "", {"data-side": side});
+      var select = el("select", "", {"data-side": side, "aria-label": text + " view"});
       order.forEach(function (key) {
         var option = el("option", "", {value: key});
         option.textContent = views[key].label;
@@ -86,44 +104,79 @@
     }
     var pickLeft = picker("left", "Left");
     var pickRight = picker("right", "Right");
-    var zoomGroup = el("div", "mkb-viewer__zoom", {role: "group", "aria-label": "Zoom"});
-    function button(text, title, action) {
+    function button(group, text, title, action) {
       var b = el("button", "mkb-viewer__btn", {type: "button", title: title,
                                                 "aria-label": title, "data-action": action});
       b.textContent = text;
-      zoomGroup.appendChild(b);
+      group.appendChild(b);
       return b;
     }
-    button("\u2212", "Zoom out", "out");
-    var fitButton = button("Fit", "Fit the photo to the frame", "fit");
-    var oneButton = button("1:1", "Actual pixels (one image pixel per screen point)", "one");
-    button("+", "Zoom in", "in");
+    var modeGroup = el("div", "mkb-viewer__modes", {role: "group", "aria-label": "Layout"});
+    var wipeButton = button(modeGroup, "Wipe", "Wipe: one frame split by a divider", "wipe");
+    var sideButton = button(modeGroup, "Side by side",
+                            "Side by side: the same region in two panes", "side");
+    bar.appendChild(modeGroup);
+    var zoomGroup = el("div", "mkb-viewer__zoom", {role: "group", "aria-label": "Zoom"});
+    button(zoomGroup, "\u2212", "Zoom out", "out");
+    var fitButton = button(zoomGroup, "Fit", "Fit the photo to the frame", "fit");
+    var oneButton = button(zoomGroup, "1:1", "Actual pixels (one image pixel per screen point)",
+                           "one");
+    button(zoomGroup, "+", "Zoom in", "in");
     var readout = el("output", "mkb-viewer__readout", {"aria-live": "polite"});
     zoomGroup.appendChild(readout);
     bar.appendChild(zoomGroup);
+    frameBox.appendChild(bar);
 
     var host = figure.querySelector(".mkb-viewer__views");
-    host.parentNode.insertBefore(stage, host);
-    host.parentNode.insertBefore(bar, host);
+    host.parentNode.insertBefore(frameBox, host);
 
     // -- state ---------------------------------------------------------------------------------
-    var pos = 50;            // divider, % of the frame's width
-    var zoom = 1;            // 1 = the photo fits the frame
-    var tx = 0, ty = 0;      // pan, CSS px (canvas origin relative to the frame)
+    var pos = 50;                // divider, % of the frame's width
+    var mode = "wipe";           // "wipe" or "side"
+    var scale = 0;               // CSS px per output pixel (0: not laid out yet)
+    var cx = fullW / 2, cy = fullH / 2;  // output pixel at the middle of each pane
+    var pending = figure.dataset.open === "one" && focus ? "focus" : "fit";
+    var fitted = true;           // whether the photo fitted the frame when last painted
 
     function frame() { return stage.getBoundingClientRect(); }
-    function oneToOne() { var w = frame().width; return w > 0 ? fullW / w : 1; }
-    function maxZoom() { return Math.max(MAX_ZOOM, oneToOne() * 4); }
+    function pane() {  // the size of one pane (both panes are the same size)
+      var box = sides.left.layer.getBoundingClientRect();
+      return {w: box.width, h: box.height};
+    }
+    function fitScale() {
+      var p = pane();
+      return p.w > 0 && p.h > 0 ? Math.min(p.w / fullW, p.h / fullH) : 0;
+    }
+    function maxScale() { return Math.max(fitScale() * MAX_ZOOM, 4); }
 
-    function clampPan() {
-      var box = frame();
-      tx = Math.min(0, Math.max(box.width - box.width * zoom, tx));
-      ty = Math.min(0, Math.max(box.height - box.height * zoom, ty));
+    function clamp() {
+      var p = pane();
+      var fit = fitScale();
+      scale = Math.max(fit, Math.min(maxScale(), scale));
+      var halfW = p.w / 2 / scale, halfH = p.h / 2 / scale;
+      cx = fullW * scale <= p.w ? fullW / 2 : Math.max(halfW, Math.min(fullW - halfW, cx));
+      cy = fullH * scale <= p.h ? fullH / 2 : Math.max(halfH, Math.min(fullH - halfH, cy));
+    }
+
+    function place() {  // apply a pending opening once the frame has a size
+      if (!pending || fitScale() <= 0) return;
+      if (pending === "focus") {
+        scale = 1;
+        cx = focus[0] + focus[2] / 2;
+        cy = focus[1] + focus[3] / 2;
+      } else {
+        scale = fitScale();
+      }
+      pending = null;
     }
 
     function paint() {
-      clampPan();
-      var t = "translate(" + tx + "px," + ty + "px) scale(" + zoom + ")";
+      place();
+      if (!scale) return;
+      clamp();
+      var p = pane();
+      var t = "translate(" + (p.w / 2 - cx * scale) + "px," + (p.h / 2 - cy * scale) +
+              "px) scale(" + scale + ")";
       sides.left.canvas.style.transform = t;
       sides.right.canvas.style.transform = t;
       stage.style.setProperty("--mkb-pos", pos + "%");
@@ -131,22 +184,43 @@
       handle.setAttribute("aria-valuetext", Math.round(pos) + "% " +
         views[sides.left.view].label + ", " + Math.round(100 - pos) + "% " +
         views[sides.right.view].label);
-      var ratio = zoom / oneToOne();
-      readout.value = readout.textContent = Math.round(ratio * 100) + "%";
+      var zoom = scale / fitScale();
+      readout.value = readout.textContent = Math.round(scale * 100) + "%";
       figure.dataset.zoom = zoom.toFixed(3);
+      figure.dataset.scale = scale.toFixed(3);
+      figure.dataset.center = Math.round(cx) + "," + Math.round(cy);
+      figure.dataset.mode = mode;
+      fitted = zoom <= 1.001;
       stage.classList.toggle("is-zoomed", zoom > 1.001);
-      stage.classList.toggle("is-pixels", ratio >= 0.999);
+      stage.classList.toggle("is-pixels", scale >= 0.999);
+      stage.classList.toggle("is-side", mode === "side");
       fitButton.setAttribute("aria-pressed", zoom <= 1.001 ? "true" : "false");
-      oneButton.setAttribute("aria-pressed", Math.abs(ratio - 1) < 0.01 ? "true" : "false");
+      oneButton.setAttribute("aria-pressed", Math.abs(scale - 1) < 0.01 ? "true" : "false");
+      wipeButton.setAttribute("aria-pressed", mode === "wipe" ? "true" : "false");
+      sideButton.setAttribute("aria-pressed", mode === "side" ? "true" : "false");
     }
 
+    // Zoom to ``next`` (CSS px per output pixel) keeping the point (px, py) of the frame still.
     function zoomTo(next, px, py) {
       var box = frame();
+      var p = pane();
       if (px === undefined) { px = box.width / 2; py = box.height / 2; }
-      next = Math.max(1, Math.min(maxZoom(), next));
-      tx = px - (px - tx) * (next / zoom);
-      ty = py - (py - ty) * (next / zoom);
-      zoom = next;
+      if (mode === "side" && px > p.w) px -= box.width - p.w;  // the right pane's own x
+      var ix = cx + (px - p.w / 2) / scale, iy = cy + (py - p.h / 2) / scale;
+      scale = Math.max(fitScale(), Math.min(maxScale(), next));
+      cx = ix - (px - p.w / 2) / scale;
+      cy = iy - (py - p.h / 2) / scale;
+      paint();
+    }
+    function zoomBy(factor, px, py) { zoomTo(scale * factor, px, py); }
+    function panBy(dx, dy) { cx -= dx / scale; cy -= dy / scale; paint(); }
+    function zoomed() { return scale > fitScale() * 1.001; }
+
+    function setMode(next) {  // same centre and scale; a fitted photo fits the new panes
+      mode = next;
+      figure.dataset.mode = mode;
+      stage.classList.toggle("is-side", mode === "side");  // before measuring the panes
+      if (fitted && !pending) scale = fitScale();
       paint();
     }
 
@@ -177,21 +251,24 @@
       hintTimer = setTimeout(function () { stage.classList.remove("has-hint"); }, 1400);
     }
 
-    // -- views ---------------------------------------------------------------------------------
+    // -- toolbar -------------------------------------------------------------------------------
     pickLeft.addEventListener("change", function () { show("left", pickLeft.value); });
     pickRight.addEventListener("change", function () { show("right", pickRight.value); });
-    zoomGroup.addEventListener("click", function (event) {
-      var action = event.target.closest("button") && event.target.closest("button").dataset.action;
-      if (action === "in") zoomTo(zoom * 1.5);
-      else if (action === "out") zoomTo(zoom / 1.5);
-      else if (action === "fit") zoomTo(1);
-      else if (action === "one") zoomTo(oneToOne());
+    bar.addEventListener("click", function (event) {
+      var b = event.target.closest && event.target.closest("button");
+      var action = b && b.dataset.action;
+      if (action === "in") zoomBy(1.5);
+      else if (action === "out") zoomBy(1 / 1.5);
+      else if (action === "fit") zoomTo(fitScale());
+      else if (action === "one") zoomTo(1);
+      else if (action === "wipe" || action === "side") setMode(action);
     });
 
     // -- pointers: divider, pan, pinch ---------------------------------------------------------
     var pointers = {};
-    var mode = null;  // "divider", "pan" or "pinch"
-    var last = null;  // previous pan point, or pinch {dist, x, y}
+    var drag = null;   // "divider", "pan", "pinch", "undecided" (a touch not yet moved)
+    var last = null;   // previous pan point, or pinch {dist, x, y}
+    var start = null;  // where an undecided touch began
 
     function local(event) {
       var box = frame();
@@ -208,63 +285,73 @@
       if (event.button !== undefined && event.button > 0) return;
       var p = local(event);
       pointers[event.pointerId] = p;
-      stage.setPointerCapture(event.pointerId);
       var count = Object.keys(pointers).length;
+      var onHandle = event.target.closest && event.target.closest(".mkb-viewer__handle");
       if (count === 2) {
-        mode = "pinch";
+        drag = "pinch";
         last = pinchInfo();
-      } else if (count === 1) {
-        var onHandle = event.target.closest && event.target.closest(".mkb-viewer__handle");
-        mode = onHandle || zoom <= 1.001 ? "divider" : "pan";
+      } else if (count === 1 && event.pointerType === "touch") {
+        // Wait for the direction: vertical is the page's scroll (touch-action: pan-y).
+        drag = "undecided";
+        start = {x: p.x, y: p.y, handle: !!onHandle};
         last = p;
-        if (mode === "divider" && !onHandle) setPos(p.x / p.w * 100);
+        return;
+      } else if (count === 1) {
+        drag = onHandle || (mode === "wipe" && !zoomed()) ? "divider" : "pan";
+        last = p;
+        if (drag === "divider" && !onHandle) setPos(p.x / p.w * 100);
       }
+      stage.setPointerCapture(event.pointerId);
       event.preventDefault();
     });
     stage.addEventListener("pointermove", function (event) {
       if (!(event.pointerId in pointers)) return;
       var p = local(event);
       pointers[event.pointerId] = p;
-      if (mode === "divider") {
+      if (drag === "undecided") {
+        var dx = p.x - start.x, dy = p.y - start.y;
+        if (Math.max(Math.abs(dx), Math.abs(dy)) < TOUCH_SLOP) return;
+        if (Math.abs(dy) >= Math.abs(dx)) { drag = null; return; }  // the page scrolls
+        drag = mode === "wipe" && (start.handle || !zoomed()) ? "divider" : "pan";
+        stage.setPointerCapture(event.pointerId);
+      }
+      if (drag === "divider") {
         setPos(p.x / p.w * 100);
-      } else if (mode === "pan") {
-        tx += p.x - last.x;
-        ty += p.y - last.y;
+      } else if (drag === "pan") {
+        panBy(p.x - last.x, p.y - last.y);
         last = p;
-        paint();
-      } else if (mode === "pinch" && Object.keys(pointers).length >= 2) {
+      } else if (drag === "pinch" && Object.keys(pointers).length >= 2) {
         var now = pinchInfo();
-        tx += now.x - last.x;
-        ty += now.y - last.y;
-        zoomTo(zoom * now.dist / last.dist, now.x, now.y);
+        panBy(now.x - last.x, now.y - last.y);
+        zoomBy(now.dist / last.dist, now.x, now.y);
         last = now;
       }
     });
     function release(event) {
       delete pointers[event.pointerId];
       var left = Object.keys(pointers);
-      if (left.length === 1) { mode = zoom > 1.001 ? "pan" : null; last = pointers[left[0]]; }
-      if (left.length === 0) { mode = null; }
+      if (left.length === 1 && drag === "pinch") { drag = "pan"; last = pointers[left[0]]; }
+      if (left.length === 0) { drag = null; }
     }
     stage.addEventListener("pointerup", release);
     stage.addEventListener("pointercancel", release);
 
     stage.addEventListener("dblclick", function (event) {
       var p = local(event);
-      if (Math.abs(zoom / oneToOne() - 1) < 0.01 || zoom > 1.001) zoomTo(1);
-      else zoomTo(oneToOne(), p.x, event.clientY - frame().top);
+      if (Math.abs(scale - 1) < 0.01 || zoomed()) zoomTo(fitScale());
+      else zoomTo(1, p.x, p.y);
       event.preventDefault();
     });
 
     stage.addEventListener("wheel", function (event) {
-      if (!(event.ctrlKey || event.metaKey) && zoom <= 1.001) {
+      if (!(event.ctrlKey || event.metaKey)) {
         flash("Ctrl + scroll to zoom; double-click for 1:1");
         return;  // the page scrolls as usual
       }
       event.preventDefault();
       var p = local(event);
       var step = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
-      zoomTo(zoom * Math.exp(-step * 0.0025), p.x, event.clientY - frame().top);
+      zoomBy(Math.exp(-step * 0.0025), p.x, p.y);
     }, {passive: false});
 
     // -- keyboard --------------------------------------------------------------------------------
@@ -281,25 +368,31 @@
       event.stopPropagation();
     });
     stage.addEventListener("keydown", function (event) {
-      var box = frame();
-      var step = (event.shiftKey ? 0.4 : 0.1) * box.width;
+      var step = (event.shiftKey ? 0.4 : 0.1) * pane().w;
       var pans = {ArrowLeft: [step, 0], ArrowRight: [-step, 0], ArrowUp: [0, step],
                   ArrowDown: [0, -step]};
-      if (event.key === "+" || event.key === "=") zoomTo(zoom * 1.5);
-      else if (event.key === "-" || event.key === "_") zoomTo(zoom / 1.5);
-      else if (event.key === "0") zoomTo(1);
-      else if (event.key === "1") zoomTo(oneToOne());
-      else if (event.key in pans && zoom > 1.001) {
-        tx += pans[event.key][0];
-        ty += pans[event.key][1];
-        paint();
-      } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      if (event.key === "+" || event.key === "=") zoomBy(1.5);
+      else if (event.key === "-" || event.key === "_") zoomBy(1 / 1.5);
+      else if (event.key === "0") zoomTo(fitScale());
+      else if (event.key === "1") zoomTo(1);
+      else if (event.key in pans && zoomed()) panBy(pans[event.key][0], pans[event.key][1]);
+      else if (mode === "wipe" && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
         setPos(pos + (event.key === "ArrowLeft" ? -2 : 2));
       } else return;
       event.preventDefault();
     });
 
-    window.addEventListener("resize", function () { paint(); });
+    // The frame's size changes with the window (and is 0 while hidden): keep fitting when
+    // the photo fitted, else keep the scale and the centre.
+    function resized() {
+      if (!pending && fitted) scale = fitScale();
+      paint();
+    }
+    if (window.ResizeObserver) new ResizeObserver(resized).observe(stage);
+    else window.addEventListener("resize", resized);
+
+    if (figure.dataset.mode === "side" && frame().width >= SIDE_MIN) mode = "side";
+    stage.classList.toggle("is-side", mode === "side");
     show("left", views[figure.dataset.left] ? figure.dataset.left : order[0]);
     show("right", views[figure.dataset.right] ? figure.dataset.right : order[1]);
     paint();

@@ -44,15 +44,40 @@ def entry_uri(kind: str, entry_id: str) -> str:
 
 
 class CitedBy:
-    """Which answers cite each model, paper and tool: built once, linear in the catalog."""
+    """Which answers cite each model, paper and tool, and which answers belong to each task
+    (their own task, or the task of a model their workflow runs): built once, linear in the
+    catalog."""
 
     def __init__(self, catalog: Catalog):
         self.by_id: dict[str, list[str]] = defaultdict(list)
         self.by_task: dict[str, list[str]] = defaultdict(list)
+        self.via: dict[tuple[str, str], list[str]] = {}  # (task, slug) -> workflow's models
         for q in catalog.published_questions():
             for ref in dict.fromkeys([*q.models, *q.papers, *q.tools]):
                 self.by_id[ref].append(q.slug)
             self.by_task[q.task].append(q.slug)
+            workflow = catalog.workflows.get(q.workflow) if q.workflow else None
+            for step in workflow.steps if workflow else ():
+                model = catalog.models.get(getattr(step, "model", None) or "")
+                if model is None or model.task == q.task:
+                    continue
+                if (model.task, q.slug) not in self.via:
+                    self.by_task[model.task].append(q.slug)
+                    self.via[(model.task, q.slug)] = []
+                if model.id not in self.via[(model.task, q.slug)]:
+                    self.via[(model.task, q.slug)].append(model.id)
+
+    def task_answers(self, task_id: str, catalog: Catalog) -> list[str]:
+        """Markdown list items of a task's answers; one that belongs through its workflow
+        says which of its models does the task."""
+        items = []
+        for slug in self.by_task.get(task_id, []):
+            item = f"- [{plain(catalog.questions[slug].question)}](/{answer_uri(slug)})"
+            models = self.via.get((task_id, slug))
+            if models:
+                item += " — its workflow runs " + ", ".join(f"[[{m}]]" for m in models)
+            items.append(item)
+        return items
 
 
 def make_resolver(catalog: Catalog, urls: Urls | None = None):
@@ -182,8 +207,7 @@ def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> st
     models = [m for m in catalog.models.values() if m.task == task.id]
     lines += ["## Models", ""] + ([f"- [[{m.id}]]" for m in models] or ["*None yet.*"]) + [""]
     lines += ["## Answers", ""]
-    lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
-              for s in cited.by_task.get(task.id, [])] or ["*None yet.*"]
+    lines += cited.task_answers(task.id, catalog) or ["*None yet.*"]
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +215,7 @@ def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
     lines = [f"# {TASKS.title}", ""]
     for task in catalog.tasks.values():
         lines += [f"## {plain(task.name)}", "", f"[[{task.id}]]", ""]
-        lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
-                  for s in cited.by_task.get(task.id, [])] or ["*No answers yet.*"]
+        lines += cited.task_answers(task.id, catalog) or ["*No answers yet.*"]
         lines.append("")
     return "\n".join(lines)
 

@@ -232,8 +232,8 @@ class GalleryView:
             details.append(f"- **{plain(name)}**: {plain(_sentence(provenance))} "
                            f"SHA-256 <code>{sha}</code>.")
         if rows:
-            lines += ["| Weights | Role | Licence | SHA-256 | Where to get it | Used for the "
-                      "pictures above |", "|---|---|---|---|---|---|", *rows, "",
+            lines += ["| Weights | Role | Licence | SHA-256 | Where to get it | Used by this "
+                      "build |", "|---|---|---|---|---|---|", *rows, "",
                       "Where each comes from:", "", *details, ""]
         if not self.model_results(entry_id):
             lines += ["*No gallery picture was computed with this model in this build.*", ""]

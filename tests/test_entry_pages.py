@@ -122,7 +122,9 @@ def test_model_page_summary_matches_the_gallery_records(site):
         assert f"{sharp.input:.2f} → {sharp.restored:.2f}" in results
         finding = figures.skill_verdict(record).split(":")[0].split(" (")[0].rstrip(".")
         assert finding in results
-        assert record.weights.label() in results  # which weights made the pictures
+        used = record.weights  # which weights made the pictures, named shortly
+        assert f"{used.name} (sha256 {used.sha256[:12]})" in results
+        assert ("stand-in" in results) == used.stand_in
     if len(found) == 1:
         (record,) = found.values()
         assert (f"On the one photo with a sharp original the output is "
@@ -186,6 +188,12 @@ def test_task_page_lists_the_answer_whose_workflow_runs_its_model(site):
     assert "None yet" not in text(answers) and "its workflow runs" in text(answers)
     index = article(site.page("tasks"))
     assert index.count(f'href="../answers/{SEED_SLUG}/"') == 2  # under both tasks
+    # after its answers, the pictures its model made, before and after
+    pictures = between(body, "what-its-models-did", None)
+    found = images(re.search(r'<nav class="mkb-pairs".*?</nav>', pictures, re.S).group(0))
+    assert len(found) == 2 * len(records(site))
+    here = site.site / "tasks" / catalog.models[MODEL].task
+    assert all((here / img["src"]).resolve().is_file() for img in found)
 
 
 # -- the home page ---------------------------------------------------------------------------

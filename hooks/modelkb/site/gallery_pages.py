@@ -145,18 +145,36 @@ class GalleryView:
                 found.append((entry_id, result.record))
         return found
 
+    def entry_lead_md(self, kind: str, entry_id: str) -> str:
+        """What an entry's page leads with: on a model's page its gallery pictures before
+        and after with a summary of their measurements; on a task's page (after its
+        answers) the pictures its models made."""
+        if kind == "models":
+            return self.model_results_md(entry_id)
+        if kind != "tasks":
+            return ""
+        ids = list(dict.fromkeys(i for m in self.catalog.models.values() if m.task == entry_id
+                                 for i, _ in self.model_results(m.id)))
+        if not ids:
+            return ""
+        uri = entry_uri("tasks", entry_id)
+        return "\n".join([
+            (f"The {_count(len(ids), 'gallery photo')} this task's models ran on when the "
+             "site was built, before and after:"), "",
+            self.pair_strip(ids, uri, link=GALLERY_URI), ""])
+
     def model_page_md(self, kind: str, entry_id: str, has_model_card: bool) -> str:
-        """What a model's page shows below its summary: its gallery pictures before and
-        after with a summary of their measurements, how to run it, its weights."""
+        """What a model's page shows below its summary: how to run it, its weights."""
         if kind != "models":
             return ""
         return "\n\n".join(part for part in (
-            self.model_results_md(entry_id), run_md(self.catalog.models[entry_id]),
+            run_md(self.catalog.models[entry_id]),
             self.model_weights_md(entry_id, has_model_card)) if part)
 
     def model_results_md(self, model_id: str) -> str:
         """The model's gallery pictures as before/after pairs, what they measure across the
-        gallery (PSNR gain and fine detail against the sharp photos) and per photo."""
+        gallery (PSNR gain and fine detail against the sharp photos) and per photo ('' when
+        no picture was made with it)."""
         results = self.model_results(model_id)
         if not results:
             return ""
@@ -164,15 +182,15 @@ class GalleryView:
         summary = ResultsSummary.of(results)
         notes = {entry_id: f"{gain:+.2f} dB" for entry_id, gain in summary.gains.items()}
         lines = ["## Results on the gallery", "",
-                 (f"Before (the photo as given to the workflow) and after (the workflow's "
-                  f"output) for the {len(results)} gallery photo"
-                  f"{'s' if len(results) != 1 else ''} this build ran the model on; open one "
-                  "for the full comparison at 1:1, its zoomed crops and every measurement."), "",
+                 (f"The {_count(len(results), 'gallery photo')} this build ran it on, before "
+                  "(as given to the workflow) and after (the workflow's output); open one to "
+                  "compare them at 1:1 with every measurement."), "",
                  self.pair_strip([i for i, _ in results], uri, link=GALLERY_URI, notes=notes),
                  ""]
-        labels = sorted({r.weights.label() for _, r in results if r.weights})
+        labels = sorted({_weights_label(r.weights) for _, r in results if r.weights})
         if labels:
-            lines += ["Made with " + "; ".join(plain(label) for label in labels) + ".", ""]
+            lines += ["Made with " + "; ".join(plain(label) for label in labels)
+                      + " (see Weights below).", ""]
         lines += summary.markdown()
         if summary.rows:
             here = self.urls.page(uri)
@@ -337,6 +355,15 @@ class GalleryView:
                 lines += ["Shown in: " + ", ".join(
                     f"[{plain(q.question)}](/{answer_uri(q.slug)})" for q in shown), ""]
         return "\n".join(lines)
+
+
+def _weights_label(weights) -> str:
+    """Which weights made a picture, short: name, sha256 prefix, and the stand-in wording."""
+    text = f"{weights.name or 'weights'} (sha256 {weights.sha256[:12]})"
+    if weights.stand_in:
+        return (f"the stand-in weights {text}, not {weights.model_name or weights.model}'s "
+                "own")
+    return f"the weights {text}"
 
 
 def _sentence(text: str) -> str:

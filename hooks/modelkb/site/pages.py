@@ -107,8 +107,13 @@ def summary_text(renderer: Renderer, text: str) -> str:
 def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
                 extra_md: Callable[[str, str], str] | None = None,
                 renderer: Renderer | None = None,
-                meta: PageMeta | None = None) -> dict[str, str]:
-    """Every generated page as {src_uri: markdown}; ``meta`` gets each page's metadata."""
+                meta: PageMeta | None = None,
+                lead_md: Callable[[str, str], str] | None = None) -> dict[str, str]:
+    """Every generated page as {src_uri: markdown}; ``meta`` gets each page's metadata.
+
+    ``lead_md(kind, id)`` is what an entry's page shows first (a model's pictures; a task's
+    come after its answers); ``extra_md(kind, id)`` what it shows after its summary (how
+    to run a model, its weights)."""
     r = renderer or default_renderer(catalog)
     meta = {} if meta is None else meta
     cited = CitedBy(catalog)
@@ -123,8 +128,9 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         entries = getattr(catalog, kind)
         for entry_id, entry in entries.items():
             extra = extra_md(kind, entry_id) if extra_md else ""
+            lead = lead_md(kind, entry_id) if lead_md else ""
             uri = entry_uri(kind, entry_id)
-            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r)
+            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
             meta[uri] = (getattr(entry, "name", None) or entry.title,
                          summary_text(r, entry.summary), False)
         section = PAGE_SECTIONS[kind]
@@ -132,7 +138,8 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         meta[section.index_uri] = (section.title, "", False)
     for task_id, task in catalog.tasks.items():
         uri = entry_uri("tasks", task_id)
-        pages[uri] = _task_page(task, catalog, cited, r)
+        pages[uri] = _task_page(task, catalog, cited, r,
+                                lead_md("tasks", task_id) if lead_md else "")
         meta[uri] = (task.name, summary_text(r, task.summary), False)
     pages[TASKS.index_uri] = _tasks_index(catalog, cited)
     meta[TASKS.index_uri] = (TASKS.title, "", False)
@@ -159,7 +166,7 @@ def _answers_index(catalog: Catalog) -> str:
 
 
 def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str,
-                renderer: Renderer) -> str:
+                renderer: Renderer, lead: str = "") -> str:
     uri = entry_uri(kind, entry.id)
     title = getattr(entry, "name", None) or entry.title
     lines = [f"# {plain(title)}", ""]
@@ -172,8 +179,11 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
     if links:
         facts.append(f"**Links:** {render_links(links)}")
     lines += [f"{fact}  " for fact in facts] + [""]
+    if lead:
+        lines += [lead.strip(), ""]
     if entry.summary:
-        lines += [renderer.block(entry.summary, uri), ""]
+        lines += (["## What it is", ""] if lead else []) + [renderer.block(entry.summary, uri),
+                                                             ""]
     if kind == "models" and entry.weights and not extra:  # the plugin's extra lists them
         lines += ["## Weights", ""]
         for w in entry.weights:
@@ -200,7 +210,8 @@ def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> str:
+def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer,
+               pictures: str = "") -> str:
     lines = [f"# {plain(task.name)}", ""]
     if task.summary:
         lines += [renderer.block(task.summary, entry_uri("tasks", task.id)), ""]
@@ -208,6 +219,8 @@ def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> st
     lines += ["## Models", ""] + ([f"- [[{m.id}]]" for m in models] or ["*None yet.*"]) + [""]
     lines += ["## Answers", ""]
     lines += cited.task_answers(task.id, catalog) or ["*None yet.*"]
+    if pictures:
+        lines += ["", "## What its models did", "", pictures.strip()]
     return "\n".join(lines) + "\n"
 
 

@@ -192,6 +192,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         pages = build_pages(st.catalog, workflow_md=st.view.workflow_md,
                             extra_md=lambda kind, entry_id: st.view.model_page_md(
                                 kind, entry_id, has_card),
+                            lead_md=st.view.entry_lead_md,
                             renderer=st.renderer, meta=st.meta)
         for uri, entry_id in dict.fromkeys(st.renderer.unknown):
             log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",

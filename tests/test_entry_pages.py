@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_browser import browser, served  # noqa: F401  (fixtures of the browser test)
 from test_publish import head, site_file
 from test_site import SEED_SLUG, Links, article
 
@@ -320,3 +321,66 @@ def test_summary_says_sharper_only_when_fine_detail_rose():
     lines = " ".join(summary.markdown())
     assert "The gain comes from sharper edges" in lines and "noise removal" not in lines
     assert "it fell on 0 of 2" in lines
+
+
+def test_cards_are_drawn_once_and_redrawn_only_when_what_they_show_changes(tmp_path):
+    """Cards are kept by content: a second run writes nothing; a changed paper summary
+    redraws that paper's card only."""
+    from dataclasses import replace
+
+    from modelkb.site import publish
+    from modelkb.site.gallery_pages import GalleryView
+
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "catalog.yml")
+    folder = tmp_path / "cards"
+
+    def run(cat):
+        pub = publish.Publication(GalleryView(cat, None), site_name="s", site_description="d")
+        return dict(publish.card_files(pub, folder))
+
+    first = run(catalog)
+    assert len(set(first.values())) == len(first)  # every page's card is its own file
+    stamps = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert run(catalog) == first
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps  # nothing redrawn
+    paper_id = next(iter(catalog.papers))
+    catalog.papers[paper_id] = replace(catalog.papers[paper_id], summary="Another summary.")
+    changed = run(catalog)
+    path = publish.entry_card_path("papers", paper_id)
+    assert changed[path] != first[path]
+    assert {k: v for k, v in changed.items() if k != path} == \
+        {k: v for k, v in first.items() if k != path}
+
+
+# -- in a browser ----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_pages_show_their_pictures_on_the_first_screen(request):
+    """Home: the hero pair; model page: its before/after strip, within the first screen at
+    1400x900 and starting on it at 390x844; every picture decodes. Screenshots of the home,
+    model and task pages at both sizes go to test-artifacts/pages-*.png."""
+    from test_browser import ARTIFACTS, CHROMIUM, DESKTOP, PHONE, load_all_images, open_page
+
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed")
+    base, _ = request.getfixturevalue("served")
+    chromium = request.getfixturevalue("browser")
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = (("home", "", ".mkb-hero img"), ("model", f"models/{MODEL}/", ".mkb-pairs img"),
+             ("task", "tasks/image-deblurring/", ".mkb-pairs img"))
+    for name, path, selector in pages:
+        for size in (DESKTOP, PHONE):
+            context, page, watch = open_page(chromium, base, path, viewport=size)
+            try:
+                shown = load_all_images(page)
+                assert shown and all(i["complete"] and i["width"] > 0 for i in shown), shown
+                box = page.locator(selector).first.bounding_box()
+                if name != "task":
+                    assert box["y"] < size["height"], (name, size, box)
+                    if size is DESKTOP:
+                        assert box["y"] + box["height"] <= size["height"], (name, box)
+                page.screenshot(path=str(ARTIFACTS / f"pages-{name}-{size['width']}x"
+                                                     f"{size['height']}.png"))
+                assert not watch.errors, watch.errors
+            finally:
+                context.close()

@@ -128,8 +128,10 @@ def test_model_page_summary_matches_the_gallery_records(site):
         assert ("stand-in" in results) == used.stand_in
     if len(found) == 1:
         (record,) = found.values()
-        assert (f"On the one photo with a sharp original the output is "
-                f"{record.metrics.reference.gain.psnr:+.2f} dB closer") in results
+        gain = record.metrics.reference.gain.psnr
+        assert (f"On the one photo with a sharp original the output is {abs(gain):.2f} dB "
+                f"{'closer to' if gain >= 0 else 'further from'} it than the input (PSNR gain "
+                f"{gain:+.2f} dB)") in results
 
 
 def test_model_page_run_commands_are_accepted_by_modelkb_restore(site):
@@ -307,7 +309,7 @@ def test_summary_says_when_the_gain_is_mostly_noise_removal():
                                  ("b", _record("b", 3.0, (0.5, 0.2))),
                                  ("c", _record("c", 8.0, (40.0, 1.2)))])
     lines = " ".join(summary.markdown())
-    assert "+4.00 dB closer to it than the input on average" in lines
+    assert "4.00 dB closer to it than the input on average" in lines
     assert "median +3.00 dB, from +1.00 to +8.00 dB" in lines
     assert "median 0.50 in the inputs (0.20 to 40.00), 0.20 in the outputs (0.10 to 1.20)" in lines
     assert "it fell on 3 of 3" in lines

@@ -363,7 +363,7 @@ def _weights_label(weights) -> str:
     if weights.stand_in:
         return (f"the stand-in weights {text}, not {weights.model_name or weights.model}'s "
                 "own")
-    return f"the weights {text}"
+    return text
 
 
 def _sentence(text: str) -> str:
@@ -485,13 +485,14 @@ class ResultsSummary:
             return ["*None of these photos has a sharp original, so no gain is measured.*", ""]
         n = len(self.gains)
         values = list(self.gains.values())
+        mean = statistics.fmean(values)
         lines = [(f"**Across the {_count(n, 'photo')} with a sharp original**, the output is "
-                  f"{statistics.fmean(values):+.2f} dB closer to it than the input on average "
-                  f"(PSNR gain: median {statistics.median(values):+.2f} dB, from "
-                  f"{min(values):+.2f} to {max(values):+.2f} dB)."
+                  f"{_closer(mean)} than the input on average (PSNR gain: median "
+                  f"{statistics.median(values):+.2f} dB, from {min(values):+.2f} to "
+                  f"{max(values):+.2f} dB)."
                   if n > 1 else
-                  f"**On the one photo with a sharp original** the output is {values[0]:+.2f} "
-                  "dB closer to it than the input (PSNR gain)."), ""]
+                  f"**On the one photo with a sharp original** the output is "
+                  f"{_closer(mean)} than the input (PSNR gain {mean:+.2f} dB)."), ""]
         if self.detail:
             before = [a for a, _ in self.detail.values()]
             after = [b for _, b in self.detail.values()]
@@ -523,6 +524,11 @@ class ResultsSummary:
             lead = "**The gain is mixed.**"
         counts = sorted({s: found.count(s) for s in found}.items(), key=lambda kv: -kv[1])
         return lead + " Per photo: " + "; ".join(f"{s.lower()} on {k}" for s, k in counts) + "."
+
+
+def _closer(gain: float) -> str:
+    """'1.13 dB closer to it' / '0.40 dB further from it' (the sharp photo)."""
+    return (f"{gain:.2f} dB closer to it" if gain >= 0 else f"{-gain:.2f} dB further from it")
 
 
 def _db(value: float | None) -> str:

@@ -45,6 +45,7 @@ class GalleryView:
     catalog: Catalog
     report: object | None  # modelkb.gallery.records.GalleryReport
     urls: Urls = field(default_factory=Urls)
+    _by_model: tuple[object, dict] | None = field(default=None, repr=False)
 
     def entries_for(self, q: Question) -> list[str]:
         """Gallery entries shown in a question's section 2: its own list, else its workflow's."""
@@ -134,16 +135,19 @@ class GalleryView:
 
     def model_results(self, model_id: str) -> list[tuple[str, GalleryRecord]]:
         """(gallery entry id, record) of every picture a workflow made with the model, in
-        the catalog's order."""
+        the catalog's order (indexed once per gallery run: pages and cards ask per model)."""
         if not self.report:
             return []
-        found = []
-        for entry_id in self.catalog.gallery:
-            result = self.report.results.get(entry_id)
-            if result and any(s.op == "restore" and s.model == model_id
-                              for s in result.record.steps):
-                found.append((entry_id, result.record))
-        return found
+        if self._by_model is None or self._by_model[0] is not self.report:
+            index: dict[str, list[tuple[str, GalleryRecord]]] = {}
+            for entry_id in self.catalog.gallery:
+                result = self.report.results.get(entry_id)
+                steps = result.record.steps if result else ()
+                for model in dict.fromkeys(s.model for s in steps
+                                           if s.op == "restore" and s.model):
+                    index.setdefault(model, []).append((entry_id, result.record))
+            self._by_model = (self.report, index)
+        return self._by_model[1].get(model_id, [])
 
     def entry_lead_md(self, kind: str, entry_id: str) -> str:
         """What an entry's page leads with: on a model's page its gallery pictures before

@@ -370,7 +370,7 @@ def test_home_page_shows_each_answers_photos(served, browser):
     base, _ = served
     context, page, watch = open_page(browser, base, "", viewport=DESKTOP)
     try:
-        strip = page.locator(".mkb-strip a")
+        strip = page.locator(".mkb-pairs a")
         assert strip.count() >= 1
         href = strip.first.get_attribute("href")
         assert href.startswith(f"answers/{SEED_SLUG}/#photo-")

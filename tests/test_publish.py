@@ -128,8 +128,10 @@ def test_answer_page_carries_every_preview_tag_with_absolute_urls(seed):
         assert card.size == (1200, 630) and card.format == "PNG"
 
 
-def test_other_pages_get_the_shared_plain_card(seed):
-    for url_path in ("", "models/deblur-mssnet-realblurj", "papers/2401.00261"):
+def test_pages_outside_the_catalog_get_the_site_card(seed):
+    """The home page and the guides share the site's card; catalog pages have their own
+    (tests/test_entry_pages.py)."""
+    for url_path in ("", "architecture", "answers"):
         tags = head(seed.page(url_path)).meta
         assert tags["og:type"] == ["website"]
         assert tags["og:image"] == [f"{SITE_URL}assets/modelkb/cards/site.png"]

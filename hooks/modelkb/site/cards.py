@@ -1,10 +1,12 @@
 """Link-preview cards: 1200x630 PNGs drawn with Pillow at build time, no network.
 
-An answer's card shows its question above one region of the first gallery image, twice:
-the left half is the plain resize ("before"), the right half the workflow's output
-("after"), both of the same region (where the model changed the photo most, unless the
-caller names one), with the measured gain. Photo cards are 256-colour PNGs (~150 KB).
-Pages without a gallery image share one plain card with the site's name.
+A page with a gallery picture (an answer, a model, a task, the gallery) gets a photo card:
+its title above one region of the picture, twice: the left half is the plain resize
+("before"), the right half the workflow's output ("after"), both of the same region (where
+the model changed the photo most, unless the caller names one), with the measured gain.
+Photo cards are 256-colour PNGs (~150 KB). A page without a picture (a paper, a tool, the
+site's own card) gets a text card: its title, a summary and a band of facts along the
+bottom, so neither half of it is empty.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ BACKGROUND = (24, 32, 48)
 INK = (245, 247, 250)
 MUTED = (160, 172, 190)
 ACCENT = (255, 196, 0)
+PANEL = (38, 50, 74)  # the facts band of a text card
+FACTS_BAND = 118  # its height, above the accent line
 _FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu",
               "/usr/share/fonts/TTF", "/Library/Fonts", "C:/Windows/Fonts")
 _FONT_FILES = {True: ("DejaVuSans-Bold.ttf", "Arial Bold.ttf", "arialbd.ttf"),
@@ -146,34 +150,63 @@ def _png(image: Image.Image, photo: bool = False) -> bytes:
     return out.getvalue()
 
 
-def _text_block(draw: ImageDraw.ImageDraw, title: str, site_name: str) -> None:
-    draw.text((MARGIN, MARGIN - 14), site_name.upper(), font=font(24, bold=True), fill=ACCENT)
+def _text_block(draw: ImageDraw.ImageDraw, title: str, heading: str, subtitle: str = "") -> None:
+    """The band above a photo card's picture: heading, title, and the subtitle in the lines
+    the title leaves free."""
+    draw.text((MARGIN, MARGIN - 14), heading.upper(), font=font(24, bold=True), fill=ACCENT)
     face = font(40, bold=True)
     y = MARGIN + 26
     for line in wrap(title, face, WIDTH - 2 * MARGIN, 3):
         draw.text((MARGIN, y), line, font=face, fill=INK)
         y += 48
+    room = (TEXT_BAND - 12 - (y + 6)) // 36
+    if subtitle and room > 0:
+        y += 6
+        for line in wrap(subtitle, font(28), WIDTH - 2 * MARGIN, room):
+            draw.text((MARGIN, y), line, font=font(28), fill=MUTED)
+            y += 36
 
 
-def plain_card(title: str, site_name: str, subtitle: str = "") -> bytes:
-    """A 1200x630 PNG with the title (and an optional subtitle) on a plain background."""
+def _heading(site_name: str, kind: str) -> str:
+    """'MODELKB · MODEL': the site's name and what the page is."""
+    return f"{site_name} · {kind}" if kind and site_name else (kind or site_name)
+
+
+def plain_card(title: str, site_name: str, subtitle: str = "", facts: tuple[str, ...] = (),
+               kind: str = "") -> bytes:
+    """A 1200x630 PNG without a picture: the site's name and the page's ``kind``, the
+    title, the ``subtitle`` (a summary) filling the lines left, and ``facts`` in a band
+    along the bottom (the site's name when there are none)."""
     from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, HEIGHT - 16, WIDTH, HEIGHT), fill=ACCENT)
-    draw.text((MARGIN, MARGIN), site_name.upper(), font=font(28, bold=True), fill=ACCENT)
-    size = 64
-    if len(wrap(title, font(size, bold=True), WIDTH - 2 * MARGIN, 99)) > 4:
-        size = 50
-    y = 130
-    for line in wrap(title, font(size, bold=True), WIDTH - 2 * MARGIN, 6):
+    band_top = HEIGHT - 16 - FACTS_BAND
+    draw.rectangle((0, band_top, WIDTH, HEIGHT - 16), fill=PANEL)
+    draw.text((MARGIN, MARGIN), _heading(site_name, kind).upper(), font=font(28, bold=True),
+              fill=ACCENT)
+    size = 60
+    if len(wrap(title, font(size, bold=True), WIDTH - 2 * MARGIN, 99)) > 3:
+        size = 46
+    y = 110
+    for line in wrap(title, font(size, bold=True), WIDTH - 2 * MARGIN, 4 if size < 60 else 3):
         draw.text((MARGIN, y), line, font=font(size, bold=True), fill=INK)
-        y += int(size * 1.22)
+        y += int(size * 1.2)
     if subtitle:
-        for line in wrap(subtitle, font(30), WIDTH - 2 * MARGIN, 3):
-            draw.text((MARGIN, y + 20), line, font=font(30), fill=MUTED)
+        face = font(30)
+        room = max(0, (band_top - 24 - (y + 16)) // 40)
+        y += 16
+        for line in wrap(subtitle, face, WIDTH - 2 * MARGIN, room) if room else []:
+            draw.text((MARGIN, y), line, font=face, fill=MUTED)
             y += 40
+    text = "  ·  ".join(facts) if facts else site_name
+    face = font(32, bold=True)
+    lines = wrap(text, face, WIDTH - 2 * MARGIN, 2)
+    y = band_top + (FACTS_BAND - 42 * len(lines)) // 2
+    for line in lines:
+        draw.text((MARGIN, y), line, font=face, fill=INK)
+        y += 42
     return _png(image)
 
 
@@ -219,17 +252,20 @@ def _badge(draw: ImageDraw.ImageDraw, text: str) -> None:
 
 def answer_card(question: str, site_name: str, before: Path | None = None,
                 after: Path | None = None, gain: str | None = None,
-                region: tuple[int, int, int, int] | None = None) -> bytes:
-    """A 1200x630 PNG: the question, then one region of the photo before (left half, the
-    plain resize) and after (right half, the workflow's output), and the measured ``gain``.
+                region: tuple[int, int, int, int] | None = None, kind: str = "",
+                facts: tuple[str, ...] = (), subtitle: str = "") -> bytes:
+    """A 1200x630 PNG: the title (an answer's question, a model's name, ...), then one region
+    of the photo before (left half, the plain resize) and after (right half, the workflow's
+    output), and the measured ``gain``; ``kind`` names the page beside the site's name and
+    ``subtitle`` fills the lines a short title leaves free.
 
     Both halves show the same region: ``region`` (pixels of ``after``) or where the model
-    changed the photo most. Without both images the card is a plain one with the question.
+    changed the photo most. Without both images the card is a text card with ``facts``.
     """
     from PIL import Image, ImageDraw
 
     if before is None or after is None:
-        return plain_card(question, site_name)
+        return plain_card(question, site_name, subtitle, facts=facts, kind=kind)
     try:
         with Image.open(before, formats=["WEBP", "PNG"]) as b, \
                 Image.open(after, formats=["WEBP", "PNG"]) as a:
@@ -237,7 +273,7 @@ def answer_card(question: str, site_name: str, before: Path | None = None,
     except OSError as exc:
         log.warning("card for %r: cannot read %s (%s); drawing a plain card", question[:40],
                     before, exc)
-        return plain_card(question, site_name)
+        return plain_card(question, site_name, subtitle, facts=facts, kind=kind)
     half = WIDTH // 2
     area = (half, HEIGHT - TEXT_BAND)
     if before_img.size != after_img.size:
@@ -256,5 +292,5 @@ def answer_card(question: str, site_name: str, before: Path | None = None,
     if gain:
         _badge(draw, gain)
     image = Image.alpha_composite(image.convert("RGBA"), overlay)
-    _text_block(ImageDraw.Draw(image), question, site_name)
+    _text_block(ImageDraw.Draw(image), question, _heading(site_name, kind), subtitle)
     return _png(image, photo=True)

@@ -1,4 +1,6 @@
-"""Gallery results on pages: section 2 of answers, the gallery page, the weights on model pages.
+"""Gallery results on pages: section 2 of answers, the gallery page, the home page's hero
+and photos, and a model's page (its pictures before and after, what they measure, how to run
+it, its weights).
 
 These read a finished :class:`~modelkb.gallery.records.GalleryReport` (or None when the
 catalog has no gallery) and return Markdown with the HTML fragments of
@@ -7,32 +9,33 @@ catalog has no gallery) and return Markdown with the HTML fragments of
 
 from __future__ import annotations
 
+import html
+import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from modelkb.catalog import Catalog, Question
+from modelkb.catalog import Catalog, Model, Question
 from modelkb.gallery.records import GalleryRecord
 from modelkb.site import figures
 from modelkb.site.answers import AnswerPictures, front_matter, plain
-from modelkb.site.pages import answer_uri
+from modelkb.site.pages import answer_uri, entry_uri
 from modelkb.site.render import code_span, link_markdown
 from modelkb.site.sections import GALLERY_DIR
 from modelkb.site.urls import Urls
 
 GALLERY_URI = f"{GALLERY_DIR}/index.md"
+# The commands a model's page shows (tests run them through `modelkb`'s own parser).
+RUN_COMMAND = "modelkb restore in.jpg -o out.png"
+RUN_WEIGHTS_COMMAND = "modelkb restore in.jpg -o out.png --weights FILE.safetensors"
+RUN_MANY_COMMAND = "modelkb restore a.jpg b.jpg -o restored/"
+RUN_OPTIONS = ("--device cpu", "--tile 512")
 
 
 def _shipped_size(name: str | None) -> int | None:
-    """Size in bytes of a weights file shipped with modelkb, if present."""
-    if not name:
-        return None
-    from modelkb.errors import ModelkbError
-    from modelkb.registry import shipped_weights
-
-    try:
-        path = shipped_weights(name)
-    except ModelkbError:  # outside the weights folder: `modelkb check` refuses it
-        return None
-    return path.stat().st_size if path.is_file() else None
+    """Size in bytes of a weights file shipped with modelkb, if present (outside the weights
+    folder: None; `modelkb check` refuses it)."""
+    path = _shipped_path(name)
+    return path.stat().st_size if path is not None and path.is_file() else None
 
 
 @dataclass
@@ -42,6 +45,7 @@ class GalleryView:
     catalog: Catalog
     report: object | None  # modelkb.gallery.records.GalleryReport
     urls: Urls = field(default_factory=Urls)
+    _by_model: tuple[object, dict] | None = field(default=None, repr=False)
 
     def entries_for(self, q: Question) -> list[str]:
         """Gallery entries shown in a question's section 2: its own list, else its workflow's."""
@@ -110,77 +114,255 @@ class GalleryView:
         here = self.urls.page(page_uri)
         cells = []
         for entry_id in ids:
-            result = self.report.results.get(entry_id) if self.report else None
-            size = result.record.images.get("thumb-output") if result else None
+            size = self._image_size(entry_id, "thumb-output")
             entry = self.catalog.gallery[entry_id]
-            href = (f"#photo-{entry_id}" if anchors
-                    else self.urls.link(link, page_uri) + f"#photo-{entry_id}")
-            cells.append({"href": href, "title": photo_title(entry.caption),
+            cells.append({"href": self._photo_href(entry_id, page_uri, anchors, link),
+                          "title": photo_title(entry.caption),
                           "url": figures.asset_url(here, entry_id, "thumb-output.webp")
                           if size else None,
                           "width": size.width if size else None,
                           "height": size.height if size else None})
         return figures.render("strip.html", cells=cells)
 
-    def model_weights_md(self, kind: str, entry_id: str, has_model_card: bool) -> str:
-        """On a model's page: every weights entry, and which weights the last build ran."""
+    def pair_strip(self, ids: list[str], page_uri: str, anchors: bool = False,
+                   link: str = "", notes: dict[str, str] | None = None) -> str:
+        """Each photo of ``ids`` as a before/after pair of thumbnails (the workflow's input
+        and its output), linking as :meth:`photo_strip` does; ``notes`` adds a short line
+        (e.g. the measured gain) under a photo's title."""
+        here = self.urls.page(page_uri)
+        cells = []
+        for entry_id in ids:
+            sides = []
+            for role, tag, alt in (("thumb-input", "before", "before: the input"),
+                                   ("thumb-output", "after", "after: the workflow's output")):
+                size = self._image_size(entry_id, role)
+                sides.append({"tag": tag, "alt": alt,
+                              "url": figures.asset_url(here, entry_id, f"{role}.webp")
+                              if size else None,
+                              "width": size.width if size else None,
+                              "height": size.height if size else None})
+            cells.append({"href": self._photo_href(entry_id, page_uri, anchors, link),
+                          "title": photo_title(self.catalog.gallery[entry_id].caption),
+                          "note": (notes or {}).get(entry_id, ""), "sides": sides})
+        return figures.render("pairs.html", cells=cells,
+                              label="Photos before and after the workflow")
+
+    def _image_size(self, entry_id: str, name: str):
+        """The published size of one of an entry's images, None when it was not made."""
+        result = self.report.results.get(entry_id) if self.report else None
+        return result.record.images.get(name) if result else None
+
+    def _photo_href(self, entry_id: str, page_uri: str, anchors: bool, link: str) -> str:
+        if anchors:
+            return f"#photo-{entry_id}"
+        return self.urls.link(link, page_uri) + f"#photo-{entry_id}"
+
+    # -- model pages ----------------------------------------------------------------------
+
+    def model_results(self, model_id: str) -> list[tuple[str, GalleryRecord]]:
+        """(gallery entry id, record) of every picture a workflow made with the model, in
+        the catalog's order (indexed once per gallery run: pages and cards ask per model)."""
+        if not self.report:
+            return []
+        if self._by_model is None or self._by_model[0] is not self.report:
+            index: dict[str, list[tuple[str, GalleryRecord]]] = {}
+            for entry_id in self.catalog.gallery:
+                result = self.report.results.get(entry_id)
+                steps = result.record.steps if result else ()
+                for model in dict.fromkeys(s.model for s in steps
+                                           if s.op == "restore" and s.model):
+                    index.setdefault(model, []).append((entry_id, result.record))
+            self._by_model = (self.report, index)
+        return self._by_model[1].get(model_id, [])
+
+    def entry_lead_md(self, kind: str, entry_id: str) -> str:
+        """What an entry's page leads with: on a model's page its gallery pictures before
+        and after with a summary of their measurements; on a task's page (after its
+        answers) the pictures its models made."""
+        if kind == "models":
+            return self.model_results_md(entry_id)
+        if kind != "tasks":
+            return ""
+        ids = list(dict.fromkeys(i for m in self.catalog.models.values() if m.task == entry_id
+                                 for i, _ in self.model_results(m.id)))
+        if not ids:
+            return ""
+        uri = entry_uri("tasks", entry_id)
+        return "\n".join([
+            (f"The {_count(len(ids), 'gallery photo')} this task's models ran on when the "
+             "site was built, before and after:"), "",
+            self.pair_strip(ids, uri, link=GALLERY_URI), ""])
+
+    def model_page_md(self, kind: str, entry_id: str, has_model_card: bool) -> str:
+        """What a model's page shows below its summary: how to run it, its weights."""
         if kind != "models":
             return ""
+        return "\n\n".join(part for part in (
+            run_md(self.catalog.models[entry_id]),
+            self.model_weights_md(entry_id, has_model_card)) if part)
+
+    def model_results_md(self, model_id: str) -> str:
+        """The model's gallery pictures as before/after pairs, what they measure across the
+        gallery (PSNR gain and fine detail against the sharp photos) and per photo ('' when
+        no picture was made with it)."""
+        results = self.model_results(model_id)
+        if not results:
+            return ""
+        uri = entry_uri("models", model_id)
+        summary = ResultsSummary.of(results)
+        notes = {entry_id: f"{gain:+.2f} dB" for entry_id, gain in summary.gains.items()}
+        lines = ["## Results on the gallery", "",
+                 (f"The {_count(len(results), 'gallery photo')} this build ran it on, before "
+                  "(as given to the workflow) and after (the workflow's output); open one to "
+                  "compare them at 1:1 with every measurement."), "",
+                 self.pair_strip([i for i, _ in results], uri, link=GALLERY_URI, notes=notes),
+                 ""]
+        labels = sorted({_weights_label(r.weights) for _, r in results if r.weights})
+        if labels:
+            lines += ["Made with " + "; ".join(plain(label) for label in labels)
+                      + " (see Weights below).", ""]
+        lines += summary.markdown()
+        if summary.rows:
+            here = self.urls.page(uri)
+            gallery = self.urls.relative(self.urls.page(GALLERY_URI), here)
+            lines += ["| Photo | Closeness to the sharp photo (PSNR), input → output | "
+                      "Fine detail, input → output | What the model did |",
+                      "|---|---|---|---|"]
+            for entry_id, row in summary.rows.items():
+                title = plain(photo_title(self.catalog.gallery[entry_id].caption))
+                lines.append(f"| [{title}]({gallery}#photo-{entry_id}) | {row.psnr} | "
+                             f"{row.detail} | {plain(row.skill)} |")
+            lines.append("")
+        return "\n".join(lines)
+
+    def model_weights_md(self, entry_id: str, has_model_card: bool) -> str:
+        """On a model's page: a table of every weights entry with where to get it (links
+        only to the URLs the catalog gives), which weights this build ran, their
+        provenance and full SHA-256."""
         model = self.catalog.models[entry_id]
         used: dict[str, tuple[str, str]] = {}  # sha256 -> (name, provenance)
-        for result in (self.report.results.values() if self.report else ()):
-            for step in result.record.steps:
+        for _, record in self.model_results(entry_id):
+            for step in record.steps:
                 if step.op == "restore" and step.model == entry_id and step.weights_sha256:
                     used[step.weights_sha256] = (step.weights_name or "weights",
                                                  step.weights_provenance or "")
         lines = ["## Weights", ""]
         if not model.weights and not used:
             lines += ["*The catalog lists no weights for this model.*", ""]
+        rows: list[str] = []
+        details: list[str] = []
+        default = _default_weights_file(model)
         for w in model.weights:
             role = "official" if w.official else ("stand-in" if w.stand_in else "weights")
-            lines += [f"### {plain(w.name)} ({role})", ""]
-            facts = [f"**Provenance:** {plain(w.provenance)}",
-                     f"**Licence:** {plain(w.licence) if w.licence else 'not stated'}"]
-            if w.sha256:
-                facts.append(f"**SHA-256:** `{w.sha256}`")
-            size = _shipped_size(w.file)
-            if size:
-                facts.append(f"**Size:** {size / 1e6:.1f} MB")
+            sha = f"<code>{w.sha256[:12]}</code>" if w.sha256 else "not recorded"
             if w.file:
-                where = f"shipped with modelkb ({code_span(w.file)})"
+                size = _shipped_size(w.file)
+                where = "shipped with modelkb" + (f", {size / 1e6:.1f} MB" if size else "")
+                if default is not None and _shipped_path(w.file) == default:
+                    where += "; `modelkb restore` uses it when no `--weights` is given"
             elif w.url:
-                where = "download: " + link_markdown(w.url, w.url) + (
-                    f", member {code_span(w.member)} of the archive" if w.member else "")
+                where = link_markdown(w.url, "download") + (
+                    f" (member {code_span(w.member)} of the archive)" if w.member else "")
+            elif model.code:
+                where = ("from the authors: " + link_markdown(model.code, "code repository")
+                         + "; give the file with `--weights`")
             else:
-                where = ("from the authors (see the model's code link); give its file or URL "
-                         f"with the setting `models: {{{entry_id}: ...}}`")
-            facts.append(f"**Where to get it:** {where}")
-            if w.sha256 and w.sha256 in used:
-                facts.append("**Used by this build** for the gallery pictures.")
-                used.pop(w.sha256)
-            lines += [f"{fact}  " for fact in facts] + [""]
+                where = "from the authors; give the file with `--weights`"
+            in_build = "yes" if w.sha256 and used.pop(w.sha256, None) else "no"
+            rows.append(f"| **{plain(w.name)}** | {role} | "
+                        f"{plain(w.licence) if w.licence else 'not stated'} | {sha} | "
+                        f"{where} | {in_build} |")
+            details.append(f"- **{plain(w.name)}**: {plain(_sentence(w.provenance))}"
+                           + (f" SHA-256 <code>{w.sha256}</code>." if w.sha256 else ""))
         for sha, (name, provenance) in sorted(used.items()):
-            lines += [f"### {plain(name)} (given by the site's settings)", "",
-                      f"**Provenance:** {plain(provenance)}  ", f"**SHA-256:** `{sha}`  ",
-                      "**Used by this build** for the gallery pictures.", ""]
-        if not self.report or not any(
-                s.model == entry_id for r in self.report.results.values()
-                for s in r.record.steps):
+            rows.append(f"| **{plain(name)}** | given by the site's settings | not stated | "
+                        f"<code>{sha[:12]}</code> | the site's settings | yes |")
+            details.append(f"- **{plain(name)}**: {plain(_sentence(provenance))} "
+                           f"SHA-256 <code>{sha}</code>.")
+        if rows:
+            lines += ["| Weights | Role | Licence | SHA-256 | Where to get it | Used by this "
+                      "build |", "|---|---|---|---|---|---|", *rows, "",
+                      "Where each comes from:", "", *details, ""]
+        if not self.model_results(entry_id):
             lines += ["*No gallery picture was computed with this model in this build.*", ""]
         if has_model_card and any(w.file for w in model.weights):
             lines += [("The shipped weights, their training data and measured quality are "
                        "described in the [model card](/model-card.md)."), ""]
         return "\n".join(lines)
 
+    # -- home page ------------------------------------------------------------------------
+
+    def home_hero(self, page_uri: str) -> str:
+        """The home page's first screen: one before/after pair (the zoomed region where the
+        model changed the first answer's first photo most) and what the site holds."""
+        here = self.urls.page(page_uri)
+        parts = [f"<p class=\"mkb-hero__counts\">{self._holdings()}</p>"]
+        found = self._hero_photo()
+        if found is not None:
+            q, entry_id, record, crop = found
+            title = photo_title(self.catalog.gallery[entry_id].caption)
+            sides = []
+            for role, tag, label in (("baseline", "Before", "the photo enlarged 2x, no model"),
+                                     ("output", "After", "the workflow with the model")):
+                size = record.images.get(crop.name)
+                sides.append({"url": figures.asset_url(here, entry_id, crop.files[role]),
+                              "tag": tag, "label": label,
+                              "alt": f"{title}, {tag.lower()}: {label} ({crop.label})",
+                              "width": size.width if size else None,
+                              "height": size.height if size else None})
+            verdict = figures.skill_verdict(record)
+            caption = f"{title}, zoomed on {crop.label or 'a detail'}."
+            if record.weights and record.weights.stand_in:
+                caption += " Made with stand-in weights."
+            if verdict:
+                caption += f" {verdict}"
+            parts.append(figures.render(
+                "hero.html", sides=sides, caption=caption,
+                href=self.urls.link(answer_uri(q.slug), page_uri) + f"#photo-{entry_id}",
+                link_text="See it in the answer: " + " ".join(q.question.split())))
+        return "\n\n".join(parts)
+
+    def _hero_photo(self):
+        """(question, entry id, record, crop) of the first published answer's first photo
+        that has a zoomed crop with before and after (the automatic one when there)."""
+        if not self.report:
+            return None
+        for q in self.catalog.published_questions():
+            for entry_id in self.entries_for(q):
+                result = self.report.results.get(entry_id)
+                if result is None:
+                    continue
+                crops = [c for c in result.record.crops
+                         if "baseline" in c.files and "output" in c.files]
+                crops.sort(key=lambda c: not c.auto)
+                if crops:
+                    return q, entry_id, result.record, crops[0]
+        return None
+
+    def _holdings(self) -> str:
+        """One sentence of what the site holds: answers, models, papers, photos."""
+        c = self.catalog
+        made = len(self.report.results) if self.report else 0
+        counts = [_count(len(c.published_questions()), "answer"), _count(len(c.models), "model"),
+                  _count(len(c.papers), "paper"), _count(len(c.gallery), "gallery photo")]
+        text = "This site holds " + ", ".join(counts[:-1]) + " and " + counts[-1] + "."
+        if c.gallery:
+            text += (f" {made} of the photos were run through their workflow when the site "
+                     "was built" if made != len(c.gallery) else
+                     " Every photo was run through its workflow when the site was built")
+            text += ", so each before/after pair shows what the model really did."
+        return html.escape(text, quote=False)
+
     def home_photos(self, page_uri: str) -> str:
-        """For the home page: each published answer's photos (model outputs), linking to them."""
+        """For the home page: each published answer's photos as before/after pairs,
+        linking to them in the answer."""
         blocks = []
         for q in self.catalog.published_questions():
             ids = [i for i in self.entries_for(q) if i in self.catalog.gallery]
             if not ids:
                 continue
             blocks.append(f"[{plain(q.question)}](/{answer_uri(q.slug)})\n\n"
-                          + self.photo_strip(ids, page_uri, link=answer_uri(q.slug)))
+                          + self.pair_strip(ids, page_uri, link=answer_uri(q.slug)))
         return "\n\n".join(blocks)
 
     def gallery_page(self) -> str:
@@ -193,7 +375,7 @@ class GalleryView:
         if not self.catalog.gallery:
             lines += ["*The catalog has no gallery entries yet.*", ""]
         elif len(self.catalog.gallery) > 1:
-            lines += [self.photo_strip(list(self.catalog.gallery), uri, anchors=True), ""]
+            lines += [self.pair_strip(list(self.catalog.gallery), uri, anchors=True), ""]
         for entry in self.catalog.gallery.values():
             lines += [f"## {plain(photo_title(entry.caption))} {{#photo-{entry.id}}}", ""]
             lines += [self.entry_figure(entry.id, uri), ""]
@@ -203,6 +385,192 @@ class GalleryView:
                 lines += ["Shown in: " + ", ".join(
                     f"[{plain(q.question)}](/{answer_uri(q.slug)})" for q in shown), ""]
         return "\n".join(lines)
+
+
+def _weights_label(weights) -> str:
+    """Which weights made a picture, short: name, sha256 prefix, and the stand-in wording."""
+    text = f"{weights.name or 'weights'} (sha256 {weights.sha256[:12]})"
+    if weights.stand_in:
+        return (f"the stand-in weights {text}, not {weights.model_name or weights.model}'s "
+                "own")
+    return text
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending in a full stop."""
+    text = " ".join(text.split())
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _shipped_path(name: str | None) -> Path | None:
+    """The real path of a weights file shipped with modelkb, None outside its folder."""
+    if not name:
+        return None
+    from modelkb.errors import ModelkbError
+    from modelkb.registry import shipped_weights
+
+    try:
+        return shipped_weights(name)
+    except ModelkbError:
+        return None
+
+
+def _default_weights_file(model: Model) -> Path | None:
+    """The file `modelkb restore` runs without --weights, when it is of this model's
+    architecture (else the bare command would run another network): None otherwise."""
+    if not model.architecture:
+        return None
+    from modelkb.models.weights.resolve import default_weights
+    from modelkb.registry import architecture_of_variant
+
+    found = default_weights(None)
+    arch = architecture_of_variant(found[0]) if found else None
+    return found[1] if arch is not None and arch.name == model.architecture else None
+
+
+def run_md(model: Model) -> str:
+    """How to run the model on one's own photos with `modelkb restore` (a model with an
+    architecture modelkb runs); the bare command only where its default weights are of
+    this model's architecture."""
+    if not model.architecture:
+        return ""
+    lines = ["## Run it on your photo", ""]
+    default = _default_weights_file(model)
+    if default is not None:
+        shipped = next((w for w in model.weights if w.file and _shipped_path(w.file) == default),
+                       None)
+        what = (f"the {plain(shipped.name)} weights" + (" (the stand-in)" if shipped.stand_in
+                                                        else "")
+                if shipped else f"the weights {code_span(default.name)}")
+        lines += [f"With {what}, which come with modelkb:", "", "```sh", RUN_COMMAND, "```", ""]
+    lines += [("With other weights of this model, such as a checkpoint from the table below (a "
+               "`.pt` or `.safetensors` file; the network's variant is read from the weights):"),
+              "", "```sh", RUN_WEIGHTS_COMMAND, "```", "",
+              (f"Several photos go into a folder: `{RUN_MANY_COMMAND}`. "
+               f"`{RUN_OPTIONS[0]}` (or `cuda`, `mps`; default `auto`) chooses where it runs; "
+               f"`{RUN_OPTIONS[1]}` bounds the memory a large photo needs. "
+               "`modelkb restore --help` lists every option."), ""]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    """One photo's measurements as a model page's table shows them."""
+
+    psnr: str
+    detail: str
+    skill: str
+
+
+def _skill(record: GalleryRecord) -> str | None:
+    """figures.skill_verdict's finding without its numbers: 'Mostly noise removal', ..."""
+    verdict = figures.skill_verdict(record)
+    if not verdict:
+        return None
+    return verdict.split(":", 1)[0].split(" (", 1)[0].rstrip(".")
+
+
+_NOISE_REMOVAL = ("Noise removal", "Mostly noise removal")
+
+
+@dataclass
+class ResultsSummary:
+    """What a model's gallery pictures measure against their sharp photos, across photos."""
+
+    photos: int
+    gains: dict[str, float]  # entry id -> PSNR gain (dB)
+    detail: dict[str, tuple[float, float]]  # entry id -> fine detail (input, output)
+    skills: dict[str, str]  # entry id -> figures.skill_verdict's finding
+    rows: dict[str, PhotoRow]
+
+    @classmethod
+    def of(cls, results: list[tuple[str, GalleryRecord]]) -> ResultsSummary:
+        gains, detail, skills, rows = {}, {}, {}, {}
+        for entry_id, record in results:
+            m = record.metrics
+            ref, sharp = (m.reference, m.sharpness) if m else (None, None)
+            if ref is None:
+                continue
+            if ref.gain.psnr is not None:
+                gains[entry_id] = ref.gain.psnr
+            if sharp is not None and sharp.relative_to_reference:
+                detail[entry_id] = (sharp.input, sharp.restored)
+            skill = _skill(record)
+            if skill:
+                skills[entry_id] = skill
+            psnr = (f"{_db(ref.input.psnr)} → {_db(ref.restored.psnr)} dB"
+                    + (f" ({ref.gain.psnr:+.2f})" if ref.gain.psnr is not None else ""))
+            pair = detail.get(entry_id)
+            rows[entry_id] = PhotoRow(psnr, f"{pair[0]:.2f} → {pair[1]:.2f}" if pair else "—",
+                                      skill or "—")
+        return cls(len(results), gains, detail, skills, rows)
+
+    def markdown(self) -> list[str]:
+        """The summary's paragraphs (Markdown lines)."""
+        if not self.gains:
+            return ["*None of these photos has a sharp original, so no gain is measured.*", ""]
+        n = len(self.gains)
+        values = list(self.gains.values())
+        mean = statistics.fmean(values)
+        lines = [(f"**Across the {_count(n, 'photo')} with a sharp original**, the output is "
+                  f"{_closer(mean)} than the input on average (PSNR gain: median "
+                  f"{statistics.median(values):+.2f} dB, from {min(values):+.2f} to "
+                  f"{max(values):+.2f} dB)."
+                  if n > 1 else
+                  f"**On the one photo with a sharp original** the output is "
+                  f"{_closer(mean)} than the input (PSNR gain {mean:+.2f} dB)."), ""]
+        if self.detail:
+            before = [a for a, _ in self.detail.values()]
+            after = [b for _, b in self.detail.values()]
+            fell = sum(b < a for a, b in self.detail.values())
+            lines += [(f"Fine detail (the variance of the Laplacian as a share of the sharp "
+                       f"photo's, 1 = as much as the sharp photo): median {_median(before)} in "
+                       f"the inputs ({_span(before)}), {_median(after)} in the outputs "
+                       f"({_span(after)}); it fell on {fell} of {len(self.detail)}."), ""]
+        if self.skills:
+            lines += [self._verdict(), ""]
+        return lines
+
+    def _verdict(self) -> str:
+        """The honest reading of the gain, as figures.skill_verdict words it per photo."""
+        n = len(self.skills)
+        found = list(self.skills.values())
+        noise = sum(s in _NOISE_REMOVAL for s in found)
+        sharper = found.count("Sharper")
+        if noise * 2 > n:
+            lead = (f"**The gain is mostly noise removal, not sharper edges.** On {noise} of {n} "
+                    "photos it comes from removing noise: the output holds less fine detail "
+                    "than the input, or the input is noisier than the sharp photo so the "
+                    "measure cannot tell. Compare the pictures at 1:1.")
+        elif sharper * 2 > n:
+            lead = (f"**The gain comes from sharper edges.** On {sharper} of {n} photos the "
+                    "output holds more fine detail than the input and is closer to the sharp "
+                    "photo.")
+        else:
+            lead = "**The gain is mixed.**"
+        counts = sorted({s: found.count(s) for s in found}.items(), key=lambda kv: -kv[1])
+        return lead + " Per photo: " + "; ".join(f"{s.lower()} on {k}" for s, k in counts) + "."
+
+
+def _closer(gain: float) -> str:
+    """'1.13 dB closer to it' / '0.40 dB further from it' (the sharp photo)."""
+    return (f"{gain:.2f} dB closer to it" if gain >= 0 else f"{-gain:.2f} dB further from it")
+
+
+def _db(value: float | None) -> str:
+    return "∞" if value is None else f"{value:.2f}"
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}"
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.2f} to {max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
 def photo_title(caption: str) -> str:

@@ -44,15 +44,40 @@ def entry_uri(kind: str, entry_id: str) -> str:
 
 
 class CitedBy:
-    """Which answers cite each model, paper and tool: built once, linear in the catalog."""
+    """Which answers cite each model, paper and tool, and which answers belong to each task
+    (their own task, or the task of a model their workflow runs): built once, linear in the
+    catalog."""
 
     def __init__(self, catalog: Catalog):
         self.by_id: dict[str, list[str]] = defaultdict(list)
         self.by_task: dict[str, list[str]] = defaultdict(list)
+        self.via: dict[tuple[str, str], list[str]] = {}  # (task, slug) -> workflow's models
         for q in catalog.published_questions():
             for ref in dict.fromkeys([*q.models, *q.papers, *q.tools]):
                 self.by_id[ref].append(q.slug)
             self.by_task[q.task].append(q.slug)
+            workflow = catalog.workflows.get(q.workflow) if q.workflow else None
+            for step in workflow.steps if workflow else ():
+                model = catalog.models.get(getattr(step, "model", None) or "")
+                if model is None or model.task == q.task:
+                    continue
+                if (model.task, q.slug) not in self.via:
+                    self.by_task[model.task].append(q.slug)
+                    self.via[(model.task, q.slug)] = []
+                if model.id not in self.via[(model.task, q.slug)]:
+                    self.via[(model.task, q.slug)].append(model.id)
+
+    def task_answers(self, task_id: str, catalog: Catalog) -> list[str]:
+        """Markdown list items of a task's answers; one that belongs through its workflow
+        says which of its models does the task."""
+        items = []
+        for slug in self.by_task.get(task_id, []):
+            item = f"- [{plain(catalog.questions[slug].question)}](/{answer_uri(slug)})"
+            models = self.via.get((task_id, slug))
+            if models:
+                item += " — its workflow runs " + ", ".join(f"[[{m}]]" for m in models)
+            items.append(item)
+        return items
 
 
 def make_resolver(catalog: Catalog, urls: Urls | None = None):
@@ -82,8 +107,13 @@ def summary_text(renderer: Renderer, text: str) -> str:
 def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
                 extra_md: Callable[[str, str], str] | None = None,
                 renderer: Renderer | None = None,
-                meta: PageMeta | None = None) -> dict[str, str]:
-    """Every generated page as {src_uri: markdown}; ``meta`` gets each page's metadata."""
+                meta: PageMeta | None = None,
+                lead_md: Callable[[str, str], str] | None = None) -> dict[str, str]:
+    """Every generated page as {src_uri: markdown}; ``meta`` gets each page's metadata.
+
+    ``lead_md(kind, id)`` is what an entry's page shows first (a model's pictures; a task's
+    come after its answers); ``extra_md(kind, id)`` what it shows after its summary (how
+    to run a model, its weights)."""
     r = renderer or default_renderer(catalog)
     meta = {} if meta is None else meta
     cited = CitedBy(catalog)
@@ -98,8 +128,9 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         entries = getattr(catalog, kind)
         for entry_id, entry in entries.items():
             extra = extra_md(kind, entry_id) if extra_md else ""
+            lead = lead_md(kind, entry_id) if lead_md else ""
             uri = entry_uri(kind, entry_id)
-            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r)
+            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
             meta[uri] = (getattr(entry, "name", None) or entry.title,
                          summary_text(r, entry.summary), False)
         section = PAGE_SECTIONS[kind]
@@ -107,7 +138,8 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         meta[section.index_uri] = (section.title, "", False)
     for task_id, task in catalog.tasks.items():
         uri = entry_uri("tasks", task_id)
-        pages[uri] = _task_page(task, catalog, cited, r)
+        pages[uri] = _task_page(task, catalog, cited, r,
+                                lead_md("tasks", task_id) if lead_md else "")
         meta[uri] = (task.name, summary_text(r, task.summary), False)
     pages[TASKS.index_uri] = _tasks_index(catalog, cited)
     meta[TASKS.index_uri] = (TASKS.title, "", False)
@@ -134,7 +166,7 @@ def _answers_index(catalog: Catalog) -> str:
 
 
 def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str,
-                renderer: Renderer) -> str:
+                renderer: Renderer, lead: str = "") -> str:
     uri = entry_uri(kind, entry.id)
     title = getattr(entry, "name", None) or entry.title
     lines = [f"# {plain(title)}", ""]
@@ -147,8 +179,11 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
     if links:
         facts.append(f"**Links:** {render_links(links)}")
     lines += [f"{fact}  " for fact in facts] + [""]
+    if lead:
+        lines += [lead.strip(), ""]
     if entry.summary:
-        lines += [renderer.block(entry.summary, uri), ""]
+        lines += (["## What it is", ""] if lead else []) + [renderer.block(entry.summary, uri),
+                                                             ""]
     if kind == "models" and entry.weights and not extra:  # the plugin's extra lists them
         lines += ["## Weights", ""]
         for w in entry.weights:
@@ -175,15 +210,17 @@ def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer) -> str:
+def _task_page(task, catalog: Catalog, cited: CitedBy, renderer: Renderer,
+               pictures: str = "") -> str:
     lines = [f"# {plain(task.name)}", ""]
     if task.summary:
         lines += [renderer.block(task.summary, entry_uri("tasks", task.id)), ""]
     models = [m for m in catalog.models.values() if m.task == task.id]
     lines += ["## Models", ""] + ([f"- [[{m.id}]]" for m in models] or ["*None yet.*"]) + [""]
     lines += ["## Answers", ""]
-    lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
-              for s in cited.by_task.get(task.id, [])] or ["*None yet.*"]
+    lines += cited.task_answers(task.id, catalog) or ["*None yet.*"]
+    if pictures:
+        lines += ["", "## What its models did", "", pictures.strip()]
     return "\n".join(lines) + "\n"
 
 
@@ -191,8 +228,7 @@ def _tasks_index(catalog: Catalog, cited: CitedBy) -> str:
     lines = [f"# {TASKS.title}", ""]
     for task in catalog.tasks.values():
         lines += [f"## {plain(task.name)}", "", f"[[{task.id}]]", ""]
-        lines += [f"- [{plain(catalog.questions[s].question)}](/{answer_uri(s)})"
-                  for s in cited.by_task.get(task.id, [])] or ["*No answers yet.*"]
+        lines += cited.task_answers(task.id, catalog) or ["*No answers yet.*"]
         lines.append("")
     return "\n".join(lines)
 

@@ -85,11 +85,13 @@ def _forward_core_logs(on: bool) -> None:
 BUILD_LOCK = ".build.lock"  # in the cache folder: one build of a project at a time
 HOME_SHORTCODE = "[[!answers]]"
 HOME_PHOTOS_SHORTCODE = "[[!answer-photos]]"
+HOME_HERO_SHORTCODE = "[[!hero]]"
 ASSETS = Path(__file__).parent / "assets"
 THEME = Path(__file__).parent / "theme"  # main.html: the meta tags in the extrahead block
 HEAD_META = "modelkb_head"  # the template context's key the theme's partial prints
 ASSET_URIS = {
-    "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css"),
+    "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css",
+                  "assets/modelkb/pages.css"),
     "extra_javascript": ("assets/modelkb/modelkb.js", "assets/modelkb/publish.js"),
 }
 
@@ -191,8 +193,9 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         st.meta = {}
         st.renderer.unknown.clear()
         pages = build_pages(st.catalog, workflow_md=st.view.workflow_md,
-                            extra_md=lambda kind, entry_id: st.view.model_weights_md(
+                            extra_md=lambda kind, entry_id: st.view.model_page_md(
                                 kind, entry_id, has_card),
+                            lead_md=st.view.entry_lead_md,
                             renderer=st.renderer, meta=st.meta)
         for uri, entry_id in dict.fromkeys(st.renderer.unknown):
             log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
@@ -247,6 +250,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             markdown = markdown.replace(HOME_SHORTCODE, answers_list(st.catalog))
         if HOME_PHOTOS_SHORTCODE in markdown:
             markdown = markdown.replace(HOME_PHOTOS_SHORTCODE, st.view.home_photos(uri))
+        if HOME_HERO_SHORTCODE in markdown:
+            markdown = markdown.replace(HOME_HERO_SHORTCODE, st.view.home_hero(uri))
         unknown: list[str] = []
         markdown = resolve_shortcodes(markdown, uri, st.catalog, unknown.append)
         for entry_id in unknown:

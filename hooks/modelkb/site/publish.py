@@ -24,8 +24,8 @@ from modelkb.errors import ModelkbError
 from modelkb.files import atomic_write
 from modelkb.site import cards, figures
 from modelkb.site.answers import attr, reference_links, render_answer
-from modelkb.site.gallery_pages import GalleryView
-from modelkb.site.pages import answer_uri, default_renderer, entry_uri
+from modelkb.site.gallery_pages import GALLERY_URI, GalleryView, photo_title
+from modelkb.site.pages import CitedBy, answer_uri, default_renderer, entry_uri, summary_text
 from modelkb.site.render import (
     Renderer,
     html_to_markdown,
@@ -33,7 +33,7 @@ from modelkb.site.render import (
     markdown_text,
     sanitise,
 )
-from modelkb.site.sections import ANSWERS, SECTION_ANCHORS
+from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, SECTION_ANCHORS
 from modelkb.site.urls import Urls
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class Publication:
     site_url: str | None = None
     urls: Urls = field(default_factory=Urls)
     renderer: Renderer | None = None
+    _cards: tuple[Any, dict[str, Card]] | None = field(default=None, repr=False)
 
     @property
     def catalog(self) -> Catalog:
@@ -144,21 +145,46 @@ def card_path(slug: str) -> str:
     return f"{CARDS_DIR}/{slug}.png"
 
 
+def entry_card_path(kind: str, entry_id: str) -> str:
+    """Where a model's, paper's, tool's or task's card is published (a folder per kind, so
+    no entry's card can take an answer's name)."""
+    return f"{CARDS_DIR}/{PAGE_SECTIONS[kind].folder}/{entry_id}.png"
+
+
+GALLERY_CARD = f"{CARDS_DIR}/pages/gallery.png"
+
+
 # -- cards -----------------------------------------------------------------------------------
+
+class Card(NamedTuple):
+    """One page's preview card: where it is published and what it shows."""
+
+    path: str  # relative to the site root
+    title: str
+    kind: str  # what the page is, drawn beside the site's name ('' on answers' cards)
+    photo: tuple[str, Any] | None = None  # (gallery entry id, EntryResult) before/after
+    summary: str = ""  # a text card's lines under the title
+    facts: tuple[str, ...] = ()  # a text card's bottom band
+
 
 def first_result(pub: Publication, q: Question):
     """(entry id, result) of the first gallery image an answer shows that has before/after."""
+    return _first_pair(pub, pub.view.entries_for(q))
+
+
+def _first_pair(pub: Publication, ids):
+    """(entry id, result) of the first of ``ids`` whose result has before and after images."""
     report = pub.view.report
     if report is None:
         return None
-    for entry_id in pub.view.entries_for(q):
+    for entry_id in ids:
         result = report.results.get(entry_id)
         if result and "baseline.webp" in result.files and "output.webp" in result.files:
             return entry_id, result
     return None
 
 
-CARD_VERSION = 2  # bump when cards.py draws differently
+CARD_VERSION = 3  # bump when cards.py draws differently
 
 
 def card_gain(result) -> str | None:
@@ -170,27 +196,99 @@ def card_gain(result) -> str | None:
     return f"{ref.gain.psnr:+.1f} dB closer to the sharp original"
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def page_cards(pub: Publication) -> dict[str, Card]:
+    """Every page's card by source path: answers, models, papers, tools, tasks and the
+    gallery; a page not listed shows the site's card. Worked out once per gallery run
+    (the build asks for it on every page)."""
+    report = pub.view.report
+    if pub._cards is not None and pub._cards[0] is report:
+        return pub._cards[1]
+    catalog, view = pub.catalog, pub.view
+    renderer = pub.renderer or default_renderer(catalog)
+    cited = CitedBy(catalog)
+    found: dict[str, Card] = {}
+    for q in catalog.questions.values():
+        found[answer_uri(q.slug)] = Card(card_path(q.slug), q.question, "",
+                                         first_result(pub, q))
+    for kind in ("models", "papers", "tools", "tasks"):
+        label = PAGE_SECTIONS[kind].label
+        for entry_id, entry in getattr(catalog, kind).items():
+            title = getattr(entry, "name", None) or entry.title
+            photo = None
+            if kind == "models":
+                photo = _first_pair(pub, (i for i, _ in view.model_results(entry_id)))
+            elif kind == "tasks":
+                photo = _first_pair(pub, (i for slug in cited.by_task.get(entry_id, [])
+                                          for i in view.entries_for(catalog.questions[slug])))
+                photo = photo or _first_pair(pub, (
+                    i for m in catalog.models.values() if m.task == entry_id
+                    for i, _ in view.model_results(m.id)))
+            if kind == "tasks":
+                facts = (_plural(sum(m.task == entry_id for m in catalog.models.values()),
+                                 "model"), _plural(len(cited.by_task.get(entry_id, [])), "answer"))
+            else:
+                facts = (label, f"cited by {_plural(len(cited.by_id.get(entry_id, [])), 'answer')}")
+                if kind == "models" and entry.task in catalog.tasks:
+                    facts = (label, catalog.tasks[entry.task].name, facts[1])
+            summary = summary_text(renderer, entry.summary)
+            found[entry_uri(kind, entry_id)] = Card(entry_card_path(kind, entry_id), title,
+                                                    label.lower(), photo, clip(summary, 400),
+                                                    facts)
+    if catalog.gallery:
+        found[GALLERY_URI] = Card(GALLERY_CARD, "Gallery", "gallery",
+                                  _first_pair(pub, catalog.gallery),
+                                  "Every workflow result, computed when this site was built.",
+                                  (_plural(len(catalog.gallery), "photo"),))
+    pub._cards = (report, found)
+    return found
+
+
+def site_facts(catalog: Catalog) -> tuple[str, ...]:
+    """What the site holds, for the bottom band of its own card."""
+    return (_plural(len(catalog.published_questions()), "answer"),
+            _plural(len(catalog.models), "model"), _plural(len(catalog.papers), "paper"),
+            _plural(len(catalog.gallery), "photo"))
+
+
 def card_files(pub: Publication, cache_dir: Path) -> list[tuple[str, Path]]:
-    """The preview cards as (site path, file): one per answer, one plain card for other pages.
+    """The preview cards as (site path, file): one per page of :func:`page_cards` (with its
+    photo before and after where it has one), and the site's card for every other page.
 
     Each card is drawn once and kept in ``cache_dir`` under a hash of what it shows, so a
-    rebuild draws only the cards whose question or pictures changed.
+    rebuild draws only the cards whose title, text or pictures changed.
     """
     site_name = pub.site_name
-    description = pub.site_description
-    made = [(SITE_CARD, _cached_card(
-        cache_dir, ("plain", site_name, description),
-        lambda: cards.plain_card(site_name, site_name, description)))]
-    for q in pub.catalog.questions.values():
-        found = first_result(pub, q)
-        before = found[1].files["baseline.webp"] if found else None
-        after = found[1].files["output.webp"] if found else None
-        gain = card_gain(found[1]) if found else None
-        path = _cached_card(cache_dir, ("answer", q.question, site_name, _picture_id(before),
-                                        _picture_id(after), gain),
-                            lambda q=q, b=before, a=after, g=gain: cards.answer_card(
-                                q.question, site_name, b, a, gain=g))
-        made.append((card_path(q.slug), path))
+    facts = site_facts(pub.catalog)
+    site = Card(SITE_CARD, site_name, "", _first_pair(pub, pub.catalog.gallery),
+                pub.site_description, facts)
+    made = []
+    for card in [site, *page_cards(pub).values()]:
+        result = card.photo[1] if card.photo else None
+        before = result.files["baseline.webp"] if result else None
+        after = result.files["output.webp"] if result else None
+        gain = card_gain(result) if result else None
+        subtitle = (f"{photo_title(pub.catalog.gallery[card.photo[0]].caption)}, where the "
+                    "model changed it most" if card.photo and card.kind else "")
+        if card is site and result is not None:  # the site's description over its photo
+            card = card._replace(title=pub.site_description or site_name)
+            subtitle = " · ".join(facts)
+        if result is not None:
+            identity = ("photo", card.title, card.kind, site_name, _picture_id(before),
+                        _picture_id(after), gain, subtitle)
+        else:
+            identity = ("text", card.title, card.kind, site_name, card.summary, card.facts)
+        path = _cached_card(cache_dir, identity,
+                            lambda c=card, b=before, a=after, g=gain, s=subtitle: (
+                                cards.answer_card(c.title, site_name, b, a, gain=g, kind=c.kind,
+                                                  facts=c.facts, subtitle=s)
+                                if b is not None else
+                                cards.plain_card(c.title, site_name, c.summary, c.facts,
+                                                 c.kind)))
+        made.append((card.path, path))
     return made
 
 
@@ -263,13 +361,18 @@ def head_tags(pub: Publication, page: PageInfo) -> str:
     ]
     if base is not None:
         url = page.canonical_url or site_link(base, page.url)
-        if q is not None:
-            image = site_link(base, card_path(q.slug))
-            found = first_result(pub, q)
+        card = None if page.is_homepage else page_cards(pub).get(page.src_uri)
+        if card is not None:
+            image = site_link(base, card.path)
             alt = (f"{title} — before (plain resize, left half) and after (the model's output, "
-                   f"right half): {catalog.gallery[found[0]].caption}") if found else title
+                   f"right half): {catalog.gallery[card.photo[0]].caption}") if card.photo \
+                else f"{site_name}: {title}"
         else:
-            image, alt = site_link(base, SITE_CARD), f"{site_name}: {title}"
+            site_photo = _first_pair(pub, catalog.gallery)
+            image = site_link(base, SITE_CARD)
+            alt = (f"{site_name}: {title} — before (plain resize, left half) and after (the "
+                   f"model's output, right half): {catalog.gallery[site_photo[0]].caption}"
+                   if site_photo else f"{site_name}: {title}")
         alt = clip(alt, 420)
         tags += [
             ("property", "og:url", url),

@@ -87,7 +87,8 @@ ASSETS = Path(__file__).parent / "assets"
 THEME = Path(__file__).parent / "theme"  # main.html: the meta tags in the extrahead block
 HEAD_META = "modelkb_head"  # the template context's key the theme's partial prints
 ASSET_URIS = {
-    "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css"),
+    "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css",
+                  "assets/modelkb/reference.css"),
     "extra_javascript": ("assets/modelkb/modelkb.js", "assets/modelkb/publish.js"),
 }
 

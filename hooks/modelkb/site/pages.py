@@ -451,7 +451,7 @@ def _type_name(annotation: str) -> str:
         return f"mapping of {words(m.group(1))} to {words(m.group(2))}"
     if m := re.fullmatch(r"Literal\[(.*)\]", text):
         values = [f"<code>{html.escape(v)}</code>" for v in re.findall(r"'([^']*)'", m.group(1))]
-        return values[0] if len(values) == 1 else "one of " + ", ".join(values)
+        return "always " + values[0] if len(values) == 1 else "one of " + ", ".join(values)
     return words(text)
 
 

@@ -179,6 +179,8 @@ def _check_formats(inputs: list[Path], outputs: list[Path], bit_depth: int | Non
 
 def run(args: argparse.Namespace) -> int:
     """Restore every input and write the results; returns the exit code."""
+    if args.quiet:  # warnings and errors only
+        logging.getLogger("modelkb").setLevel(logging.WARNING)
     tile = _parse_int(args.tile, "--tile")
     bit_depth = _parse_int(args.bit_depth, "--bit-depth")
     if bit_depth not in (None, 8, 16):
@@ -217,8 +219,6 @@ def run(args: argparse.Namespace) -> int:
         raise ModelkbError("--bf16 needs --device cuda (or auto with a CUDA GPU)")
     loaded = load_weights(weights, args.variant)
     model = prepare_model(loaded.model, device, channels_last=True)  # faster on CPU and GPU
-    if args.quiet:
-        logging.getLogger("modelkb").setLevel(logging.WARNING)
     log.info("restoring %d image(s) with %s on %s", len(inputs), loaded.variant, device)
 
     progress = None

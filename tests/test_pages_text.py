@@ -142,8 +142,10 @@ def test_reference_page_fits_the_screen_and_keeps_keys_whole(served, browser, si
     try:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"reference-{width}x{height}.png"))
-        page.locator("#models").scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / f"reference-models-{width}x{height}.png"))
+        for anchor in ("models", "step-op-resize-in-workflows"):
+            page.evaluate(f"document.getElementById('{anchor}').scrollIntoView()")
+            page.wait_for_timeout(400)  # the header's title swap
+            page.screenshot(path=str(ARTIFACTS / f"reference-{anchor}-{width}x{height}.png"))
         found = page.evaluate("""() => {
             const wide = [...document.querySelectorAll('article *')]
                 .filter(el => el.getClientRects().length)

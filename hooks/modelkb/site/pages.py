@@ -397,8 +397,9 @@ def catalog_reference() -> str:
             lines.append(
                 '<div class="mkb-ref__key">'
                 f"<dt><code>{html.escape(f.name)}</code>"
-                f'<span class="mkb-ref__need">{"required" if required else "optional"}'
-                "</span></dt>"
+                + ('<span class="mkb-ref__need mkb-ref__need--required">required</span>'
+                   if required else '<span class="mkb-ref__need">optional</span>')
+                + "</dt>"
                 f'<dd><span class="mkb-ref__type">{_type_name(str(f.type))}</span> '
                 f"{_trusted_html(f.metadata.get('description', ''))}</dd></div>")
         example = REFERENCE_EXAMPLES[name].rstrip("\n")

@@ -225,9 +225,9 @@ _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _ENTITY_RE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _WHITESPACE_RE = re.compile(r"[ \t\n\r\f\v]+")
 _ORDERED_RE = re.compile(r"[0-9]{1,9}[.)](?=\s|$)")
-# Python-Markdown has no backslash escape for these: where one needs escaping it is written
-# as a character reference, which both readers decode to the character, as text.
-_REFERENCE = {"<": "&lt;", "&": "&amp;", "=": "&#61;", "~": "&#126;", ":": "&#58;"}
+# Python-Markdown has no backslash escape for these (nor for '<' and '&'): where one needs
+# escaping it is written as a character reference, which both readers show as the character.
+_REFERENCE = {"=": "&#61;", "~": "&#126;", ":": "&#58;"}
 
 
 def markdown_text(text: str, *, line_start: bool = False) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -249,3 +250,67 @@ def test_imageio_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "False"
+
+
+def _tiled_photo(folder: Path) -> Path:
+    """A 96x80 photo: four 64-pixel tiles with --tile 64."""
+    rng = np.random.default_rng(1)
+    path = folder / "wide.png"
+    Image.fromarray((rng.random((80, 96, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_restore_reports_what_it_wrote_and_stays_quiet_when_asked(
+        weights: Path, tmp_path: Path) -> None:
+    photo = _tiled_photo(tmp_path)
+    out = tmp_path / "out.png"
+    done = cli(str(photo), "-o", str(out), "--weights", str(weights), "--device", "cpu",
+               "--tile", "64")
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"^wrote {re.escape(str(out))} \(96x80, \d+(\.\d)? s\)$",
+                     done.stdout, re.M), done.stdout
+    # Not a terminal: whole lines, none in the first 10 s (a quick image prints none).
+    assert "\r" not in done.stderr
+    for seconds in re.findall(r"tile \d+/\d+ \(\d+%\), (\d+) s\n", done.stderr):
+        assert int(seconds) >= 10, done.stderr
+    quiet = cli(str(photo), "-o", str(tmp_path / "q.png"), "--weights", str(weights),
+                "--device", "cpu", "--tile", "64", "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == "", quiet
+    assert (tmp_path / "q.png").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_restore_shows_tiles_done_on_a_terminal(weights: Path, tmp_path: Path) -> None:
+    import pty
+
+    photo = _tiled_photo(tmp_path)
+    out = tmp_path / "out.png"
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "modelkb.cli", "restore", str(photo), "-o", str(out),
+             "--weights", str(weights), "--device", "cpu", "--tile", "64"],
+            stdout=subprocess.PIPE, stderr=follower, text=True, timeout=120, check=False)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other side is closed, all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    shown = b"".join(chunks).decode()
+    assert done.returncode == 0, shown
+    assert "\rrestore: wide.png (96x80) ..." in shown, shown  # shown from the start
+    tiles = re.findall(r"\rrestore: wide\.png \(96x80\): tile (\d+)/(\d+)", shown)
+    assert tiles and {total for _, total in tiles} == {"4"}, shown
+    assert [int(d) for d, _ in tiles] == sorted(int(d) for d, _ in tiles)
+    assert shown.rstrip(" \r\n").endswith("\r") or shown.endswith(" \r"), repr(shown[-80:])
+    assert re.search(r"^wrote .*out\.png \(96x80, ", done.stdout, re.M), done.stdout

@@ -141,7 +141,8 @@ def test_catalog_reference_is_generated_from_the_schema(seed_build):
     # the type column is readable: no Python internals
     for internal in ("Annotated", "AfterValidator", "0x", "typing", "NoneType"):
         assert internal not in html, internal
-    assert "<td>list[id]</td>" in html and "<td>URL or none</td>" in html
+    assert '<span class="mkb-ref__type">list of ids</span>' in html
+    assert '<span class="mkb-ref__type">URL</span>' in html
 
 
 @pytest.mark.slow

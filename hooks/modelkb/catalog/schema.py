@@ -314,10 +314,10 @@ KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTION
 # What each validated type name in the annotations above means, for the Catalog reference.
 TYPE_NAMES = {
     "Id": "id", "Architecture": "architecture name", "Slug": "slug", "Url": "URL",
-    "RelPath": "path", "Text": "text",
-    "Markdown": "Markdown", "Summary": "text (≤ 200)", "Sha256": "SHA-256 hex", "Bool": "bool",
-    "NonNegInt": "int ≥ 0", "PosInt": "int > 0", "Scale": "number (0, 8]",
-    "Steps": "list[step]", "Crops": "list[crop]",
+    "RelPath": "path", "Text": "text", "Markdown": "Markdown",
+    "Summary": "text, at most 200 characters", "Sha256": "SHA-256 (64 hex digits)",
+    "Bool": "true or false", "NonNegInt": "whole number ≥ 0", "PosInt": "whole number > 0",
+    "Scale": "number > 0, at most 8", "Steps": "list of steps", "Crops": "list of crops",
 }
 
 _SCHEMA: dict[str, Any] = {}

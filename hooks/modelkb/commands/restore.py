@@ -1,4 +1,9 @@
-"""`modelkb restore`: deblur photos with MSSNet."""
+"""`modelkb restore`: deblur photos with MSSNet.
+
+Each result is reported on stdout as ``wrote OUT (WxH, N s)``. A long single image shows its
+tiles done on stderr (see :class:`TileProgress`); several images get a bar. ``--quiet``
+prints errors only.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from modelkb.errors import ModelkbError
 from modelkb.registry import DEVICES, check_device, check_variant, variant_names
@@ -39,6 +46,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bits per channel of the output (default: as the input)",
     )
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA only)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print errors only (no progress, no 'wrote' lines)")
+
+
+class TileProgress:
+    """Tiles done of one image, on stderr: on a terminal a line rewritten in place from the
+    start; elsewhere (a log, a pipe) a line every ``every`` seconds, so a quick image prints
+    nothing and a long one shows it is alive."""
+
+    def __init__(self, name: str, size: tuple[int, int], stream: TextIO,
+                 every: float = 10.0) -> None:
+        self.name, self.size, self.stream, self.every = name, size, stream, every
+        self.tty = stream.isatty()
+        self.start = self.last = time.monotonic()
+        self.shown = 0  # length of the line on screen (terminal only)
+        if self.tty:
+            self._show(f"restore: {name} ({size[0]}x{size[1]}) ...")
+
+    def _show(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self.shown))
+            self.shown = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if total <= 1 or done >= total or (not self.tty and now - self.last < self.every):
+            return
+        self.last = now
+        self._show(f"restore: {self.name} ({self.size[0]}x{self.size[1]}): tile {done}/{total} "
+                   f"({100 * done // total}%), {now - self.start:.0f} s")
+
+    def close(self) -> None:
+        """Clear the line on a terminal (the 'wrote' line follows)."""
+        if self.tty and self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+            self.shown = 0
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def _parse_int(value: str | None, option: str) -> int | None:
@@ -128,6 +179,8 @@ def _check_formats(inputs: list[Path], outputs: list[Path], bit_depth: int | Non
 
 def run(args: argparse.Namespace) -> int:
     """Restore every input and write the results; returns the exit code."""
+    if args.quiet:  # warnings and errors only
+        logging.getLogger("modelkb").setLevel(logging.WARNING)
     tile = _parse_int(args.tile, "--tile")
     bit_depth = _parse_int(args.bit_depth, "--bit-depth")
     if bit_depth not in (None, 8, 16):
@@ -172,16 +225,25 @@ def run(args: argparse.Namespace) -> int:
     if len(inputs) > 1:
         from tqdm import tqdm
 
-        progress = tqdm(total=len(inputs), unit="image", desc="restore")
+        progress = tqdm(total=len(inputs), unit="image", desc="restore", disable=args.quiet)
         outputs[0].parent.mkdir(parents=True, exist_ok=True)
     for source, target in zip(inputs, outputs, strict=True):
+        started = time.monotonic()
         picture = read_image(source)
         depth = bit_depth or picture.bit_depth
         if target.suffix.lower() not in SIXTEEN_BIT_SUFFIXES:
             depth = 8  # e.g. a 16-bit input written as JPEG
-        rgb, _used = restore_with_fallback(model, picture.rgb, device=device, tile=tile,
-                                           overlap=overlap, bf16=args.bf16,
-                                           channels_last=True)
+        height, width = picture.rgb.shape[:2]
+        tiles = None
+        if progress is None and not args.quiet:
+            tiles = TileProgress(source.name, (width, height), sys.stderr)
+        try:
+            rgb, _used = restore_with_fallback(model, picture.rgb, device=device, tile=tile,
+                                               overlap=overlap, bf16=args.bf16,
+                                               channels_last=True, progress=tiles)
+        finally:
+            if tiles is not None:
+                tiles.close()
         check_finite(rgb, str(source))
         try:
             with atomic_path(target) as tmp:  # never half a file; an input is never replaced
@@ -189,6 +251,13 @@ def run(args: argparse.Namespace) -> int:
                             picture.icc_profile, suffix=target.suffix)
         except OSError as exc:
             raise ModelkbError(f"cannot write {target}: {exc.strerror or exc}") from None
+        if not args.quiet:
+            size = f"{rgb.shape[1]}x{rgb.shape[0]}"
+            line = f"wrote {target} ({size}, {_seconds(time.monotonic() - started)})"
+            if progress is not None:
+                progress.write(line, file=sys.stdout)
+            else:
+                print(line, flush=True)
         if progress is not None:
             progress.update(1)
     if progress is not None:

@@ -256,10 +256,159 @@ def _first_sentence(text: str) -> str:
     return text[:199].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def catalog_reference() -> str:
-    """The "Catalog reference" page, generated from the schema's own field descriptions."""
+# One YAML example per part of the Catalog reference. The top-level ones together make a valid
+# catalog, and each nested one validates as its entries (tests/test_pages_text.py checks both
+# with the catalog's own validation). Lines stay short: they are read on phones.
+REFERENCE_EXAMPLES: dict[str, str] = {
+    "tasks": """\
+tasks:
+  - id: image-deblurring
+    name: Image deblurring
+    summary: >-
+      Removing blur, such as camera
+      shake, from a photo.
+""",
+    "models": """\
+models:
+  - id: deblur-mssnet-realblurj
+    name: Deblur-MSSNet-RealBlurJ
+    task: image-deblurring
+    architecture: mssnet
+    variant: mssnet
+    code: https://github.com/kky7/MSSNet
+    summary: >-
+      Removes camera-shake blur,
+      coarse to fine.
+    weights:
+      - name: Authors' RealBlur-J
+        url: https://example.org/w.zip
+        member: mssnet/realblurj.pt
+        provenance: The paper's authors
+""",
+    "papers": """\
+papers:
+  - id: "2401.00261"
+    title: A paper's title
+    link: https://arxiv.org/abs/2401.00261
+    summary: Its abstract, *Markdown*.
+""",
+    "tools": """\
+tools:
+  - id: pillow
+    name: Pillow
+    link: https://python-pillow.org/
+    summary: Image files in Python.
+""",
+    "workflows": """\
+workflows:
+  - id: deblur-then-2x
+    name: Deblur, then enlarge 2x
+    steps:
+      - op: restore
+        model: deblur-mssnet-realblurj
+      - op: resize
+        scale: 2
+""",
+    "gallery": """\
+gallery:
+  - id: portrait
+    input: portrait_blurred.jpg
+    reference: portrait_sharp.png
+    workflow: deblur-then-2x
+    caption: A portrait in daylight
+    source: Taken by the site's owner
+    licence: CC0
+    crops:
+      - {x: 40, y: 30, width: 120,
+         height: 120, label: face}
+""",
+    "questions": """\
+questions:
+  - slug: deblur-a-shaky-photo
+    question: How do I fix a shaky photo?
+    task: image-deblurring
+    models: [deblur-mssnet-realblurj]
+    papers: ["2401.00261"]
+    tools: [pillow]
+    workflow: deblur-then-2x
+    answer:
+      summary: Deblurring a shaky photo.
+      task: You want a sharp photo.
+      workflow: >-
+        [[deblur-mssnet-realblurj]]
+        removes the blur, then a
+        resize enlarges it.
+      notes:
+        deblur-mssnet-realblurj: >-
+          The model to run.
+        "2401.00261": >-
+          Not directly relevant
+          because ...
+        pillow: Reads the photo.
+""",
+    "answer (in questions)": """\
+answer:
+  summary: Deblurring a shaky photo.
+  task: You want a sharp photo.
+  workflow: >-
+    [[deblur-mssnet-realblurj]]
+    removes the blur.
+  notes:
+    deblur-mssnet-realblurj: >-
+      The model to run.
+""",
+    "weights (in models)": """\
+weights:
+  - name: Authors' RealBlur-J
+    url: https://example.org/w.zip
+    member: mssnet/realblurj.pt
+    provenance: >-
+      The paper's authors, on
+      RealBlur-J pairs
+    licence: MIT
+    official: true
+""",
+    "step `op: restore` (in workflows)": """\
+steps:
+  - op: restore
+    model: deblur-mssnet-realblurj
+""",
+    "step `op: resize` (in workflows)": """\
+steps:
+  - op: resize
+    scale: 2
+    filter: bicubic
+""",
+    "crops (in gallery)": """\
+crops:
+  - x: 40
+    y: 30
+    width: 120
+    height: 120
+    label: face
+""",
+}
+
+
+def reference_parts() -> list[tuple[str, type[Entry]]]:
+    """The Catalog reference's parts in page order: (heading, entry class)."""
     from modelkb.catalog import Answer, Crop, ResizeStep, RestoreStep, WeightsEntry
 
+    parts: list[tuple[str, type[Entry]]] = list(SECTIONS.items())
+    parts += [("answer (in questions)", Answer), ("weights (in models)", WeightsEntry),
+              ("step `op: restore` (in workflows)", RestoreStep),
+              ("step `op: resize` (in workflows)", ResizeStep), ("crops (in gallery)", Crop)]
+    return parts
+
+
+def catalog_reference() -> str:
+    """The "Catalog reference" page, generated from the schema's own field descriptions.
+
+    Each part is a heading, the entry's docstring, a list of its keys (a definition list that
+    is two columns on a wide screen and stacked on a phone: see assets/reference.css) and a
+    YAML example from REFERENCE_EXAMPLES.
+    """
+    parts = reference_parts()
     lines = [
         "# Catalog reference", "",
         ("`catalog.yml` is the single source of truth of this site. It is a YAML mapping "
@@ -268,34 +417,79 @@ def catalog_reference() -> str:
          "fields marked *Markdown* accept Markdown but never raw HTML; links in answers may "
          "point only at catalog entries (`[[id]]`) and at the URLs the catalog lists."), "",
         "Run `modelkb check` to validate the file without building the site.", "",
+        "Sections: " + " · ".join(
+            f"[{name}](#{_heading_anchor(name)})" for name, _ in parts if name in SECTIONS)
+        + ". Inside them: " + " · ".join(
+            f"[{name.split(' (')[0].replace('`', '')}](#{_heading_anchor(name)})"
+            for name, _ in parts if name not in SECTIONS) + ".", "",
     ]
-    parts: list[tuple[str, type[Entry]]] = [(name, model) for name, model in SECTIONS.items()]
-    parts += [("answer (in questions)", Answer), ("weights (in models)", WeightsEntry),
-              ("step `op: restore` (in workflows)", RestoreStep),
-              ("step `op: resize` (in workflows)", ResizeStep), ("crops (in gallery)", Crop)]
     for name, model in parts:
         lines += [f"## `{name}`" if " " not in name else f"## {name}", "",
-                  _trusted_markdown((model.__doc__ or "").strip()), "",
-                  "| key | required | type | meaning |", "|---|---|---|---|"]
+                  '<div class="mkb-ref">',
+                  f"<p>{_trusted_html((model.__doc__ or '').strip())}</p>",
+                  '<dl class="mkb-ref__keys">']
         for f in fields(model):
-            required = "yes" if f.default is MISSING and f.default_factory is MISSING else "no"
-            lines.append(f"| `{f.name}` | {required} | {_type_name(str(f.type))} | "
-                         f"{_trusted_markdown(f.metadata.get('description', ''))} |")
-        lines.append("")
+            required = f.default is MISSING and f.default_factory is MISSING
+            lines.append(
+                '<div class="mkb-ref__key">'
+                f"<dt><code>{html.escape(f.name)}</code>"
+                + ('<span class="mkb-ref__need mkb-ref__need--required">required</span>'
+                   if required else '<span class="mkb-ref__need">optional</span>')
+                + "</dt>"
+                f'<dd><span class="mkb-ref__type">{_type_name(str(f.type))}</span> '
+                f"{_trusted_html(f.metadata.get('description', ''))}</dd></div>")
+        example = REFERENCE_EXAMPLES[name].rstrip("\n")
+        lines += ["</dl>", '<p class="mkb-ref__example-title">Example</p>',
+                  '<pre class="mkb-ref__example"><code class="language-yaml">'
+                  + _no_shortcodes(html.escape(example, quote=False)) + "</code></pre>",
+                  "</div>", ""]
     return "\n".join(lines)
 
 
-def _trusted_markdown(text: str) -> str:
-    """Our own schema text as Markdown for a table cell: backticks render as code; '<', '>'
-    and '&' stay text; '|' does not split the cell."""
-    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
+def _heading_anchor(name: str) -> str:
+    """The id the toc extension gives the heading of part ``name``."""
+    return "-".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def _no_shortcodes(text: str) -> str:
+    """HTML text whose '[[id]]' stays text (the page's shortcode pass would link it)."""
+    return text.replace("[", "&#91;").replace("]", "&#93;")
+
+
+def _trusted_html(text: str) -> str:
+    """Our own schema text as HTML: `backticks` become code, everything else is text."""
+    escaped = html.escape(" ".join(text.split()), quote=False)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
+def _plural(word: str) -> str:
+    if word.endswith("entry"):
+        return word[:-1] + "ies"
+    return word if word.endswith("s") else word + "s"
 
 
 def _type_name(annotation: str) -> str:
-    """'list[Id] | None' -> 'list[id] or none', with the validated types' readable names."""
-    text = re.sub(r"\w+", lambda m: TYPE_NAMES.get(m.group(0), m.group(0)), annotation)
-    text = text.replace(" | None", " or none").replace("Literal", "one of ")
-    return plain(text)
+    """A field's annotation in plain words, as HTML: 'list[WeightsEntry] | None' -> 'list of
+    weights entries' (whether a key may be left out is shown beside it, not here)."""
+    text = annotation.replace(" | None", "").strip()
+    entries = {cls.__name__: name for name, cls in reference_parts()}
+
+    def words(name: str, plural: bool = False) -> str:
+        if name in entries:
+            label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower()
+            label = _plural(label) if plural else label
+            return f'<a href="#{_heading_anchor(entries[name])}">{html.escape(label)}</a>'
+        label = TYPE_NAMES.get(name, name)
+        return html.escape(_plural(label) if plural else label)
+
+    if m := re.fullmatch(r"list\[(\w+)\]", text):
+        return "list of " + words(m.group(1), plural=True)
+    if m := re.fullmatch(r"dict\[(\w+), (\w+)\]", text):
+        return f"mapping of {words(m.group(1))} to {words(m.group(2))}"
+    if m := re.fullmatch(r"Literal\[(.*)\]", text):
+        values = [f"<code>{html.escape(v)}</code>" for v in re.findall(r"'([^']*)'", m.group(1))]
+        return "always " + values[0] if len(values) == 1 else "one of " + ", ".join(values)
+    return words(text)
 
 
 def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,

@@ -91,7 +91,7 @@ THEME = Path(__file__).parent / "theme"  # main.html: the meta tags in the extra
 HEAD_META = "modelkb_head"  # the template context's key the theme's partial prints
 ASSET_URIS = {
     "extra_css": ("assets/modelkb/modelkb.css", "assets/modelkb/publish.css",
-                  "assets/modelkb/pages.css"),
+                  "assets/modelkb/pages.css", "assets/modelkb/reference.css"),
     "extra_javascript": ("assets/modelkb/modelkb.js", "assets/modelkb/publish.js"),
 }
 

@@ -221,30 +221,109 @@ def html_block(fragment: str, css_class: str = "mkb-text") -> str:
 
 # -- HTML to Markdown, for the exports --------------------------------------------------------
 
-# Punctuation both CommonMark and Python-Markdown read as escaped after a backslash; the
-# rest of ASCII punctuation that can make markup is written as a character reference, which
-# both decode to the character as text (Python-Markdown has no '\<', '\&' or '\|' escape).
-_MD_BACKSLASHED = re.compile(r"([\\`*_{}\[\]()#+\-.!>])")
-_MD_REFERENCES = {"<": "&lt;", "&": "&amp;", "|": "&#124;", "~": "&#126;", '"': "&quot;",
-                  "'": "&#39;", ":": "&#58;", "=": "&#61;"}
-_MD_REFERENCE_RE = re.compile("[" + re.escape("".join(_MD_REFERENCES)) + "]")
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_ENTITY_RE = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_WHITESPACE_RE = re.compile(r"[ \t\n\r\f\v]+")
+_ORDERED_RE = re.compile(r"[0-9]{1,9}[.)](?=\s|$)")
+# Python-Markdown has no backslash escape for these (nor for '<' and '&'): where one needs
+# escaping it is written as a character reference, which both readers show as the character.
+_REFERENCE = {"=": "&#61;", "~": "&#126;", ":": "&#58;"}
 
 
-def markdown_text(text: str) -> str:
-    """Plain text as Markdown that CommonMark and Python-Markdown both show as that text."""
-    text = _MD_BACKSLASHED.sub(r"\\\1", text)
-    return _MD_REFERENCE_RE.sub(lambda m: _MD_REFERENCES[m.group(0)], text)
+def markdown_text(text: str, *, line_start: bool = False) -> str:
+    """Plain text as Markdown that CommonMark and Python-Markdown both show as that text.
+
+    Only what could start markup where it stands is escaped, so the text reads as written:
+    backticks, '*', '[' and ']' everywhere; '_' at a word's edge; '{' with a '}' after it
+    (Python-Markdown's attribute lists); '<' before anything but a space (HTML, autolinks,
+    comments); '&' that spells a character reference; '\\' before punctuation or at the end
+    (the next thing written may be markup). ``line_start``: the text begins a line, where
+    '#', '>', list markers ('-', '+', '1.', '1)'), setext underlines, '~~~' fences and ':'
+    (definition lists) are read too. Whitespace runs (YAML folding) become one space.
+    """
+    text = _WHITESPACE_RE.sub(" ", _CONTROL_RE.sub("", text))
+    out: list[str] = []
+    n = len(text)
+    for i, ch in enumerate(text):
+        after = text[i + 1] if i + 1 < n else ""
+        if ch in "`*[]":
+            out.append("\\" + ch)
+        elif ch == "\\":
+            out.append("\\\\" if not after or after in _ASCII_PUNCTUATION else ch)
+        elif ch == "_":
+            inside = i > 0 and text[i - 1].isalnum() and after.isalnum()
+            out.append(ch if inside else "\\_")
+        elif ch == "{":
+            out.append("\\{" if "}" in text[i:] else ch)
+        elif ch == "<":
+            out.append(ch if after.isspace() else "&lt;")
+        elif ch == "&":
+            out.append("&amp;" if _ENTITY_RE.match(text, i) else ch)
+        else:
+            out.append(ch)
+    if line_start:
+        return _line_start(text, out)
+    return "".join(out)
+
+
+def _line_start(text: str, out: list[str]) -> str:
+    """``out`` (``text`` escaped) with what would start a block at a line's start escaped."""
+    lead = len(text) - len(text.lstrip(" "))
+    del out[:lead]
+    text = text[lead:]
+    first = text[:1]
+    if first in ("#", ">"):
+        out[0] = "\\" + first
+    elif first in ("-", "+") and (text[1:2] in ("", " ") or set(text.strip()) == {first}):
+        out[0] = "\\" + first
+    elif first == "=" and set(text.strip()) == {"="}:
+        out[0] = _REFERENCE["="]
+    elif text.startswith("~~~") or (first == ":" and text[1:2] in ("", " ")):
+        out[0] = _REFERENCE[first]
+    elif (m := _ORDERED_RE.match(text)) is not None:
+        out[m.end() - 1] = "\\" + text[m.end() - 1]
+    return "".join(out)
+
+
+def _destination(url: str) -> str:
+    """A link destination in angle brackets: nothing in it can end it early."""
+    return "<" + re.sub(r"[\s<>\\]", lambda m: f"%{ord(m.group(0)):02X}", url) + ">"
+
+
+def _code_span(code: str) -> str:
+    """Inline code: a backtick run longer than any in the code (padded where it touches one)."""
+    code = " ".join(code.split())
+    if not code:
+        return ""
+    ticks = "`" * (max((len(r) for r in re.findall("`+", code)), default=0) + 1)
+    pad = " " if code.startswith("`") or code.endswith("`") else ""
+    return f"{ticks}{pad}{code}{pad}{ticks}"
+
+
+# How a reader without fences (Python-Markdown bare, and Python-Markdown with extensions inside
+# a list item, where fenced_code never looks) reads a fenced block: as a paragraph. A fence is
+# written only where that paragraph is exactly one code span holding the code, as text.
+_FALLBACK_READERS = ((), ("admonition", "attr_list", "def_list", "tables", "abbr", "footnotes"))
+
+
+def _fence_is_inert(fenced: str, content: str) -> bool:
+    """True when every fallback reader shows ``fenced`` as inline code of ``content``."""
+    expected = "<p><code>" + html.escape(content.strip(), quote=False) + "</code></p>"
+    return all(markdown.markdown(fenced, extensions=list(extensions)) == expected
+               for extensions in _FALLBACK_READERS)
 
 
 class _ToMarkdown(HTMLParser):
     """Sanitised HTML as Markdown: text escaped, links made absolute, markup of ours only.
 
-    Code blocks are indented code, never fenced: Python-Markdown reads fences only at the top
-    level and only with its fenced_code extension, and without them a fence's content would
-    be live Markdown and HTML. Each block gets a blank line before it and four columns more
-    than the list item holding it (list markers are four columns wide, so CommonMark and
-    Python-Markdown agree on the item's content column); a block right after a list is
-    parted from it by an empty HTML comment, or Python-Markdown would continue the list.
+    List markers are four columns wide (``-   ``, ``1.  ``) so CommonMark and Python-Markdown
+    agree on where an item's content starts; ordered items are numbered 1. 2. 3. Code blocks
+    are fenced (with a run of backticks longer than any in the code, and the language) where
+    that is inert for every reader, including those that do not read fences (see
+    :func:`_fence_is_inert`); other code (blank lines in it, lines that Python-Markdown would
+    read as blocks or HTML) is indented four columns past the list item that holds it. An
+    indented block right after a list is parted from it by an empty HTML comment, or
+    Python-Markdown would continue the list.
     """
 
     BLOCKS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre",
@@ -254,10 +333,13 @@ class _ToMarkdown(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base = base
         self.out: list[str] = []
-        self.lists: list[str] = []
+        self.lists: list[list] = []  # [tag, the next item's number]
         self.links: list[str | None] = []
         self.pre: list[str] | None = None
+        self.language = ""
         self.code: list[str] | None = None
+        self.heading = False
+        self.line_start = True  # the next text begins a line (block syntax is read there)
         self.after_list = False  # the last block written was a list that has ended
 
     def _url(self, value: str | None) -> str | None:
@@ -266,115 +348,170 @@ class _ToMarkdown(HTMLParser):
         absolute = urljoin(self.base, value.strip())
         return absolute if not url_problem(absolute, outside=False) else None
 
+    def _mark(self, markup: str) -> None:
+        """Our own inline markup (emphasis, link brackets, code)."""
+        if markup:
+            self.out.append(markup)
+            self.line_start = False
+
     def _newline(self, blank: bool = True) -> None:
         self.out.append("\n\n" if blank else "\n")
+        self.line_start = True
 
     def _indent(self) -> str:
         """The content column of the innermost list item, as spaces."""
         return "    " * len(self.lists)
 
+    def _bang(self) -> None:
+        """A '!' right before a link's '[' would make it an image: escape it."""
+        last = self.out[-1] if self.out else ""
+        if last.endswith("!") and not last.endswith("\\!"):
+            self.out[-1] = last[:-1] + "\\!"
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if self.pre is not None:
+            if tag == "code":
+                classes = (a.get("class") or "").split()
+                self.language = next((c[len("language-"):] for c in classes
+                                      if _LANGUAGE_CLASS_RE.fullmatch(c)), "")
+            return
         if tag == "pre":
-            self.pre = []
-            self._newline()
-            if self.after_list and not self.lists:
-                self.out.append("<!-- -->")
-                self._newline()
+            self.pre, self.language = [], ""
             return
         if tag in self.BLOCKS or tag in ("td", "th"):
             self.after_list = False
         if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
             self._newline()
-            self.out.append("#" * int(tag[1]) + " ")
+            self._mark("#" * int(tag[1]) + " ")
+            self.heading = True
         elif tag in ("ul", "ol"):
-            self.lists.append(tag)
+            start = a.get("start") or "1"
+            self.lists.append([tag, int(start) if start.isdigit() else 1])
             self._newline(blank=len(self.lists) == 1)
         elif tag == "li":
             self._newline(blank=False)
             depth = max(len(self.lists) - 1, 0)
-            self.out.append("    " * depth + ("1.  " if self.lists[-1:] == ["ol"] else "-   "))
-        elif tag == "code" and self.pre is None:
+            marker = "-   "
+            if self.lists and self.lists[-1][0] == "ol":
+                marker = f"{self.lists[-1][1]}.".ljust(3) + " "
+                self.lists[-1][1] += 1
+            self.out.append("    " * depth + marker)
+            self.line_start = True
+        elif tag == "code":
             self.code = []
         elif tag in ("em", "i"):
-            self.out.append("*")
+            self._mark("*")
         elif tag in ("strong", "b"):
-            self.out.append("**")
+            self._mark("**")
         elif tag == "br":
             self.out.append("  \n" + self._indent())
+            self.line_start = True
         elif tag == "hr":
             self._newline()
-            self.out.append("---")
+            self._mark("---")
             self._newline()
         elif tag == "a":
             url = self._url(a.get("href"))
             self.links.append(url)
             if url:
-                self.out.append("[")
+                self._bang()
+                self._mark("[")
         elif tag == "img":
-            url = self._url(a.get("src"))
+            url, alt = self._url(a.get("src")), a.get("alt") or ""
             if url:
-                self.out.append(f"![{markdown_text(a.get('alt') or '')}](<{url}>)")
+                self._bang()
+                self._mark(f"![{markdown_text(alt)}]({_destination(url)})")
+            elif alt.strip():  # no picture to show: its text, as a browser would
+                self.handle_data(alt)
         elif tag == "blockquote":
             self._newline()
             self.out.append("> ")
+            self.line_start = True
         elif tag in ("td", "th"):
             self.out.append(" ")
         elif tag == "p" and self.lists:
             last = "".join(self.out[-1:])
             if last.endswith("\n"):  # after a code block: the item goes on, indented
                 self.out.append(self._indent())
-            elif not last.endswith(("-   ", ".  ", " ")):
+                self.line_start = True
+            elif not last.endswith(" "):
                 self.out.append(" ")
         elif tag in self.BLOCKS:
             self._newline()
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
+        if tag == "pre" and self.pre is not None:
+            self._code_block("".join(self.pre))
+            self.pre = None
+        elif self.pre is not None:
+            return
+        elif tag == "a":
             url = self.links.pop() if self.links else None
             if url:
-                self.out.append(f"](<{url}>)")
-        elif tag == "pre" and self.pre is not None:
-            indent = self._indent() + "    "
-            lines = "".join(self.pre).strip("\n").split("\n")
-            self.out.append("\n".join(indent + line for line in lines))
-            self.pre = None
-            self._newline()
+                self._mark(f"]({_destination(url)})")
         elif tag == "code" and self.code is not None:
-            code = " ".join("".join(self.code).split())
-            ticks = "`" * (max((len(r) for r in re.findall("`+", code)), default=0) + 1)
-            self.out.append(f"{ticks} {code} {ticks}" if code else "")
-            self.code = None
+            code, self.code = "".join(self.code), None
+            self._mark(_code_span(code))
         elif tag in ("em", "i"):
-            self.out.append("*")
+            self._mark("*")
         elif tag in ("strong", "b"):
-            self.out.append("**")
+            self._mark("**")
         elif tag in ("ul", "ol"):
             if self.lists:
                 self.lists.pop()
             self._newline(blank=not self.lists)
             self.after_list = not self.lists
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            last = self.out[-1] if self.out else ""
+            if last.endswith("#") and not last.endswith("\\#"):  # not a closing sequence
+                self.out[-1] = last[:-1] + "\\#"
+            self.heading = False
+            self._newline()
         elif tag in self.BLOCKS and tag != "li" and not (tag == "p" and self.lists):
             self._newline()
 
+    def _code_block(self, code: str) -> None:
+        """A code block: fenced where inert for every reader, else indented."""
+        lines = [line.rstrip() for line in code.strip("\n").split("\n")]
+        content = "\n".join(lines)
+        indent = self._indent()
+        fence = "`" * max(3, max((len(r) for r in re.findall("`+", content)), default=0) + 1)
+        fenced = f"{fence}{self.language}\n{content}\n{fence}"
+        self._newline()
+        if content.strip() and _fence_is_inert(fenced, f"{self.language}\n{content}"):
+            block = fenced.split("\n")
+        else:
+            if self.after_list and not self.lists:
+                self.out.append("<!-- -->")
+                self._newline()
+            block = ["    " + line if line else "" for line in lines]
+        self.out.append("\n".join(indent + line if line else "" for line in block))
+        self._newline()
+
     def handle_data(self, data: str) -> None:
-        if not data.strip() and self.pre is None and self.code is None and \
-                (not self.out or self.out[-1].endswith(("\n", "-   ", ".  ", " "))):
-            return  # layout whitespace between tags
         if self.pre is not None:
             self.pre.append(data)
-        elif self.code is not None:
+            return
+        if self.code is not None:
             self.code.append(data)
-        else:
-            if data.strip():
-                self.after_list = False
-            self.out.append(markdown_text(" ".join(data.split(" ")).replace("\n", " ")))
+            return
+        if not data.strip() and (not self.out or self.line_start or
+                                 self.out[-1].endswith(("\n", " "))):
+            return  # layout whitespace between tags
+        if self.line_start or not self.out or self.out[-1].endswith(" "):
+            data = data.lstrip()
+        if data.strip():
+            self.after_list = False
+        self.out.append(markdown_text(data, line_start=self.line_start and not self.heading))
+        self.line_start = False
 
     def text(self) -> str:
         joined = "".join(self.out)
         joined = re.sub(r"[ \t]+\n", lambda m: "  \n" if m.group(0).startswith("  ") else "\n",
                         joined)
-        return re.sub(r"\n{3,}", "\n\n", joined).strip() + "\n"
+        # Strip newlines only at the start: a first block may be indented code.
+        return re.sub(r"\n{3,}", "\n\n", joined).lstrip("\n").rstrip() + "\n"
 
 
 def html_to_markdown(fragment: str, base: str) -> str:

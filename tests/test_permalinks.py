@@ -243,7 +243,8 @@ def test_retired_and_previous_entries_are_checked_with_their_lines(tmp_path):
         "  - url: answers/x/\n"  # line 6: no leading '/'
         "  - url: /a/\n    redirect: /a/\n"  # line 8: to itself
         "  - url: /b/\n    redirect: /c/\n    note: gone\n"  # line 11: both
-        "  - url: /d/../e/\n", encoding="utf-8")  # line 12
+        "  - url: /d/../e/\n"  # line 12
+        "  - url: /\n", encoding="utf-8")  # line 13: the home page
     with pytest.raises(CatalogError) as exc:
         load_catalog(cat)
     text = str(exc.value)
@@ -252,7 +253,8 @@ def test_retired_and_previous_entries_are_checked_with_their_lines(tmp_path):
     assert "catalog.yml:8:15: a retired URL cannot redirect to itself" in text
     assert "catalog.yml:11:11: 'note' is shown only on a page that says" in text
     assert "catalog.yml:12:10: 'url' must be a URL of this site" in text
-    assert "https://" not in text and text.startswith("5 problems")
+    assert "catalog.yml:13:10: the home page cannot be retired" in text
+    assert "https://" not in text and text.startswith("6 problems")
 
 
 def test_section_and_photo_anchors_are_stable(published_build):

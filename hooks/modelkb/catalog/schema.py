@@ -62,17 +62,17 @@ def _check_slug(value: str) -> str:
     return value
 
 
-SITE_PATH_RE = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*(?:[A-Za-z0-9._~-]+\.(?:html|md))?\Z")
+SITE_PATH_RE = re.compile(r"/(?:[A-Za-z0-9._~%-]+/)*(?:[A-Za-z0-9._~%-]+\.(?:html|md))?\Z")
 
 
 def _check_site_path(value: str) -> str:
     parts = value.split("/")
-    if len(value) > 300 or not SITE_PATH_RE.match(value) or value == "/" \
+    if len(value) > 300 or not SITE_PATH_RE.match(value) \
             or any(p in (".", "..") for p in parts):
         raise ValueError(
             "must be a URL of this site as published-urls.txt lists it: a path from the "
             "site's address starting with '/' and ending with '/', '.html' or '.md', of "
-            "a-z, A-Z, 0-9, '.', '_', '~' and '-', e.g. '/answers/old-slug/'")
+            "a-z, A-Z, 0-9, '.', '_', '~', '%' and '-', e.g. '/answers/old-slug/'")
     return value
 
 

@@ -236,6 +236,9 @@ class Validator:
 
     def retired(self, path: tuple, item: dict) -> None:
         """A retired URL leads elsewhere or says it is gone, never to itself."""
+        if item.get("url") == "/":
+            self.add(path + ("url",), "the home page cannot be retired",
+                     "list the URL of the page that is gone")
         if item.get("redirect") is not None and item.get("redirect") == item.get("url"):
             self.add(path + ("redirect",), "a retired URL cannot redirect to itself",
                      "name another page, or drop 'redirect:' to mark the URL gone")

@@ -193,10 +193,21 @@ def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):
     assert "Traceback" not in failed.output
     assert record.read_bytes() == recorded  # a failed build leaves the record as it was
 
+    text = (project / "catalog.yml").read_text(encoding="utf-8")
+    line = text.count("\n") + 4  # of the first retired entry's redirect
     (project / "catalog.yml").write_text(
-        (project / "catalog.yml").read_text(encoding="utf-8")
-        + "\nretired:\n  - url: /models/old-deblurrer/\n"
-          "    note: Its authors withdrew it.\n", encoding="utf-8")
+        text + "\nretired:\n  - url: /models/old-deblurrer/\n    redirect: /models/nowhere/\n"
+        "  - url: /models/deblur-mssnet-realblurj/\n", encoding="utf-8")
+    wrong = mkdocs_build(project)
+    assert wrong.returncode == 1
+    assert (f"catalog.yml:{line}:15: the retired URL /models/old-deblurrer/ redirects to "
+            "/models/nowhere/, which is not a page of this site") in wrong.output
+    assert (f"catalog.yml:{line + 1}:10: the retired URL /models/deblur-mssnet-realblurj/ is "
+            "a page of this build (remove this retired entry") in wrong.output
+
+    (project / "catalog.yml").write_text(
+        text + "\nretired:\n  - url: /models/old-deblurrer/\n"
+        "    note: Its authors withdrew it.\n", encoding="utf-8")
     build = mkdocs_build(project)
     assert build.returncode == 0, build.output
     server = Served(build.site)

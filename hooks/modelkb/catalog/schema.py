@@ -332,8 +332,8 @@ class Retired(Entry):
     shows a page saying so, or leads to another page. A build that no longer makes a
     published URL fails until the URL is listed here (or its entry is back)."""
 
-    url: SitePath = _f("The URL as published-urls.txt lists it, e.g. `/answers/old-slug/`. An "
-                       "answer's Markdown export and card, a page's anchors, follow it.")
+    url: SitePath = _f("The URL as published-urls.txt lists it, e.g. `/answers/old-slug/`. "
+                       "Retiring an answer's page retires its Markdown export and card too.")
     redirect: SitePath | None = _f(
         "A page of this site the URL now leads to, e.g. `/answers/new-slug/`; without it the "
         "URL shows a page saying it was removed.", None)

@@ -163,6 +163,7 @@ class Outcome:
     how: str  # 'moved', 'retired' or 'missing'
     key: str = ""  # moved: the entry's key now
     redirect: str | None = None  # retired: the URL it leads to (None: gone)
+    retired: str = ""  # retired: the url of its entry under 'retired:'
     note: str | None = None  # retired and gone: why
 
 
@@ -238,9 +239,10 @@ class Permalinks:
                 target = outcome.redirect
                 if target is not None and target not in pages:
                     problems.append(self._retired_problem(
-                        catalog, url, "redirect", f"the retired URL {url} redirects to "
-                        f"{target}, which is not a page of this site",
-                        "give the URL of a page this build makes, e.g. /answers/<slug>/"))
+                        catalog, outcome.retired, "redirect", f"the retired URL "
+                        f"{outcome.retired} redirects to {target}, which is not a page of "
+                        "this site", "give the URL of a page this build makes, e.g. "
+                        "/answers/<slug>/"))
                     continue
             self._keep(files, config, urls, base, url, published.kind, target,
                        resolver.answer_at(target), outcome.note)
@@ -262,6 +264,7 @@ class Permalinks:
                            resolver.answer_at(target), retired.note)
         for (group, key), lost in missing.items():
             problems.append(_missing_problem(catalog, group, key, lost, self.display))
+        problems = list(dict.fromkeys(problems))  # an answer's export and card: said once
         if problems:
             if self.write:
                 head = (f"{len(problems)} published URL problem"
@@ -426,7 +429,8 @@ class _Resolver:
         retired = self.catalog.retired.get(published.url) \
             or self.retired_by_key.get((published.group, published.key))
         if retired is not None:
-            return Outcome("retired", redirect=retired.redirect, note=retired.note)
+            return Outcome("retired", redirect=retired.redirect, note=retired.note,
+                           retired=retired.url)
         ident = (published.group, published.key)
         if ident not in self._memo:
             self._memo[ident] = self._moved(published)

@@ -9,6 +9,7 @@ so that each build takes seconds; the built sites are served by `python -m http.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -170,6 +171,34 @@ def test_a_browser_following_the_old_url_lands_on_the_new_section(renamed):
             assert page.locator("#workflow").count() == 1
         finally:
             chromium.close()
+
+
+def test_mkdocs_serve_serves_the_redirects_and_never_writes_the_record(tmp_path, shared_cache):
+    """A preview keeps old URLs working too, but the names typed while editing a slug never
+    become published URLs: `mkdocs serve` leaves the record alone."""
+    project = no_gallery_project(tmp_path, shared_cache)
+    edit(project, f"  - slug: {SEED_SLUG}\n", f"  - slug: {NEW_SLUG}\n")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "--no-livereload", "-a", f"127.0.0.1:{port}"],
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    try:
+        page = b""
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/answers/{SEED_SLUG}/",
+                                            timeout=5) as response:
+                    page = response.read()
+                break
+            except OSError:
+                assert server.poll() is None, "mkdocs serve stopped"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert Head(page.decode("utf-8")).refresh == f"0; url=../{NEW_SLUG}/"
+    assert (project / RECORD).read_bytes() == (ROOT / RECORD).read_bytes()
 
 
 def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):

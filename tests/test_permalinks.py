@@ -168,6 +168,7 @@ def test_a_renamed_answer_serves_its_old_url_as_a_redirect_to_the_new_one(rename
     assert set(data) == expected, f"{RECORD} is behind catalog.yml: build, then commit it"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed")
 def test_a_browser_following_the_old_url_lands_on_the_new_section(renamed):
     from playwright.sync_api import sync_playwright
@@ -212,6 +213,7 @@ def test_mkdocs_serve_serves_the_redirects_and_never_writes_the_record(tmp_path,
     assert (project / RECORD).read_bytes() == (ROOT / RECORD).read_bytes()
 
 
+@pytest.mark.slow  # four builds
 def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):
     project = no_gallery_project(tmp_path, shared_cache)
     extra = ("  - id: old-deblurrer\n    name: Old Deblurrer\n    task: image-deblurring\n"

@@ -213,7 +213,6 @@ def test_mkdocs_serve_serves_the_redirects_and_never_writes_the_record(tmp_path,
     assert (project / RECORD).read_bytes() == (ROOT / RECORD).read_bytes()
 
 
-@pytest.mark.slow  # four builds
 def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):
     project = no_gallery_project(tmp_path, shared_cache)
     extra = ("  - id: old-deblurrer\n    name: Old Deblurrer\n    task: image-deblurring\n"

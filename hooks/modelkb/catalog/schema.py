@@ -62,6 +62,20 @@ def _check_slug(value: str) -> str:
     return value
 
 
+SITE_PATH_RE = re.compile(r"/(?:[A-Za-z0-9._~%-]+/)*(?:[A-Za-z0-9._~%-]+\.(?:html|md))?\Z")
+
+
+def _check_site_path(value: str) -> str:
+    parts = value.split("/")
+    if len(value) > 300 or not SITE_PATH_RE.match(value) \
+            or any(p in (".", "..") for p in parts):
+        raise ValueError(
+            "must be a URL of this site as published-urls.txt lists it: a path from the "
+            "site's address starting with '/' and ending with '/', '.html' or '.md', of "
+            "a-z, A-Z, 0-9, '.', '_', '~', '%' and '-', e.g. '/answers/old-slug/'")
+    return value
+
+
 def _check_url(value: str) -> str:
     from modelkb.catalog.links import url_problem
 
@@ -118,13 +132,17 @@ def _check_architecture(value: str) -> str:
     return value
 
 
+PREVIOUS_IDS = ("Ids this entry had before (only needed when its name or title changed too; a "
+                "renamed id is recognised by the unchanged name): their URLs redirect here.")
+
+
 def _f(description: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
     """A field with its description (published on the Catalog reference page)."""
     return field(default=default, default_factory=factory, metadata={"description": description})
 
 
 if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating versions
-    Id = Slug = Url = RelPath = Text = Markdown = Summary = Sha256 = Architecture = str
+    Id = Slug = SitePath = Url = RelPath = Text = Markdown = Summary = Sha256 = Architecture = str
     Bool = bool
     NonNegInt = PosInt = int
     Scale = float
@@ -151,6 +169,7 @@ class Task(Entry):
     id: Id = _f("Stable identifier; the task's page is /tasks/<id>/.")
     name: Text = _f("Display name, plain text.")
     summary: Markdown = _f("One or two sentences, Markdown without HTML.", "")
+    previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
 
 @_entry
@@ -189,6 +208,7 @@ class Model(Entry):
     code: Url | None = _f("Link to the model's source code.", None)
     summary: Markdown = _f("What the model does, Markdown without HTML.", "")
     weights: list[WeightsEntry] = _f("Known weights releases.", factory=list)
+    previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
 
 @_entry
@@ -200,6 +220,7 @@ class Paper(Entry):
     link: Url = _f("Link to the paper (abstract or PDF).")
     code: Url | None = _f("Link to the paper's code, if any.", None)
     summary: Markdown = _f("Abstract or summary, Markdown without HTML.", "")
+    previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
 
 @_entry
@@ -210,6 +231,7 @@ class Tool(Entry):
     name: Text = _f("Display name, plain text.")
     link: Url = _f("Link to the tool (repository or homepage).")
     summary: Markdown = _f("What the tool does, Markdown without HTML.", "")
+    previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
 
 @_entry
@@ -298,6 +320,25 @@ class Question(Entry):
     gallery: list[Id] = _f("Gallery entries shown in section 2.", factory=list)
     draft: Bool = _f("Drafts build with a banner, outside home and exports.", False)
     answer: Answer = _f("The answer's three sections.")
+    previous: list[Slug] = _f(
+        "Slugs this answer had before (only needed when its question text changed too; a "
+        "renamed slug is recognised by the unchanged question): their URLs, Markdown "
+        "export and card redirect here.", factory=list)
+
+
+@_entry
+class Retired(Entry):
+    """A URL the site published (see published-urls.txt) whose page is gone for good: it
+    shows a page saying so, or leads to another page. A build that no longer makes a
+    published URL fails until the URL is listed here (or its entry is back)."""
+
+    url: SitePath = _f("The URL as published-urls.txt lists it, e.g. `/answers/old-slug/`. "
+                       "Retiring an answer's page retires its Markdown export and card too.")
+    redirect: SitePath | None = _f(
+        "A page of this site the URL now leads to, e.g. `/answers/new-slug/`; without it the "
+        "URL shows a page saying it was removed.", None)
+    note: Text | None = _f("Why it was removed, shown on that page (without `redirect`).",
+                           None)
 
 
 SECTIONS: dict[str, type[Entry]] = {
@@ -308,13 +349,14 @@ SECTIONS: dict[str, type[Entry]] = {
     "workflows": Workflow,
     "gallery": GalleryEntry,
     "questions": Question,
+    "retired": Retired,
 }
-KEY_FIELD = {name: ("slug" if name == "questions" else "id") for name in SECTIONS}
+KEY_FIELD = {name: {"questions": "slug", "retired": "url"}.get(name, "id") for name in SECTIONS}
 
 # What each validated type name in the annotations above means, for the Catalog reference.
 TYPE_NAMES = {
-    "Id": "id", "Architecture": "architecture name", "Slug": "slug", "Url": "URL",
-    "RelPath": "path", "Text": "text", "Markdown": "Markdown",
+    "Id": "id", "Architecture": "architecture name", "Slug": "slug", "SitePath": "site path",
+    "Url": "URL", "RelPath": "path", "Text": "text", "Markdown": "Markdown",
     "Summary": "text, at most 200 characters", "Sha256": "SHA-256 (64 hex digits)",
     "Bool": "true or false", "NonNegInt": "whole number ≥ 0", "PosInt": "whole number > 0",
     "Scale": "number > 0, at most 8", "Steps": "list of steps", "Crops": "list of crops",
@@ -342,6 +384,7 @@ def _schema() -> dict[str, Any]:
         "Id": Annotated[strict_str, AfterValidator(_check_id)],
         "Architecture": Annotated[strict_str, AfterValidator(_check_architecture)],
         "Slug": Annotated[strict_str, AfterValidator(_check_slug)],
+        "SitePath": Annotated[strict_str, AfterValidator(_check_site_path)],
         "Url": Annotated[strict_str, AfterValidator(_check_url)],
         "RelPath": Annotated[strict_str, AfterValidator(_check_relpath)],
         "Text": Annotated[strict_str, Field(min_length=1), text_check],
@@ -369,7 +412,7 @@ def validate_entry(cls: type[E], data: Any) -> E:
 
 ENTRY_CLASSES: tuple[type[Entry], ...] = (
     Task, WeightsEntry, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
-    GalleryEntry, Answer, Question)
+    GalleryEntry, Answer, Question, Retired)
 E = TypeVar("E", bound=Entry)
 
 
@@ -446,6 +489,7 @@ class Catalog:
     workflows: dict[str, Workflow] = field(default_factory=dict)
     gallery: dict[str, GalleryEntry] = field(default_factory=dict)
     questions: dict[str, Question] = field(default_factory=dict)
+    retired: dict[str, Retired] = field(default_factory=dict)
 
     def entry(self, entry_id: str) -> tuple[str, Any] | None:
         """The (kind, entry) a ``[[id]]`` shortcode refers to, or None."""

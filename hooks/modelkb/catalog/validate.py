@@ -158,7 +158,7 @@ class Validator:
         elif kind == "value_error":
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
             self.add(full, f"'{what}' {msg}", MARKDOWN_HINT if "Markdown" in msg
-                     else _value_hint(loc))
+                     else "" if section == "retired" else _value_hint(loc))
         elif kind == "union_tag_invalid":
             given = err.get("input")
             op = given.get("op") if isinstance(given, dict) else ""
@@ -207,6 +207,44 @@ class Validator:
                 self.summary_links((kind, i, "summary"), item.get("summary"))
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
+        for kind in (*linkable, "questions"):
+            self.previous_keys(kind)
+        for i, item in _raw_entries(self.src.data, "retired"):
+            self.retired(("retired", i), item)
+
+    def previous_keys(self, kind: str) -> None:
+        """An entry's ``previous`` keys name no current entry of its section and no other
+        entry's ``previous`` (each old URL leads to one page)."""
+        key_field = KEY_FIELD[kind]
+        claimed: dict[str, str] = {}
+        for i, item in _raw_entries(self.src.data, kind):
+            previous = item.get("previous")
+            for j, old in enumerate(previous if isinstance(previous, list) else []):
+                if not isinstance(old, str):
+                    continue
+                path = (kind, i, "previous", j)
+                if old in self.known_ids[kind]:
+                    self.add(path, f"previous {key_field} '{old}' is the {key_field} of an "
+                             f"entry in {kind}, whose page is at that URL",
+                             "drop it from 'previous', or rename that entry")
+                elif old in claimed:
+                    self.add(path, f"previous {key_field} '{old}' is also listed by "
+                             f"'{claimed[old]}'", "an old URL can lead to one page only; "
+                             "keep it on one entry")
+                else:
+                    claimed[old] = str(item.get(key_field))
+
+    def retired(self, path: tuple, item: dict) -> None:
+        """A retired URL leads elsewhere or says it is gone, never to itself."""
+        if item.get("url") == "/":
+            self.add(path + ("url",), "the home page cannot be retired",
+                     "list the URL of the page that is gone")
+        if item.get("redirect") is not None and item.get("redirect") == item.get("url"):
+            self.add(path + ("redirect",), "a retired URL cannot redirect to itself",
+                     "name another page, or drop 'redirect:' to mark the URL gone")
+        if item.get("redirect") is not None and item.get("note") is not None:
+            self.add(path + ("note",), "'note' is shown only on a page that says the URL is "
+                     "gone, and this one redirects", "drop 'note:' or 'redirect:'")
 
     def weights_files(self, path: tuple, entries: object) -> None:
         """A weights entry's ``file`` must resolve inside the shipped weights folder."""

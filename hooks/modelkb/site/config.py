@@ -46,6 +46,9 @@ class ModelkbConfig(base.Config):
     max_pixels = _PositiveInt(DEFAULT_MAX_PIXELS)
     drafts = opt.Choice(("show", "warn", "error"), default="show")
     gallery_failures = opt.Choice(("warn", "error"), default="warn")
+    # The record of every URL the site has published (modelkb.site.permalinks): kept in git
+    # beside the catalog; builds add to it, and fail when a URL in it would break.
+    published_urls = opt.Type(str, default="published-urls.txt")
 
 
 SETTING_NAMES = tuple(name for name, _ in ModelkbConfig._schema)

@@ -45,6 +45,7 @@ from modelkb.site.pages import (
     make_resolver,
     resolve_shortcodes,
 )
+from modelkb.site.permalinks import Permalinks
 from modelkb.site.project import Project
 from modelkb.site.render import Renderer, attr
 from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
@@ -105,6 +106,7 @@ class BuildState:
     view: GalleryView
     renderer: Renderer
     publication: publish.Publication
+    permalinks: Permalinks
     generated: set[str] = field(default_factory=set)
     meta: PageMeta = field(default_factory=dict)  # src_uri -> (title, description, hidden)
     impact: Impact = field(default_factory=Impact)  # what the build wrote (impact report)
@@ -145,6 +147,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                                                  None if self.from_extra else self.config)
             self._lock_build(project)
             catalog = project.load_catalog()
+            permalinks = Permalinks.from_config(
+                config, None if self.from_extra else self.config, self._command)
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
         urls = Urls(config.use_directory_urls)
@@ -155,7 +159,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             site_description=config.get("site_description") or "",
             site_url=config.get("site_url"), urls=urls, renderer=renderer)
         self._state = BuildState(project=project, catalog=catalog, view=view,
-                                 renderer=renderer, publication=publication)
+                                 renderer=renderer, publication=publication,
+                                 permalinks=permalinks)
         try:
             publish.check_site_url(config.get("site_url"), self._command)
         except ModelkbError as exc:
@@ -228,7 +233,11 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         st.impact.cards(cards, drawn_before)
         for site_path, card in cards:
             files.append(File.generated(config, site_path, abs_src_path=str(card)))
-        return files
+        try:  # every URL published before keeps working (or the build stops)
+            return st.permalinks.on_files(files, config, st.catalog, st.publication.urls,
+                                          config.get("site_url"))
+        except ModelkbError as exc:
+            raise PluginError(terminal_safe(str(exc))) from None
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
         """Set a generated page's metadata; expand ``[[id]]`` and the home page's answer list.
@@ -281,7 +290,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         highlight its section's item."""
         context[HEAD_META] = publish.head_tags(self.state.publication, publish.PageInfo(
             page.file.src_uri, page.url, page.canonical_url, page.title, page.meta or {},
-            page.is_homepage))
+            page.is_homepage)) + self.state.permalinks.head(page.file.src_uri)
         folder = page.file.src_uri.split("/", 1)[0]
         if folder in BY_FOLDER and page.file.src_uri != f"{folder}/index.md":
             index = next((p for p in nav.pages if p.file.src_uri == f"{folder}/index.md"), None)
@@ -298,10 +307,10 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return output
 
     def on_template_context(self, context, template_name: str, config):
-        """The sitemap lists no draft answer."""
+        """The sitemap lists no draft answer and no removed page."""
         if template_name == "sitemap.xml":
             drafts = {answer_uri(q.slug) for q in self.state.catalog.questions.values()
-                      if q.draft}
+                      if q.draft} | self.state.permalinks.gone_pages
             context["pages"] = [f for f in context["pages"] if f.src_uri not in drafts]
         return context
 
@@ -312,11 +321,13 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         return output_content
 
     def on_post_build(self, config) -> None:
-        """Exports after the site is written: answers as Markdown, catalog.json; the impact
-        report (site/impact.py); then the build lock is released."""
+        """Exports after the site is written: answers as Markdown, catalog.json, old URLs'
+        exports, the record of published URLs; the impact report (site/impact.py); then the
+        build lock is released."""
         st = self.state
         try:
             publish.write_exports(st.publication, Path(config["site_dir"]))
+            st.permalinks.after_build(Path(config["site_dir"]))
             finish_report(st.impact, st.view.report, st.project.cache_dir,
                           st.project.display, self._command, config.get("site_url"))
         finally:

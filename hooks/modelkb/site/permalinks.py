@@ -1,0 +1,529 @@
+"""URLs that last: the record of every URL the site has published, and the pages that keep
+an old URL working when its page moves or goes.
+
+The record (setting ``published_urls``, ``published-urls.txt`` beside mkdocs.yml) is a
+sorted text file kept in git, one URL a line with what it was: its kind (answer, export,
+card, model, paper, tool, task, page), the catalog key of its entry (an answer's slug, an
+entry's id, a hand-written page's source path) and a fingerprint of the entry's identity
+(the question's or name's text, hashed). A page's identity is its catalog entry, not its
+URL, so a build that no longer makes a recorded URL looks for where its entry went:
+
+1. the URL is listed under ``retired:`` in the catalog (directly, or its answer's page for
+   the answer's Markdown export and card): a page saying it was removed, or a redirect;
+2. the entry still exists under the same key (``use_directory_urls`` changed): redirect;
+3. an entry lists the key in ``previous:``: redirect to it;
+4. exactly one entry that the record does not know has the same fingerprint, and exactly
+   one recorded entry of that fingerprint is missing (a slug or id renamed, the question or
+   name unchanged): redirect to it;
+5. otherwise the build fails, naming the URL and the fixes.
+
+A redirect is a static HTML file at the old URL (meta refresh, canonical link, and a script
+that keeps the query and the ``#anchor``); an answer's old Markdown export is a copy of the
+new one (tools that fetch it get the answer, not a note they cannot follow), its old card a
+copy of the new card. A removed page is a themed page saying so, out of the sitemap and the
+search index. The record is rewritten (atomically, only when it changes) after a build
+succeeds; ``mkdocs serve`` previews without writing it and reports broken URLs as warnings,
+so the names typed while editing never become published URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkdocs.structure.files import File, Files
+
+from modelkb.catalog import Catalog
+from modelkb.catalog.yamlsrc import SourceError, read_yaml
+from modelkb.errors import ModelkbError
+from modelkb.files import write_if_changed
+from modelkb.site.gallery_pages import GALLERY_URI
+from modelkb.site.publish import (
+    CATALOG_JSON,
+    SITE_CARD,
+    base_url,
+    card_path,
+    export_path,
+    site_link,
+)
+from modelkb.site.render import attr, markdown_text, plain
+from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, REFERENCE_URI
+from modelkb.site.urls import Urls
+
+log = logging.getLogger(__name__)
+
+RECORD_HEAD = """\
+# Every URL this site has published: URL, kind, catalog key, fingerprint (one a line, sorted).
+# `mkdocs build` adds new URLs (modelkb; see docs/publishing.md, "URLs that last"): commit
+# this file with catalog.yml. When a build no longer makes a URL listed here, it writes a
+# redirect there if the entry was renamed, and otherwise fails until the URL is listed under
+# `retired:` in the catalog. Delete a line only for a URL that was never published.
+"""
+# kind -> the catalog section whose entries it belongs to ('page': a page of the site itself)
+KIND_GROUP = {"answer": "questions", "export": "questions", "card": "questions",
+              "model": "models", "paper": "papers", "tool": "tools", "task": "tasks",
+              "page": "page"}
+GROUP_KIND = {"questions": "answer", "models": "model", "papers": "paper", "tools": "tool",
+              "tasks": "task", "page": "page"}
+NO_FINGERPRINT = "-"
+GONE_TITLE = "Page removed"
+NOINDEX = '<meta name="robots" content="noindex">'
+
+
+@dataclass(frozen=True)
+class Published:
+    """One line of the record: a URL (from the site's root, '/answers/x/') and what it was."""
+
+    url: str
+    kind: str
+    key: str
+    fingerprint: str = NO_FINGERPRINT
+
+    @property
+    def group(self) -> str:
+        return KIND_GROUP[self.kind]
+
+    def line(self) -> str:
+        return f"{self.url}\t{self.kind}\t{self.key}\t{self.fingerprint}"
+
+
+def fingerprint(text: str) -> str:
+    """A short hash of an entry's identity text (whitespace and case do not count)."""
+    norm = " ".join(text.split()).casefold()
+    return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:12]
+
+
+def read_record(path: Path, display: str) -> dict[str, Published]:
+    """The record at ``path`` ({} when there is none yet); a line that cannot be read is a
+    ModelkbError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelkbError(f"{display}: cannot read the record of published URLs: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    found: dict[str, Published] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith(("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
+            raise ModelkbError(f"{display}:{n}: an unresolved merge conflict; keep the lines "
+                               "of both sides (the file is a set of URLs) and delete the "
+                               "conflict markers")
+        parts = line.split()
+        if len(parts) != 4 or not parts[0].startswith("/") or parts[1] not in KIND_GROUP:
+            raise ModelkbError(f"{display}:{n}: cannot read this line (expected 'URL KIND KEY "
+                               f"FINGERPRINT', KIND one of {', '.join(KIND_GROUP)}); restore "
+                               "it from git, or delete it if the URL was never published")
+        found[parts[0]] = Published(*parts)
+    return found
+
+
+def format_record(entries: dict[str, Published]) -> str:
+    return RECORD_HEAD + "".join(entries[url].line() + "\n" for url in sorted(entries))
+
+
+def rooted(url: str) -> str:
+    """A URL MkDocs gives relative to the site's root ('answers/x/', './' for the home page)
+    as the record writes it ('/answers/x/', '/')."""
+    return "/" + (url if url not in (".", "./") else "")
+
+
+def output_path(url: str) -> str:
+    """Where the file served at ``url`` lies in the site folder ('/a/b/' -> 'a/b/index.html')."""
+    path = url.lstrip("/")
+    return path + "index.html" if path.endswith("/") or not path else path
+
+
+def redirect_html(target: str, canonical: str) -> str:
+    """A page that sends the reader on to ``target`` (relative to it), keeping the query
+    and the anchor; ``canonical`` is the target's address for search engines."""
+    script = json.dumps(target).replace("<", "\\u003c")
+    return (
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>Moved</title>\n" + NOINDEX + "\n"
+        f"<link rel=\"canonical\" href=\"{attr(canonical)}\">\n"
+        f"<meta http-equiv=\"refresh\" content=\"0; url={attr(target)}\">\n"
+        f"<script>location.replace({script} + location.search + location.hash)</script>\n"
+        "</head>\n<body>\n"
+        f"<p>This page has moved to <a href=\"{attr(target)}\">{html.escape(canonical)}</a>."
+        "</p>\n</body>\n</html>\n")
+
+
+@dataclass
+class Outcome:
+    """What becomes of one recorded key that the build no longer serves."""
+
+    how: str  # 'moved', 'retired' or 'missing'
+    key: str = ""  # moved: the entry's key now
+    redirect: str | None = None  # retired: the URL it leads to (None: gone)
+    retired: str = ""  # retired: the url of its entry under 'retired:'
+    note: str | None = None  # retired and gone: why
+
+
+@dataclass
+class Permalinks:
+    """One site's published URLs across its builds: read the record, keep old URLs alive,
+    write the record back. The plugin calls :meth:`on_files` and :meth:`after_build`."""
+
+    record_file: Path
+    display: str  # the record's name in messages
+    write: bool = True  # False for `mkdocs serve`: broken URLs warn, the record is kept
+    gone_pages: set[str] = field(default_factory=set)  # src_uri of 'removed' pages
+    _record: dict[str, Published] = field(default_factory=dict)
+    _changed: bool = False
+    _copies: list[tuple[str, str]] = field(default_factory=list)  # (old, new) export paths
+    _notes: dict[str, str] = field(default_factory=dict)  # site path -> Markdown
+
+    @classmethod
+    def from_config(cls, config, settings, command: str | None) -> Permalinks:
+        """The record of the site of a MkDocs ``config``; ``settings`` as Project reads them."""
+        from modelkb.site.config import parse_settings
+        from modelkb.site.project import resolve
+
+        config_path = config.config_file_path
+        root = Path(config_path).parent if config_path else Path.cwd()
+        if settings is None:
+            settings = parse_settings(config.extra.get("modelkb"),
+                                      Path(config_path or "mkdocs.yml").name)
+        name = settings["published_urls"]
+        return cls(record_file=resolve(root, name), display=name, write=command != "serve")
+
+    def head(self, src_uri: str) -> str:
+        """Extra head tags of a page: a removed page asks not to be indexed."""
+        return "\n    " + NOINDEX if src_uri in self.gone_pages else ""
+
+    # -- during the build -------------------------------------------------------------------
+
+    def on_files(self, files: Files, config, catalog: Catalog, urls: Urls,
+                 site_url: str | None) -> Files:
+        """Add a redirect or a 'removed' page at every recorded URL this build does not make;
+        raise ModelkbError naming the URLs that would break (``mkdocs serve``: warn)."""
+        self.gone_pages = set()
+        self._copies, self._notes = [], {}
+        before = read_record(self.record_file, self.display)
+        old = dict(before)
+        current = current_urls(catalog, files, urls)
+        served = {rooted(f.url) for f in files}
+        served |= {rooted(f.url[:-len("index.html")]) for f in files
+                   if f.url.endswith("index.html")}
+        served |= set(current) | {"/" + CATALOG_JSON}
+        pages = {rooted(f.url): f for f in files.documentation_pages()}
+        resolver = _Resolver(catalog, files, urls, old, current)
+        for url, published in resolver.previous_urls().items():
+            old.setdefault(url, published)
+        record = dict(old)
+        problems: list[str] = []
+        missing: dict[tuple[str, str], list[str]] = {}
+        base = base_url(site_url)
+        for url, published in sorted(old.items()):
+            if url in served:
+                continue
+            outcome = resolver.outcome(published)
+            if outcome.how == "missing":
+                missing.setdefault((published.group, published.key), []).append(url)
+                continue
+            if outcome.how == "moved":
+                record[url] = Published(url, published.kind, outcome.key,
+                                        resolver.fingerprint_of(published.group, outcome.key))
+                target = rooted(urls.page(resolver.page_uri(published.group, outcome.key)))
+                if published.kind == "export" and resolver.answer_at(target) is None:
+                    continue  # the answer is a draft now: drafts have no export
+            else:
+                target = outcome.redirect
+                if target is not None and target not in pages:
+                    problems.append(self._retired_problem(
+                        catalog, outcome.retired, "redirect", f"the retired URL "
+                        f"{outcome.retired} redirects to {target}, which is not a page of "
+                        "this site", "give the URL of a page this build makes, e.g. "
+                        "/answers/<slug>/"))
+                    continue
+            self._keep(files, config, urls, base, url, published.kind, target,
+                       resolver.answer_at(target), outcome.note)
+        for url, retired in catalog.retired.items():
+            if url in served:
+                problems.append(self._retired_problem(
+                    catalog, url, "url", f"the retired URL {url} is a page of this build",
+                    "remove this retired entry: the page is back"))
+            elif url not in old:  # an address from before the record: kept alive too
+                target = retired.redirect
+                if target is not None and target not in pages:
+                    problems.append(self._retired_problem(
+                        catalog, url, "redirect", f"the retired URL {url} redirects to "
+                        f"{target}, which is not a page of this site",
+                        "give the URL of a page this build makes, e.g. /answers/<slug>/"))
+                    continue
+                kind = "export" if url.endswith(".md") else "page"
+                self._keep(files, config, urls, base, url, kind, target,
+                           resolver.answer_at(target), retired.note)
+        for (group, key), lost in missing.items():
+            problems.append(_missing_problem(catalog, group, key, lost, self.display))
+        problems = list(dict.fromkeys(problems))  # an answer's export and card: said once
+        if problems:
+            if self.write:
+                head = (f"{len(problems)} published URL problem"
+                        f"{'s' if len(problems) != 1 else ''} (a link to the site would "
+                        "break):")
+                raise ModelkbError("\n".join([head, *(f"  {p}" for p in problems)]))
+            for problem in problems:
+                log.warning("%s", problem)
+        record.update(current)
+        self._changed = record != before or not self.record_file.is_file()
+        self._record = record
+        return files
+
+    def _keep(self, files: Files, config, urls: Urls, base: str | None, url: str,
+              kind: str, target: str | None, answer: str | None, note: str | None) -> None:
+        """Keep ``url`` (of ``kind``) alive: lead to ``target`` (a page URL; ``answer``: the
+        answer's slug when it is one), or say it is gone (``target`` None)."""
+        path = output_path(url)
+        if kind == "export":
+            if answer is not None:
+                self._copies.append((path, export_path(answer)))
+            else:
+                self._notes[path] = _export_note(url, target, note, base)
+            return
+        if kind == "card":
+            card = files.get_file_from_path(card_path(answer)) if answer else None
+            card = card or files.get_file_from_path(SITE_CARD)
+            if card is not None and card.abs_src_path:
+                files.append(File.generated(config, path, abs_src_path=card.abs_src_path))
+            return
+        if target is not None:
+            rel = Urls.relative(target.lstrip("/"), url.lstrip("/") or ".")
+            files.append(File.generated(config, path, content=redirect_html(
+                rel, site_link(base, target.lstrip("/")))))
+            log.info("%s moved: it redirects to %s", url, target)
+            return
+        src = _gone_source(url, urls, files)
+        if src is None:  # no page source is served at this URL: a plain page
+            files.append(File.generated(config, path, content=_gone_html(url, note)))
+            return
+        self.gone_pages.add(src)
+        files.append(File.generated(config, src, content=_gone_markdown(url, src, note)))
+
+    def _retired_problem(self, catalog: Catalog, url: str, key: str, message: str,
+                         hint: str) -> str:
+        return f"{_retired_where(catalog, url, key)}: {message} ({hint})"
+
+    def after_build(self, site_dir: Path) -> None:
+        """After the exports are written: the old exports' copies and notes, then the
+        record (atomically, only when it changed; never for `mkdocs serve`)."""
+        for old, new in self._copies:
+            source = site_dir / new
+            if source.is_file():
+                (site_dir / old).parent.mkdir(parents=True, exist_ok=True)
+                (site_dir / old).write_bytes(source.read_bytes())
+        for path, text in self._notes.items():
+            (site_dir / path).parent.mkdir(parents=True, exist_ok=True)
+            (site_dir / path).write_text(text, encoding="utf-8")
+        if not self.write or not self._changed:
+            return
+        try:
+            write_if_changed(self.record_file, format_record(self._record))
+        except OSError as exc:
+            log.warning("cannot update %s: %s; the URLs this build added are not recorded, so "
+                        "a later rename cannot redirect them", self.display,
+                        exc.strerror or exc)
+            return
+        log.info("%s updated: commit it with catalog.yml", self.display)
+
+
+def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Published]:
+    """The URLs this build publishes for good, with their identities: the pages of the
+    catalog's entries (not drafts), answers' exports and cards, the site's own section
+    pages, and the hand-written pages of docs/."""
+    by_src: dict[str, tuple[str, str, str]] = {}
+    for q in catalog.published_questions():
+        by_src[PAGE_SECTIONS["questions"].page_uri(q.slug)] = (
+            "answer", q.slug, fingerprint(q.question))
+    for group in ("models", "papers", "tools", "tasks"):
+        for key, entry in getattr(catalog, group).items():
+            name = getattr(entry, "name", None) or entry.title
+            by_src[PAGE_SECTIONS[group].page_uri(key)] = (GROUP_KIND[group], key,
+                                                          fingerprint(name))
+    own = {s.index_uri for s in PAGE_SECTIONS.values()} | {GALLERY_URI, REFERENCE_URI}
+    found: dict[str, Published] = {}
+    for f in files.documentation_pages():
+        ident = by_src.get(f.src_uri)
+        if ident is None and (f.generated_by is None or f.src_uri in own):
+            ident = ("page", f.src_uri, NO_FINGERPRINT)
+        if ident is not None:
+            found[rooted(f.url)] = Published(rooted(f.url), *ident)
+    for q in catalog.published_questions():
+        fp = fingerprint(q.question)
+        found["/" + export_path(q.slug)] = Published("/" + export_path(q.slug), "export",
+                                                     q.slug, fp)
+        if files.get_file_from_path(card_path(q.slug)) is not None:
+            found["/" + card_path(q.slug)] = Published("/" + card_path(q.slug), "card",
+                                                       q.slug, fp)
+    return found
+
+
+class _Resolver:
+    """Where the entry of a recorded URL went (see the module docstring's steps)."""
+
+    def __init__(self, catalog: Catalog, files: Files, urls: Urls,
+                 old: dict[str, Published], current: dict[str, Published]):
+        self.catalog, self.files, self.urls = catalog, files, urls
+        self.current = current
+        self.previous: dict[tuple[str, str], str] = {}
+        for group in ("questions", "models", "papers", "tools", "tasks"):
+            for key, entry in getattr(catalog, group).items():
+                for before in entry.previous:
+                    self.previous[(group, before)] = key
+        recorded = {(p.group, p.key) for p in old.values()}
+        now = {(p.group, p.key, p.fingerprint) for p in current.values()}
+        self.new_by_fp: dict[tuple[str, str], list[str]] = {}
+        for group, key, fp in now:
+            if (group, key) not in recorded and fp != NO_FINGERPRINT:
+                self.new_by_fp.setdefault((group, fp), []).append(key)
+        self.lost_by_fp: dict[tuple[str, str], set[str]] = {}
+        for p in old.values():
+            if p.fingerprint != NO_FINGERPRINT and not self.exists(p.group, p.key):
+                self.lost_by_fp.setdefault((p.group, p.fingerprint), set()).add(p.key)
+        self._memo: dict[tuple[str, str], Outcome] = {}
+        # an answer's export and card follow its page: (group, key) -> the retired entry
+        self.retired_by_key = {(p.group, p.key): catalog.retired[p.url] for p in old.values()
+                               if p.kind in GROUP_KIND.values() and p.url in catalog.retired}
+
+    def page_uri(self, group: str, key: str) -> str:
+        return key if group == "page" else PAGE_SECTIONS[group].page_uri(key)
+
+    def exists(self, group: str, key: str) -> bool:
+        if group == "page":
+            return self.files.get_file_from_path(key) is not None
+        return key in getattr(self.catalog, group)
+
+    def fingerprint_of(self, group: str, key: str) -> str:
+        if group == "page":
+            return NO_FINGERPRINT
+        entry = getattr(self.catalog, group)[key]
+        return fingerprint(entry.question if group == "questions"
+                           else getattr(entry, "name", None) or entry.title)
+
+    def previous_urls(self) -> dict[str, Published]:
+        """The URLs of every ``previous:`` key (they may predate the record)."""
+        found: dict[str, Published] = {}
+        for (group, before), _key in self.previous.items():
+            page = rooted(self.urls.page(self.page_uri(group, before)))
+            found[page] = Published(page, GROUP_KIND[group], before)
+            if group == "questions":
+                for kind, path in (("export", export_path(before)),
+                                   ("card", card_path(before))):
+                    found["/" + path] = Published("/" + path, kind, before)
+        return found
+
+    def answer_at(self, url: str | None) -> str | None:
+        """The slug of the answer whose page is at ``url``, if it is one."""
+        found = self.current.get(url or "")
+        return found.key if found is not None and found.kind == "answer" else None
+
+    def outcome(self, published: Published) -> Outcome:
+        retired = self.catalog.retired.get(published.url) \
+            or self.retired_by_key.get((published.group, published.key))
+        if retired is not None:
+            return Outcome("retired", redirect=retired.redirect, note=retired.note,
+                           retired=retired.url)
+        ident = (published.group, published.key)
+        if ident not in self._memo:
+            self._memo[ident] = self._moved(published)
+        return self._memo[ident]
+
+    def _moved(self, published: Published) -> Outcome:
+        group, key = published.group, published.key
+        if self.exists(group, key):
+            return Outcome("moved", key=key)
+        if (group, key) in self.previous:
+            return Outcome("moved", key=self.previous[(group, key)])
+        fp = published.fingerprint
+        candidates = self.new_by_fp.get((group, fp), [])
+        if fp != NO_FINGERPRINT and len(candidates) == 1 \
+                and len(self.lost_by_fp.get((group, fp), ())) == 1:
+            return Outcome("moved", key=candidates[0])
+        return Outcome("missing")
+
+
+def _missing_problem(catalog: Catalog, group: str, key: str, urls: list[str],
+                     record: str) -> str:
+    """The message for a recorded entry whose URLs this build would break."""
+    pages = [u for u in urls if not u.endswith((".md", ".png"))] or urls
+    url = pages[0]
+    others = [u for u in urls if u != url]
+    also = f" (and {', '.join(others)})" if others else ""
+    name = catalog.path.name
+    if group == "page":
+        what = f"the page {key}"
+        keep = f"restore docs/{key}"
+    else:
+        kind = GROUP_KIND[group]
+        what = f"{kind} '{key}'"
+        keep = (f"restore the {kind}; if it was renamed, add 'previous: [{key}]' to the "
+                f"{kind} it became")
+    return (f"{name}: {url}{also} was published ({record} lists it as {what}) but this build "
+            f"no longer makes it: {keep}; or, to remove it for good, list it under "
+            f"'retired:' in {name} (- url: {url}, with 'redirect: /another/page/' or "
+            "'note: why it is gone')")
+
+
+def _retired_where(catalog: Catalog, url: str, key: str) -> str:
+    """'catalog.yml:LINE:COL' of a retired entry's ``key`` (the file's name if unreadable)."""
+    try:
+        src = read_yaml(catalog.path, display=catalog.path.name)
+    except SourceError:
+        return catalog.path.name
+    items = src.data.get("retired") if isinstance(src.data, dict) else None
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and item.get("url") == url:
+            line, col = src.where(("retired", i, key))
+            return f"{src.file}:{line}:{col}"
+    return catalog.path.name
+
+
+def _gone_source(url: str, urls: Urls, files: Files) -> str | None:
+    """A page source MkDocs would serve at ``url``, for a themed 'removed' page."""
+    path = url.strip("/")
+    candidates = ([f"{path}.md", f"{path}/index.md"] if url.endswith("/")
+                  else [path[:-len(".html")] + ".md"] if url.endswith(".html") else [])
+    for src in candidates:
+        if urls.page(src) == url.lstrip("/") and files.get_file_from_path(src) is None:
+            return src
+    return None
+
+
+def _why(note: str | None) -> str:
+    return f" {plain(note)}" if note else ""
+
+
+def _gone_markdown(url: str, src: str, note: str | None) -> str:
+    here = posixpath.dirname(src) or "."
+    home = posixpath.relpath("index.md", here)
+    answers = posixpath.relpath(ANSWERS.index_uri, here)
+    return (f"---\ntitle: {GONE_TITLE}\nsearch:\n  exclude: true\n---\n\n"
+            f"# {GONE_TITLE}\n\n"
+            f"The page that was at {plain(url)} has been removed from this site.{_why(note)}\n\n"
+            f"- [Home page]({home})\n- [All answers]({answers})\n")
+
+
+def _gone_html(url: str, note: str | None) -> str:
+    why = f" {html.escape(note)}" if note else ""
+    return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{GONE_TITLE}</title>\n{NOINDEX}\n</head>\n<body>\n<h1>{GONE_TITLE}</h1>\n"
+            f"<p>The page that was at <code>{html.escape(url)}</code> has been removed from "
+            f"this site.{why}</p>\n</body>\n</html>\n")
+
+
+def _export_note(url: str, target: str | None, note: str | None, base: str | None) -> str:
+    """The Markdown served at an old export's URL when no answer's export takes its place."""
+    if target is not None:
+        link = site_link(base, target.lstrip("/"))
+        return f"# Moved\n\nThis page moved to <{link}>.\n"
+    why = f" {markdown_text(note)}" if note else ""
+    return (f"# {GONE_TITLE}\n\nThe page that was at {markdown_text(url)} has been "
+            f"removed.{why}\n")

@@ -239,8 +239,10 @@ class _Runner:
 
         return _decode(path, self.display(relpath), self.max_pixels)
 
-    def run(self, entry: GalleryEntry) -> EntryResult:
-        start = time.perf_counter()
+    def keys(self, entry: GalleryEntry) -> tuple[str, str, Workflow, Path, Path | None,
+                                                   dict[str, WeightsFile]]:
+        """The entry's (results key, renders key) and what they were made of: its workflow,
+        input and reference paths and the weights each model runs with."""
         workflow = self.catalog.workflows.get(entry.workflow)
         if workflow is None:
             raise _EntryFault(entry.workflow, "unknown workflow")
@@ -257,6 +259,11 @@ class _Runner:
         # per entry: two entries on one photo share the computation, never id or caption
         render_key = make_key(result=key, entry=entry.id, crops=crops, render=RENDER_VERSION,
                               code=render_code_key())
+        return key, render_key, workflow, input_path, ref_path, weights
+
+    def run(self, entry: GalleryEntry) -> EntryResult:
+        start = time.perf_counter()
+        key, render_key, workflow, input_path, ref_path, weights = self.keys(entry)
 
         ran: list[bool] = []  # set when this process really runs the workflow
 
@@ -378,6 +385,24 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
     report.seconds = time.perf_counter() - start
     log.info("%s", report.summary())
     return report
+
+
+def gallery_keys(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
+                 weights: str | WeightsChoice | None = None
+                 ) -> tuple[dict[str, tuple[str, str]], list[Failure]]:
+    """The (results key, renders key) a build looks up for each gallery entry, computing
+    nothing (entries whose keys cannot be made, e.g. a missing photo, are the failures)."""
+    choice = weights if isinstance(weights, WeightsChoice) else WeightsChoice(weights)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), "cpu", choice)
+    keys: dict[str, tuple[str, str]] = {}
+    failures: list[Failure] = []
+    for entry_id, entry in catalog.gallery.items():
+        try:
+            keys[entry_id] = runner.keys(entry)[:2]
+        except _EntryFault as fault:
+            failures.append(Failure(entry_id, _relative(fault.path, runner),
+                                    _relative(fault.reason, runner)))
+    return keys, failures
 
 
 def _run_entries(report: GalleryReport, runner: _Runner, chosen: list, workers: int) -> None:

@@ -71,6 +71,9 @@ def test_bad_shard_and_prune_with_shard_are_refused(tmp_path):
     (tmp_path / "mkdocs.yml").write_text("site_name: x\n")
     both = run_cli("gallery", "--shard", "1/2", "--prune", cwd=tmp_path)
     assert both.returncode == 1 and "--prune needs the whole gallery" in both.stderr
+    merge = run_cli("gallery", "--merge", "shard-1", "--shard", "1/2", cwd=tmp_path)
+    assert merge.returncode == 1 and "--merge runs nothing: give it only --config, --cache " \
+        "and --weights" in merge.stderr
 
 
 @pytest.mark.slow

@@ -5,8 +5,8 @@ the cache folders they fill.
 its workflow runs (:data:`MODEL_COST`, per registered variant, relative to mssnet-small) plus
 the work every entry does around them (decode, PNG and WebP encoding, crops, metrics:
 :data:`WORK_COST`), plus a fixed :data:`ENTRY_COST` (files, hashes, records) that dominates
-only for thumbnails. A resize step before a model scales the pixels it sees. The figures are
-measured (BENCHMARKS.md, "Gallery shards"); only their ratios matter.
+only for thumbnails. A resize step before a model scales the pixels it sees. The model's
+variant is the catalog's. Only the figures' ratios matter (BENCHMARKS.md, "Gallery shards").
 
 **Shares.** :func:`assign` deals the entries to *N* shares, most expensive first, each to
 the share with the least cost so far (longest processing time first); ties go by entry id
@@ -35,10 +35,11 @@ from modelkb.catalog import Catalog, GalleryEntry, ResizeStep, RestoreStep
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import MANIFEST, Cache
 
-# Seconds per pixel of each registered variant, relative to mssnet-small: measured on one
-# CPU thread at 256x256 (benchmarks/bench_shards.py --measure). A variant without a figure
-# (another architecture) counts as mssnet-small.
-MODEL_COST: dict[str, float] = {"mssnet-small": 1.0, "mssnet": 2.3, "mssnet-large": 4.1}
+# Work per pixel of each registered variant, relative to mssnet-small: its multiply-adds
+# (41, 144 and 288 GMAC at 256x256, BENCHMARKS.md "MSSNet inference", where the time follows
+# them); `benchmarks/bench_shards.py --measure` times them on a given machine. A variant
+# without a figure (another architecture) counts as mssnet-small.
+MODEL_COST: dict[str, float] = {"mssnet-small": 1.0, "mssnet": 3.5, "mssnet-large": 7.0}
 DEFAULT_MODEL_COST = 1.0
 WORK_COST = 0.15  # per pixel, every entry: decode, encode, web images, crops, metrics
 ENTRY_COST = 4096.0  # per entry, in mssnet-small pixels: reading, hashing, writing records

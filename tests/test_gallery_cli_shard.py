@@ -122,3 +122,38 @@ def test_shards_in_parallel_fill_one_cache_for_the_build(tmp_path: Path) -> None
                 if p.name.startswith((".tmp-", ".trash-"))]
     # the command loads the catalog as the build does (one Project): through its snapshot
     assert len(list((tmp_path / "cache" / "catalog").glob("*.json"))) == 1
+
+
+def test_pages_workflow_fills_the_gallery_in_shard_jobs_then_merges() -> None:
+    """pages.yml: N shard jobs, each one share uploaded; the build job merges them before a
+    build that fails if it computed a picture."""
+    import yaml
+
+    from conftest import ROOT
+
+    data = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    jobs = data["jobs"]
+    count = int(data["env"]["SHARDS"])
+    assert jobs["shard"]["strategy"]["matrix"]["shard"] == list(range(1, count + 1))
+    steps = jobs["shard"]["steps"]
+    run = next(s for s in steps if "modelkb gallery" in s.get("run", ""))
+    assert run["run"] == 'modelkb gallery --shard "$SHARD/$SHARDS" --export shard-out'
+    assert run["env"]["SHARD"] == "${{ matrix.shard }}"
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "shard-out"
+    assert upload["with"]["name"] == "gallery-shard-${{ matrix.shard }}"
+    restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    assert restore["with"]["path"] == ".cache/modelkb"  # read only: the build job saves
+
+    build = jobs["build"]
+    assert build["needs"] == "shard"
+    runs = [s.get("run", "") for s in build["steps"]]
+    names = [s.get("uses", "").split("@")[0] for s in build["steps"]]
+    download = build["steps"][names.index("actions/download-artifact")]
+    assert download["with"] == {"pattern": "gallery-shard-*", "path": "shards"}
+    merge_at = runs.index("modelkb gallery --merge shards/*")
+    build_at = next(i for i, r in enumerate(runs) if "mkdocs build --strict" in r)
+    assert names.index("actions/download-artifact") < merge_at < build_at
+    step = build["steps"][build_at]
+    assert step["shell"] == "bash"  # pipefail: the build's own failure is not lost in tee
+    assert 'grep -q "gallery: 0 computed," build.log' in step["run"] and "exit 1" in step["run"]

@@ -116,6 +116,22 @@ def test_three_shards_merged_build_computes_nothing(sharded: Path, tmp_path: Pat
     assert len(list(build.site.glob("gallery/*/output.png"))) == len(IDS)
 
 
+def test_export_copies_only_the_shares_entries(sharded: Path, tmp_path: Path) -> None:
+    """A shard that starts from a full cache (restored from an earlier run) computes nothing
+    and exports exactly its share: what the Pages workflow's shard jobs upload."""
+    root = _fresh(sharded, tmp_path / "site")
+    assert run_cli("gallery", "--merge", "shard-1", "shard-2", "shard-3",
+                   cwd=root).returncode == 0
+    for i in (1, 2, 3):
+        shard = run_cli("gallery", "--shard", f"{i}/3", "--export", f"out-{i}", cwd=root)
+        assert shard.returncode == 0, shard.stderr
+        assert "gallery: 0 computed" in shard.stdout
+        assert _entries(root / f"out-{i}") == _entries(root / f"shard-{i}")
+    merged = run_cli("gallery", "--merge", "out-1", "out-2", "out-3", "--cache", "again",
+                     cwd=root)
+    assert merged.returncode == 0 and "merge: 12 entries copied" in merged.stdout
+
+
 def test_a_missing_shard_is_named(sharded: Path, tmp_path: Path) -> None:
     root = _fresh(sharded, tmp_path / "site")
     partial = run_cli("gallery", "--merge", "shard-1", "shard-3", cwd=root)

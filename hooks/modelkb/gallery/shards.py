@@ -120,7 +120,8 @@ class MergeReport:
 
 def _check_entry(folder: Path, level: str, expected: set[str], shown: str) -> None:
     """Refuse (MergeError) an entry folder that is corrupt or not one this site uses."""
-    problem = Cache(folder.parent).verify(folder)
+    problem = "is a symbolic link, not a folder" if folder.is_symlink() else \
+        Cache(folder.parent).verify(folder)
     if problem is None:
         try:
             named = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("key")

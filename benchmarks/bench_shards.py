@@ -136,19 +136,17 @@ def measure() -> None:
 
     torch.set_num_threads(1)
     x = torch.rand(1, 3, 256, 256)
-    times = {}
+    print("| variant | seconds (256x256, 1 thread) | relative |\n|---|---:|---:|", flush=True)
+    base = None
     for variant in architectures()["mssnet"].variants:
         model = build(variant).eval()
         with torch.inference_mode():
-            model(x)
+            model(x)  # warm-up
             start = time.perf_counter()
-            for _ in range(2):
-                model(x)
-        times[variant] = (time.perf_counter() - start) / 2
-    base = times["mssnet-small"]
-    print("| variant | seconds (256x256, 1 thread) | relative |\n|---|---:|---:|")
-    for variant, seconds in times.items():
-        print(f"| {variant} | {seconds:.2f} | {seconds / base:.2f} |")
+            model(x)
+        seconds = time.perf_counter() - start
+        base = base or seconds  # mssnet-small is registered first
+        print(f"| {variant} | {seconds:.2f} | {seconds / base:.2f} |", flush=True)
 
 
 def main() -> None:

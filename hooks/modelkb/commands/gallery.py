@@ -1,8 +1,11 @@
-"""`modelkb gallery`: run the gallery workflows into the cache, outside MkDocs."""
+"""`modelkb gallery`: run the gallery workflows into the cache, outside MkDocs; one share of
+it (``--shard I/N``, balanced by estimated cost: :mod:`modelkb.gallery.shards`), or merge
+the cache folders of shares run elsewhere (``--merge``)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -25,11 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune", action="store_true",
                         help="delete cache entries no gallery entry uses any more")
     parser.add_argument("--shard", default=None, metavar="I/N", type=parse_shard,
-                        help="render only share I of N (1 <= I <= N) into the shared cache, "
-                             "so several machines can fill it; the site build then only reads")
+                        help="render only share I of N (1 <= I <= N; shares balanced by "
+                             "estimated cost, the same on every machine), so several "
+                             "machines can fill the cache; the site build then only reads")
     parser.add_argument("--workers", default=None, metavar="N", type=parse_workers,
                         help="photos in flight at once: one runs the model while the others "
                              "are decoded, encoded and measured (default: 2)")
+    parser.add_argument("--cache", default=None, type=Path, metavar="DIR",
+                        help="the cache folder to fill or merge into (default: "
+                             "extra.modelkb.cache)")
+    parser.add_argument("--export", default=None, type=Path, metavar="DIR",
+                        help="after the run, copy the cache entries it used into DIR (a "
+                             "cache folder to upload and --merge elsewhere)")
+    parser.add_argument("--merge", default=None, type=Path, nargs="+", metavar="DIR",
+                        help="run nothing: merge the cache folders shards wrote into the "
+                             "cache, after checking every entry (files against their "
+                             "manifest, made for this catalog, weights and code)")
 
 
 def parse_workers(text: str) -> int:
@@ -50,45 +64,85 @@ def parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
-def in_shard(entry_id: str, shard: tuple[int, int] | None) -> bool:
-    """Whether a gallery entry belongs to shard I/N: a stable hash of its id, not its order."""
-    if shard is None:
-        return True
-    import hashlib
-
-    index, count = shard
-    return int(hashlib.sha256(entry_id.encode()).hexdigest()[:12], 16) % count == index - 1
-
-
 def main_config(config_file: str | Path, device: str | None = None,
                 weights: str | None = None, prune: bool = False,
                 shard: tuple[int, int] | None = None,
-                workers: int | None = None):  # -> GalleryReport
+                workers: int | None = None, cache: Path | None = None,
+                export: Path | None = None):  # -> GalleryReport
     """Run the gallery of the site configured in ``config_file``; returns the report.
 
     The site's :class:`~modelkb.site.project.Project` loads the catalog and runs the gallery
-    exactly as the build does; ``device`` and ``weights`` replace the settings' values."""
+    exactly as the build does; ``device``, ``weights`` and ``cache`` replace the settings'
+    values. ``export``: a folder the entries of the run are copied into."""
     from modelkb.gallery.runner import prune_cache
-    from modelkb.site.project import Project
+    from modelkb.gallery.shards import export_entries, shard_entries
 
     if prune and shard is not None:
         raise ModelkbError("--prune needs the whole gallery: run it without --shard, after "
                            "every shard has finished")
-    project = Project.from_config_file(Path(config_file)).with_options(device, weights)
+    project = _project(config_file, device, weights, cache)
     catalog = project.load_catalog()
-    entries = [e for e in catalog.gallery if in_shard(e, shard)] if shard else None
+    entries = shard_entries(catalog, project.gallery_dir, shard) if shard else None
+    if shard:
+        log.info("gallery: shard %d/%d has %d of %d entries", *shard, len(entries),
+                 len(catalog.gallery))
     report = project.run_gallery(catalog, entries=entries, workers=workers)
     if prune:
         deleted = prune_cache(project.cache_dir, report)
         log.info("gallery: pruned %d unused cache entr%s", len(deleted),
                  "y" if len(deleted) == 1 else "ies")
+    if export is not None:
+        copied = export_entries(project.cache_dir, export,
+                                [r.keys for r in report.results.values()])
+        log.info("gallery: exported %d entr%s into %s", copied, "y" if copied == 1 else "ies",
+                 export)
+    return report
+
+
+def _project(config_file: str | Path, device: str | None, weights: str | None,
+             cache: Path | None):
+    """The site's project with the command line's options."""
+    from modelkb.site.project import Project
+
+    project = Project.from_config_file(Path(config_file)).with_options(device, weights)
+    if cache is not None:
+        project = dataclasses.replace(project, cache_dir=cache.absolute())
+    return project
+
+
+def merge(config_file: str | Path, sources: list[Path], weights: str | None = None,
+          cache: Path | None = None):  # -> MergeReport
+    """Merge the shard cache folders ``sources`` into the site's cache (or ``cache``)."""
+    from modelkb.gallery.runner import gallery_keys
+    from modelkb.gallery.shards import merge_caches
+
+    project = _project(config_file, None, weights, cache)
+    catalog = project.load_catalog()
+    keys, failures = gallery_keys(catalog, project.gallery_dir, project.cache_dir,
+                                  project.weights_choice())
+    report = merge_caches([(s, str(s)) for s in sources], project.cache_dir, keys)
+    report.missing += [str(f) for f in failures]
     return report
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the gallery; exit 1 listing the inputs that failed."""
+    """Run the gallery (exit 1 listing the inputs that failed), or merge shard caches (exit
+    1 when gallery entries are still missing)."""
+    if args.merge:
+        if args.shard or args.prune or args.export or args.device or args.workers:
+            raise ModelkbError("--merge runs nothing: give it only --config, --cache and "
+                               "--weights")
+        merged = merge(args.config, args.merge, args.weights, args.cache)
+        log.info("gallery: %s", merged.summary())
+        if merged.missing:
+            print(f"modelkb gallery: {len(merged.missing)} gallery entr"
+                  f"{'y' if len(merged.missing) == 1 else 'ies'} missing from the merged cache "
+                  "(a build would compute them): merge every shard's folder",
+                  file=sys.stderr)
+            return 1
+        return 0
     report = main_config(args.config, args.device, args.weights, args.prune, args.shard,
-                         args.workers)
+                         args.workers, args.cache, args.export)
     if report.failures:
         print(f"modelkb gallery: {len(report.failures)} input(s) failed:", file=sys.stderr)
         for failure in report.failures:

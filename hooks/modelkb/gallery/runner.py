@@ -424,6 +424,25 @@ def run_gallery(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path
     return report
 
 
+def gallery_keys(catalog: Catalog, gallery_dir: str | Path, cache_dir: str | Path,
+                 weights: str | WeightsChoice | None = None
+                 ) -> tuple[dict[str, tuple[str, str]], list[Failure]]:
+    """The (results key, renders key) a build looks up for each gallery entry, computing
+    nothing (entries whose keys cannot be made, e.g. a missing photo, are the failures)."""
+    choice = weights if isinstance(weights, WeightsChoice) else WeightsChoice(weights)
+    runner = _Runner(catalog, Path(gallery_dir), Path(cache_dir), "cpu", choice)
+    keys: dict[str, tuple[str, str]] = {}
+    failures: list[Failure] = []
+    for entry_id, entry in catalog.gallery.items():
+        try:
+            job = runner.prepare(entry)
+            keys[entry_id] = (job.key, job.render_key)
+        except _EntryFault as fault:
+            failures.append(Failure(entry_id, _relative(fault.path, runner),
+                                    _relative(fault.reason, runner)))
+    return keys, failures
+
+
 def _run_entries(report: GalleryReport, runner: _Runner, chosen: list, workers: int) -> None:
     """Run the chosen (id, entry) pairs on ``workers`` threads into ``report``."""
     if workers == 1:

@@ -346,6 +346,14 @@ questions:
           because ...
         pillow: Reads the photo.
 """,
+    "retired": """\
+retired:
+  - url: /answers/old-slug/
+    redirect: /answers/new-slug/
+  - url: /models/old-model/
+    note: >-
+      Withdrawn by its authors.
+""",
     "answer (in questions)": """\
 answer:
   summary: Deblurring a shaky photo.

@@ -10,6 +10,7 @@ catalog has no gallery) and return Markdown with the HTML fragments of
 from __future__ import annotations
 
 import html
+import posixpath
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,8 +224,8 @@ class GalleryView:
                       + " (see Weights below).", ""]
         lines += summary.markdown()
         if summary.rows:
-            here = self.urls.page(uri)
-            gallery = self.urls.relative(self.urls.page(GALLERY_URI), here)
+            # a Markdown link names the page's source file (MkDocs turns it into the URL)
+            gallery = posixpath.relpath(GALLERY_URI, posixpath.dirname(uri) or ".")
             lines += ["| Photo | Closeness to the sharp photo (PSNR), input → output | "
                       "Fine detail, input → output | What the model did |",
                       "|---|---|---|---|"]

@@ -241,3 +241,13 @@ def test_phone_vertical_swipe_scrolls_and_leaves_the_divider(seed_site, browser)
         assert not watch.errors, watch.errors
     finally:
         context.close()
+
+
+def test_pages_with_many_photos_explain_the_stand_in_weights_once(seed_site):
+    """The answer and the gallery page show six stand-in pictures: each picture carries its
+    short label, the paragraph explaining the stand-in weights appears once per page."""
+    _, build = seed_site
+    for page in (f"answers/{SEED_SLUG}", "gallery"):
+        html = (build.site / page / "index.html").read_text(encoding="utf-8")
+        assert html.count('class="mkb-standin"') == 1, page
+        assert html.count('class="mkb-madeby') >= 6, page

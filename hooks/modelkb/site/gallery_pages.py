@@ -377,9 +377,13 @@ class GalleryView:
             lines += ["*The catalog has no gallery entries yet.*", ""]
         elif len(self.catalog.gallery) > 1:
             lines += [self.pair_strip(list(self.catalog.gallery), uri, anchors=True), ""]
+        # each stand-in explanation once, above the photos (each picture keeps its label)
+        notes = dict.fromkeys(figures.standin_note(r, self.catalog)
+                              for _, r in self._records(list(self.catalog.gallery)))
+        lines += [x for note in notes if note for x in (note, "")]
         for entry in self.catalog.gallery.values():
             lines += [f"## {plain(photo_title(entry.caption))} {{#photo-{entry.id}}}", ""]
-            lines += [self.entry_figure(entry.id, uri), ""]
+            lines += [self.entry_figure(entry.id, uri, explain=False), ""]
             shown = [q for q in self.catalog.published_questions()
                      if entry.id in self.entries_for(q)]
             if shown:

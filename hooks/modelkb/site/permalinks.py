@@ -43,6 +43,7 @@ from modelkb.catalog.yamlsrc import SourceError, read_yaml
 from modelkb.errors import ModelkbError
 from modelkb.files import write_if_changed
 from modelkb.site.gallery_pages import GALLERY_URI
+from modelkb.site.link_health import LINK_HEALTH_URI
 from modelkb.site.publish import (
     CATALOG_JSON,
     SITE_CARD,
@@ -348,7 +349,8 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
             name = getattr(entry, "name", None) or entry.title
             by_src[PAGE_SECTIONS[group].page_uri(key)] = (GROUP_KIND[group], key,
                                                           fingerprint(name))
-    own = {s.index_uri for s in PAGE_SECTIONS.values()} | {GALLERY_URI, REFERENCE_URI}
+    own = {s.index_uri for s in PAGE_SECTIONS.values()} | {GALLERY_URI, REFERENCE_URI,
+                                                            LINK_HEALTH_URI}
     found: dict[str, Published] = {}
     for f in files.documentation_pages():
         ident = by_src.get(f.src_uri)

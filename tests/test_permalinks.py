@@ -185,6 +185,29 @@ def test_a_browser_following_the_old_url_lands_on_the_new_section(renamed):
             chromium.close()
 
 
+def test_a_renamed_task_keeps_its_page_and_its_card(tmp_path):
+    """An entry's preview card is a published URL too (forums keep previews): renaming a
+    task's id redirects its page and serves its new card at the old card's URL."""
+    project = no_gallery_project(tmp_path, tmp_path / "cache")
+    cat = project / "catalog.yml"
+    text = cat.read_text(encoding="utf-8")
+    assert "id: image-deblurring\n" in text
+    cat.write_text(text.replace("image-deblurring", "deblurring"), encoding="utf-8")
+    build = mkdocs_build(project)
+    assert build.returncode == 0, build.output
+    head = Head((build.site / "tasks/image-deblurring/index.html").read_text(encoding="utf-8"))
+    assert head.refresh == "0; url=../deblurring/"
+    cards = build.site / "assets/modelkb/cards/tasks"
+    old = (cards / "image-deblurring.png").read_bytes()
+    new = (cards / "deblurring.png").read_bytes()
+    assert old == new and old[:4] == b"\x89PNG"
+    site_card = (build.site / "assets/modelkb/cards/site.png").read_bytes()
+    assert new != site_card  # the task's own card, not the site's
+    lines = (project / RECORD).read_text(encoding="utf-8").splitlines()
+    assert any(re.fullmatch(r"/assets/modelkb/cards/tasks/image-deblurring\.png\ttask-card\t"
+                            r"deblurring\t[0-9a-f]{12}", x) for x in lines)
+
+
 def test_mkdocs_serve_serves_the_redirects_and_never_writes_the_record(tmp_path, shared_cache):
     """A preview keeps old URLs working too, but the names typed while editing a slug never
     become published URLs: `mkdocs serve` leaves the record alone."""
@@ -227,7 +250,8 @@ def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):
     edit(project, extra, "")
     failed = mkdocs_build(project)
     assert failed.returncode == 1
-    assert "catalog.yml: /models/old-deblurrer/ was published" in failed.output
+    assert ("catalog.yml: /models/old-deblurrer/ (and /assets/modelkb/cards/models/"
+            "old-deblurrer.png) was published") in failed.output  # its card too
     assert "'previous: [old-deblurrer]'" in failed.output
     assert "list it under 'retired:' in catalog.yml (- url: /models/old-deblurrer/" \
         in failed.output

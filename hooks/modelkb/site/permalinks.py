@@ -49,6 +49,7 @@ from modelkb.site.publish import (
     SITE_CARD,
     base_url,
     card_path,
+    entry_card_path,
     export_path,
     site_link,
 )
@@ -68,9 +69,12 @@ RECORD_HEAD = """\
 # kind -> the catalog section whose entries it belongs to ('page': a page of the site itself)
 KIND_GROUP = {"answer": "questions", "export": "questions", "card": "questions",
               "model": "models", "paper": "papers", "tool": "tools", "task": "tasks",
-              "page": "page"}
+              "model-card": "models", "paper-card": "papers", "tool-card": "tools",
+              "task-card": "tasks", "page": "page"}
 GROUP_KIND = {"questions": "answer", "models": "model", "papers": "paper", "tools": "tool",
               "tasks": "task", "page": "page"}
+# an entry's preview card follows its page (renamed, retired) like an answer's card
+CARD_KINDS = {f"{GROUP_KIND[g]}-card": g for g in ("models", "papers", "tools", "tasks")}
 NO_FINGERPRINT = "-"
 GONE_TITLE = "Page removed"
 NOINDEX = '<meta name="robots" content="noindex">'
@@ -246,7 +250,8 @@ class Permalinks:
                         "/answers/<slug>/"))
                     continue
             self._keep(files, config, urls, base, url, published.kind, target,
-                       resolver.answer_at(target), outcome.note)
+                       resolver.answer_at(target), outcome.note,
+                       card=_card_now(published, outcome))
         for url, retired in catalog.retired.items():
             if url in served:
                 problems.append(self._retired_problem(
@@ -280,9 +285,11 @@ class Permalinks:
         return files
 
     def _keep(self, files: Files, config, urls: Urls, base: str | None, url: str,
-              kind: str, target: str | None, answer: str | None, note: str | None) -> None:
+              kind: str, target: str | None, answer: str | None, note: str | None,
+              card: str | None = None) -> None:
         """Keep ``url`` (of ``kind``) alive: lead to ``target`` (a page URL; ``answer``: the
-        answer's slug when it is one), or say it is gone (``target`` None)."""
+        answer's slug when it is one), or say it is gone (``target`` None). An old card URL
+        serves a copy of ``card`` (the moved entry's card), else the site's card."""
         path = output_path(url)
         if kind == "export":
             if answer is not None:
@@ -290,11 +297,12 @@ class Permalinks:
             else:
                 self._notes[path] = _export_note(url, target, note, base)
             return
-        if kind == "card":
-            card = files.get_file_from_path(card_path(answer)) if answer else None
-            card = card or files.get_file_from_path(SITE_CARD)
-            if card is not None and card.abs_src_path:
-                files.append(File.generated(config, path, abs_src_path=card.abs_src_path))
+        if kind == "card" or kind in CARD_KINDS:
+            source = card or (card_path(answer) if answer else None)
+            found = files.get_file_from_path(source) if source else None
+            found = found or files.get_file_from_path(SITE_CARD)
+            if found is not None and found.abs_src_path:
+                files.append(File.generated(config, path, abs_src_path=found.abs_src_path))
             return
         if target is not None:
             rel = Urls.relative(target.lstrip("/"), url.lstrip("/") or ".")
@@ -365,6 +373,12 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
         if files.get_file_from_path(card_path(q.slug)) is not None:
             found["/" + card_path(q.slug)] = Published("/" + card_path(q.slug), "card",
                                                        q.slug, fp)
+    for kind, group in CARD_KINDS.items():
+        for key, entry in getattr(catalog, group).items():
+            path = entry_card_path(group, key)
+            if files.get_file_from_path(path) is not None:
+                name = getattr(entry, "name", None) or entry.title
+                found["/" + path] = Published("/" + path, kind, key, fingerprint(name))
     return found
 
 
@@ -420,6 +434,9 @@ class _Resolver:
                 for kind, path in (("export", export_path(before)),
                                    ("card", card_path(before))):
                     found["/" + path] = Published("/" + path, kind, before)
+            else:
+                path = entry_card_path(group, before)
+                found["/" + path] = Published("/" + path, f"{GROUP_KIND[group]}-card", before)
         return found
 
     def answer_at(self, url: str | None) -> str | None:
@@ -450,6 +467,13 @@ class _Resolver:
                 and len(self.lost_by_fp.get((group, fp), ())) == 1:
             return Outcome("moved", key=candidates[0])
         return Outcome("missing")
+
+
+def _card_now(published: Published, outcome: Outcome) -> str | None:
+    """Where the card of a moved entry is now (None for other kinds and outcomes)."""
+    if published.kind in CARD_KINDS and outcome.how == "moved":
+        return entry_card_path(published.group, outcome.key)
+    return None
 
 
 def _missing_problem(catalog: Catalog, group: str, key: str, urls: list[str],

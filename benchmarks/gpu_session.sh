@@ -22,7 +22,7 @@
 #          (Laplacian sharpness, with crops in $OUT/strips to look for invented detail).
 #          The loss is version 3's (EDGE_WEIGHT=2, DETAIL_WEIGHT=0); the model card explains
 #          why the detail term is off (it invents halos and texture at CPU-scale training).
-#          NOISE_MIX (default "0.4 0.4"): shares of blur-only and light-noise samples, so the
+#          NOISE_MIX (default "0.5 0.4"): shares of blur-only and light-noise samples, so the
 #          network learns to deblur, not only to denoise (issue 25). The evaluation reports
 #          the three conditions (blur only, light, heavy) for the shipped file and the new one
 #   bench  training throughput per mode (fp32, channels_last, bf16, bf16+channels_last,
@@ -60,7 +60,7 @@ if [[ " $STAGES " == *" train "* ]]; then
     # stop at a high learning rate). Raise STEPS_PER_MINUTE after a first run.
     STEPS=$(( TRAIN_MINUTES * ${STEPS_PER_MINUTE:-300} ))
     timeout $(( TRAIN_MINUTES * 60 + 90 )) python3 -m modelkb.cli train "$PHOTOS/train" \
-        --out "$OUT/ckpt" --init "$INIT" --noise-mix ${NOISE_MIX:-0.4 0.4} \
+        --out "$OUT/ckpt" --init "$INIT" --noise-mix ${NOISE_MIX:-0.5 0.4} \
         --device cuda --batch 16 --crop 256 --steps "$STEPS" --warmup 100 --lr 2e-4 \
         --workers "$WORKERS" --save-every 200 --blur-length 3 32 --defocus-radius 0.5 4 \
         --seed 19 --edge-weight "${EDGE_WEIGHT:-2.0}" --detail-weight "${DETAIL_WEIGHT:-0}" \

@@ -160,7 +160,10 @@ def test_build_reports_an_answer_edit_and_a_photo_change_as_planned(tmp_path: Pa
     assert answer in report["pages"]["changed"] and "/gallery/" in report["pages"]["changed"]
     (line,) = _impact_lines(rebuilt.output)
     assert "1 picture computed: portrait (input photo changed)" in line
-    assert "1 card redrawn" in line
+    # every card showing the photo is redrawn (the answer's, the model's, the site's, ...)
+    cards = report["cards"]["redrawn"]
+    assert "/assets/modelkb/cards/real-image-super-resolution-everyday-noise.png" in cards
+    assert f"{len(cards)} card{'s' if len(cards) != 1 else ''} redrawn" in line
     assert "nothing to compute" in run_cli("plan", cwd=project).stdout
 
 

@@ -298,7 +298,9 @@ def test_no_network_ends_promptly_with_one_line(kind: str, tmp_path: Path,
     assert not (tmp_path / "cache" / "links.json").exists()  # nothing learnt, nothing written
 
 
-def test_arxiv_links_are_checked_for_form_offline(tmp_path: Path) -> None:
+def test_arxiv_links_are_checked_for_form_offline(site: Site, tmp_path: Path) -> None:
+    """A malformed arXiv link is reported without a request (it never reaches the network;
+    the other link is the local server's)."""
     catalog = tmp_path / "catalog.yml"
     catalog.write_text(
         "papers:\n"
@@ -307,7 +309,7 @@ def test_arxiv_links_are_checked_for_form_offline(tmp_path: Path) -> None:
         "    link: https://arxiv.org/abs/2401.0026\n"
         '  - id: "2413.00001"\n'
         "    title: No thirteenth month\n"
-        "    link: https://example.org/paper.pdf\n", encoding="utf-8")
+        f"    link: {site.base}/ok/paper.pdf\n", encoding="utf-8")
     proc = links(tmp_path, "--timeout", "1", "--retries", "0")
     out = proc.stdout.splitlines()
     assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -9,6 +9,7 @@ installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,13 +55,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(published_build):
-    """The built site (conftest's, shared) served by `python -m http.server` on 127.0.0.1."""
-    build = published_build
+@contextlib.contextmanager
+def serve_site(site: Path) -> Iterator[str]:
+    """A built site served by `python -m http.server` on 127.0.0.1: its base URL, once it
+    answers."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                               "127.0.0.1", "--directory", str(build.site)],
+                               "127.0.0.1", "--directory", str(site)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/"
     try:
@@ -69,10 +71,17 @@ def served(published_build):
                 break
             except OSError:
                 time.sleep(0.1)
-        yield base, build
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(published_build):
+    """The built site (conftest's, shared) served on 127.0.0.1."""
+    with serve_site(published_build.site) as base:
+        yield base, published_build
 
 
 @pytest.fixture(scope="module")

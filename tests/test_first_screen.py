@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 from test_browser import (
@@ -22,8 +19,8 @@ from test_browser import (
     CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
-    free_port,
     open_page,
+    serve_site,
 )
 from test_site import SEED_SLUG
 
@@ -48,22 +45,8 @@ def seed_site(tmp_path_factory, shared_cache):
     build = mkdocs_build(copy_project(tmp_path_factory.mktemp("first") / "project",
                                       shared_cache))
     assert build.returncode == 0, build.output
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                               "127.0.0.1", "--directory", str(build.site)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base, timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+    with serve_site(build.site) as base:
         yield base, build
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

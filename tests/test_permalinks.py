@@ -9,6 +9,7 @@ so that each build takes seconds; the built sites are served by `python -m http.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve_site
 from test_site import SEED_SLUG
 
 from conftest import ROOT, copy_project, mkdocs_build
@@ -54,17 +55,8 @@ class Served:
     """A built site served by `python -m http.server` on 127.0.0.1."""
 
     def __init__(self, site: Path):
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}/"
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.base, timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
+        self._stack = contextlib.ExitStack()
+        self.base = self._stack.enter_context(serve_site(site))
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -74,8 +66,7 @@ class Served:
             return exc.code, b""
 
     def close(self) -> None:
-        self.server.terminate()
-        self.server.wait(timeout=10)
+        self._stack.close()
 
 
 class Head(HTMLParser):

@@ -34,6 +34,11 @@ def _log(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 
 
+def _steps(out: Path) -> list[dict]:
+    """The per-step records of a run's log (the session events left out)."""
+    return [r for r in _log(out) if "event" not in r]
+
+
 def test_train_writes_checkpoint_and_resumes(tmp_path: Path) -> None:
     data = _photos(tmp_path / "sharp")
     held = _photos(tmp_path / "held", count=1, size=48)
@@ -43,8 +48,8 @@ def test_train_writes_checkpoint_and_resumes(tmp_path: Path) -> None:
                  "--val-size", "32"]) == 0
     ckpt = torch.load(out / "latest.pt", map_location="cpu", weights_only=False)
     assert ckpt["all_step"] == 2
-    assert {"model_state_dict", "optimizer_state_dict", "scheduler_state_dict"} <= set(ckpt)
-    first = _log(out)
+    assert {"model_state_dict", "optimizer_state_dict", "warm_from", "warmup"} <= set(ckpt)
+    first = _steps(out)
     assert [r["step"] for r in first] == [1, 2]
     assert all(math.isfinite(r["loss"]) for r in first)
     assert "val" in first[-1] and math.isfinite(first[-1]["val"]["output_psnr"])
@@ -53,8 +58,9 @@ def test_train_writes_checkpoint_and_resumes(tmp_path: Path) -> None:
     assert main(["train", *args, "--steps", "3", "--resume", "--export", str(export)]) == 0
     ckpt = torch.load(out / "latest.pt", map_location="cpu", weights_only=False)
     assert ckpt["all_step"] == 3
-    records = _log(out)
+    records = _steps(out)
     assert [r["step"] for r in records] == [1, 2, 3]
+    assert [r["event"] for r in _log(out) if "event" in r] == ["start", "stop", "resume", "stop"]
     assert math.isfinite(records[-1]["loss"])
     assert not list(out.glob("*.tmp"))
 
@@ -112,6 +118,15 @@ def test_schedule_and_loss() -> None:
     assert lr_factor(0, 100, 10, 2e-4) == pytest.approx(0.1)
     assert lr_factor(10, 100, 10, 2e-4) == pytest.approx(1.0)
     assert lr_factor(100, 100, 10, 2e-4) == pytest.approx(1e-6 / 2e-4)
+    # the long run: constant after its warm-up, which follows wherever the optimiser began
+    assert lr_factor(5000, 20000, 300, 2e-4, schedule="constant") == 1.0
+    assert lr_factor(4000, 20000, 100, 2e-4, schedule="constant", warm_from=4000) == 0.01
+    assert lr_factor(4099, 20000, 100, 2e-4, schedule="constant", warm_from=4000) == 1.0
+    # its side branch: a linear cool-down to 1e-6 over the last 200 steps
+    branch = {"schedule": "constant", "cooldown": 200}
+    assert lr_factor(1799, 2000, 300, 2e-4, **branch) == 1.0
+    assert lr_factor(1899, 2000, 300, 2e-4, **branch) == pytest.approx(0.5, abs=0.01)
+    assert lr_factor(1999, 2000, 300, 2e-4, **branch) == pytest.approx(1e-6 / 2e-4)
     sharp = torch.rand(1, 3, 32, 32)
     targets = multiscale_targets(sharp)
     assert targets[0].shape[-1] == 16 and all(t is sharp for t in targets[1:])
@@ -138,3 +153,97 @@ def test_worker_processes_make_the_same_batches(tmp_path: Path) -> None:
     for (a_sharp, a_blur), (b_sharp, b_blur) in zip(alone, shared, strict=True):
         assert np.array_equal(a_sharp, b_sharp) and np.array_equal(a_blur, b_blur)
     assert not np.array_equal(alone[0][1], alone[1][1])  # distinct steps, distinct batches
+
+
+def test_long_run_options_resume_exactly(tmp_path: Path) -> None:
+    """The issue-32 run: constant rate, clipping, a curriculum phase and short shakes; a run
+    stopped by its time limit and resumed equals the uninterrupted run, and a time limit of
+    zero saves the full state without taking a step."""
+    data = _photos(tmp_path / "sharp", count=2, size=48)
+    recipe = ["--schedule", "constant", "--clip-grad", "0.05", "--noise-mix", "0.8", "0.2",
+              "--phase", "2", "0.5", "0.3", "--short-shakes", "0.5", "2", "6",
+              "--blur-length", "4", "12", "--steps", "100"]
+    straight, split = tmp_path / "a", tmp_path / "b"
+    assert main(["train", str(data), "--out", str(straight), "--stop-after", "4", *recipe,
+                 *COMMON]) == 0
+    assert main(["train", str(data), "--out", str(split), "--stop-after", "2", *recipe,
+                 *COMMON]) == 0
+    assert main(["train", str(data), "--out", str(split), "--resume", "--minutes", "0",
+                 *recipe, *COMMON]) == 0
+    stops = [r for r in _log(split) if r.get("event") == "stop"]
+    assert [(r["step"], r["why"]) for r in stops] == [(2, "end"), (2, "time")]
+    assert main(["train", str(data), "--out", str(split), "--resume", "--stop-after", "4",
+                 *recipe, *COMMON]) == 0
+    a = torch.load(straight / "latest.pt", weights_only=True)
+    b = torch.load(split / "latest.pt", weights_only=True)
+    assert a["all_step"] == b["all_step"] == 4
+    for key in a["model_state_dict"]:
+        torch.testing.assert_close(a["model_state_dict"][key], b["model_state_dict"][key],
+                                   rtol=1e-4, atol=1e-5)
+    steps = _steps(straight)
+    assert all(r["lr"] <= 2e-4 and math.isfinite(r["grad_norm"]) for r in steps)
+    assert any(r["grad_norm"] > 0.05 for r in steps)  # clipping had something to clip
+
+
+def test_init_continues_the_stream_at_its_step(tmp_path: Path) -> None:
+    """A machine without the run's state continues from the committed weights at their step,
+    with a fresh Adam and a warm-up that starts there (the log says so)."""
+    data = _photos(tmp_path / "sharp", count=2, size=40)
+    first = tmp_path / "first"
+    weights = tmp_path / "run.safetensors"
+    assert main(["train", str(data), "--out", str(first), "--steps", "3", "--export",
+                 str(weights), *COMMON]) == 0
+    out = tmp_path / "next"
+    assert main(["train", str(data), "--out", str(out), "--resume", "--init", str(weights),
+                 "--start-step", "3", "--steps", "5", "--schedule", "constant",
+                 *COMMON, "--warmup", "4"]) == 0
+    log = _log(out)
+    assert log[0]["event"] == "init" and log[0]["step"] == 3 and "warm-up" in log[0]["note"]
+    assert [(r["step"], r["lr"]) for r in _steps(out)] == [(4, 0.25 * 2e-4), (5, 0.5 * 2e-4)]
+
+
+def test_sigterm_saves_the_full_state(tmp_path: Path) -> None:
+    """SIGTERM ends the run at the end of the current step with everything saved."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = _photos(tmp_path / "sharp", count=1, size=40)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "modelkb.cli", "train", str(data), "--out", str(out),
+         "--steps", "100000", "--save-every", "1000", *COMMON],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "log.jsonl").exists() or len(_steps(out)) < 1:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGTERM)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    stop = _log(out)[-1]
+    assert stop["event"] == "stop" and stop["why"] == "signal"
+    saved = torch.load(out / "latest.pt", weights_only=True)
+    assert saved["all_step"] == stop["step"] == _steps(out)[-1]["step"]
+    assert "exp_avg_sq" in str(saved["optimizer_state_dict"]["state"][0].keys())
+
+
+def test_curriculum_and_short_shakes() -> None:
+    """The phase of a step picks its noise mix; short shakes are drawn at their share, and a
+    config without them draws exactly the old stream."""
+    from modelkb.train.data import SyntheticSource
+    from modelkb.train.degrade import DegradeConfig, sample_kernel
+
+    source = SyntheticSource.__new__(SyntheticSource)
+    early, late = DegradeConfig(clean_prob=0.8), DegradeConfig(clean_prob=0.5)
+    source.config, source.phases = early, [(0, early), (12000, late)]
+    assert source.config_at(11999) is early and source.config_at(12000) is late
+    short = DegradeConfig(length=(20.0, 26.0), short_prob=0.15, short_length=(2.0, 6.0))
+    lengths = [sample_kernel(i, short)[1]["length"] for i in range(400)]
+    share = sum(x < 6 for x in lengths) / len(lengths)
+    assert 0.08 < share < 0.22 and all(x < 6 or x >= 20 for x in lengths)
+    # without short shakes the length is still the stream's first draw (old runs unchanged)
+    plain = sample_kernel(5, DegradeConfig(length=(20.0, 26.0)))[1]["length"]
+    assert plain == np.random.default_rng(5).uniform(20.0, 26.0)

@@ -62,6 +62,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "light noise (Gaussian noise up to 1%% of full scale on the sRGB "
                              "values, JPEG 85-95); the rest get the heavy sensor mix (default "
                              "0 0: all heavy)")
+    parser.add_argument("--phase", type=float, nargs=3, action="append", default=None,
+                        metavar=("FROM_STEP", "CLEAN", "LIGHT"),
+                        help="a curriculum phase: from FROM_STEP on, use this noise mix "
+                             "(repeatable; before the first phase, --noise-mix holds)")
+    parser.add_argument("--short-shakes", type=float, nargs=3, default=None,
+                        metavar=("SHARE", "MIN", "MAX"),
+                        help="draw a SHARE of shake lengths from MIN-MAX pixels instead of "
+                             "--blur-length (e.g. 0.15 2 6: short shakes are not over-sharpened)")
+    parser.add_argument("--schedule", choices=["cosine", "constant"], default="cosine",
+                        help="after the warm-up: cosine down to 1e-6 at --steps, or constant "
+                             "(a run that goes on across sessions)")
+    parser.add_argument("--cooldown", type=int, default=0, metavar="N",
+                        help="constant schedule: decay linearly to 1e-6 over the last N of "
+                             "--steps (a side branch to evaluate; the main run keeps its rate)")
+    parser.add_argument("--clip-grad", type=float, default=0.0, metavar="NORM",
+                        help="clip the gradient's global norm (0: off); the log records "
+                             "the norm before clipping")
+    parser.add_argument("--start-step", type=int, default=0, metavar="STEP",
+                        help="with --init and no checkpoint to resume: the step the run "
+                             "continues at (its data stream and curriculum position)")
+    parser.add_argument("--minutes", type=float, default=None, metavar="M",
+                        help="stop cleanly (saving the full state) after M minutes; SIGTERM "
+                             "and Ctrl-C do the same at the end of the current step")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -108,7 +131,22 @@ def run(args: argparse.Namespace) -> int:
                                f"got {clean} {light}")
         degrade["clean_prob"] = clean
         degrade["light_prob"] = light
-    for flag in ("edge_weight", "detail_weight"):
+    if args.short_shakes is not None:
+        share, lo, hi = args.short_shakes
+        if not (0 <= share <= 1 and 0 <= lo <= hi):
+            raise ModelkbError(f"--short-shakes: need 0 <= SHARE <= 1 and 0 <= MIN <= MAX, "
+                               f"got {share} {lo} {hi}")
+        degrade["short_prob"] = share
+        degrade["short_length"] = [lo, hi]
+    phases = []
+    for first, clean, light in args.phase or []:
+        if not (first >= 0 and 0 <= clean and 0 <= light and clean + light <= 1):
+            raise ModelkbError(f"--phase {first:g} {clean} {light}: need FROM_STEP >= 0 and "
+                               "shares >= 0 that sum to at most 1")
+        phases.append({"from": int(first), "clean_prob": clean, "light_prob": light})
+    if args.minutes is not None and not (args.minutes >= 0 and math.isfinite(args.minutes)):
+        raise ModelkbError(f"--minutes: need a finite number >= 0, got {args.minutes}")
+    for flag in ("edge_weight", "detail_weight", "clip_grad"):
         value = getattr(args, flag)
         if not (value >= 0 and math.isfinite(value)):
             raise ModelkbError(f"--{flag.replace('_', '-')}: need a finite weight >= 0, "
@@ -121,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         stop_after=args.stop_after, init=args.init, max_pixels=args.max_pixels,
         workers=args.workers, edge_weight=args.edge_weight, detail_weight=args.detail_weight,
         precision=args.precision, synth=args.synth,
-        compile=args.compile,
+        compile=args.compile, phases=phases, schedule=args.schedule, cooldown=args.cooldown,
+        clip_grad=args.clip_grad, start_step=args.start_step, minutes=args.minutes,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}"
@@ -131,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         m = summary["metrics"]["mean"]
         line += (f"; held-out PSNR {m['input_psnr']:.2f} -> {m['output_psnr']:.2f} dB, "
                  f"SSIM {m['input_ssim']:.4f} -> {m['output_ssim']:.4f}")
+    if summary["stopped"] != "end":
+        line += f" (stopped early: {summary['stopped']}; resume with --resume)"
     print(line + f"; checkpoint {summary['checkpoint']}")
     if args.export:
         ckpt = load_checkpoint(Path(summary["checkpoint"]))

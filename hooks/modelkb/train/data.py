@@ -122,14 +122,26 @@ class SyntheticSource:
         self.files = list_images(folder)
         self.images = [_fit(load_rgb(p), max_pixels) for p in self.files]
         self.config = config or DegradeConfig()
+        # a curriculum: (first step, config) in step order; the config of a batch is that of
+        # the last phase begun at its step, so a resumed run replays the same stream
+        self.phases: list[tuple[int, DegradeConfig]] = [(0, self.config)]
         areas = np.array([im.shape[0] * im.shape[1] for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()  # bigger photos hold more distinct crops
 
-    def _window(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, int]:
+    def config_at(self, step: int) -> DegradeConfig:
+        """The degradation config of the curriculum phase that `step` belongs to."""
+        current = self.phases[0][1]
+        for first, config in self.phases:
+            if first <= step:
+                current = config
+        return current
+
+    def _window(self, rng: np.random.Generator, crop: int,
+                config: DegradeConfig) -> tuple[np.ndarray, int]:
         """A random augmented uint8 window: the crop plus a margin on each side, and the
         margin (degradation sees real neighbours up to the longest shake's reach)."""
         image = self.images[int(rng.choice(len(self.images), p=self.weights))]
-        margin = 16 * max(1, math.ceil(self.config.length[1] / 24))
+        margin = 16 * max(1, math.ceil(config.length[1] / 24))
         size = crop + 2 * margin
         h, w = image.shape[:2]
         top = int(rng.integers(0, max(h - size, 0) + 1))
@@ -138,24 +150,29 @@ class SyntheticSource:
         (window,) = augment([window], rng)
         return window, margin
 
-    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        """One (sharp, blurred) float32 crop pair of size crop x crop."""
-        window, margin = self._window(rng, crop)
-        sharp, blurred, _ = degrade_pair(window, rng, self.config)
+    def sample(self, rng: np.random.Generator, crop: int,
+               config: DegradeConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One (sharp, blurred) float32 crop pair of size crop x crop (degraded with
+        `config`, default the source's)."""
+        config = config or self.config
+        window, margin = self._window(rng, crop, config)
+        sharp, blurred, _ = degrade_pair(window, rng, config)
         inner = slice(margin, margin + crop)
         return sharp[inner, inner], blurred[inner, inner]
 
-    def spec(self, rng: np.random.Generator, crop: int) -> Spec:
+    def spec(self, rng: np.random.Generator, crop: int,
+             config: DegradeConfig | None = None) -> Spec:
         """What :func:`modelkb.train.synth.finish` needs to make one pair on the device: the
         saturation-jittered window (crop plus margins), its kernel and capture parameters,
         drawn from the same distributions as :meth:`sample`."""
-        window, _margin = self._window(rng, crop)
-        factor = float(rng.uniform(*self.config.saturation))
+        config = config or self.config
+        window, _margin = self._window(rng, crop, config)
+        factor = float(rng.uniform(*config.saturation))
         window = jitter_saturation(window.astype(np.float32) / 255.0, factor)
-        kernel, _params = sample_kernel(rng, self.config)
-        noise = draw_noise(rng, self.config)
+        kernel, _params = sample_kernel(rng, config)
+        noise = draw_noise(rng, config)
         return Spec(window, kernel, noise["photons"], noise["read_noise"],
-                    draw_jpeg(rng, self.config, noise["regime"]))
+                    draw_jpeg(rng, config, noise["regime"]))
 
 
 class PairedSource:
@@ -165,8 +182,10 @@ class PairedSource:
         self.pairs = read_pair_list(list_file)
         self.saturation = saturation
 
-    def sample(self, rng: np.random.Generator, crop: int) -> tuple[np.ndarray, np.ndarray]:
-        """One (sharp, blurred) float32 crop pair of size crop x crop."""
+    def sample(self, rng: np.random.Generator, crop: int,
+               config: DegradeConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One (sharp, blurred) float32 crop pair of size crop x crop (real pairs are
+        already degraded: `config` is unused)."""
         sharp_path, blurred_path = self.pairs[int(rng.integers(len(self.pairs)))]
         sharp, blurred = load_rgb(sharp_path), load_rgb(blurred_path)
         if sharp.shape != blurred.shape:
@@ -201,7 +220,8 @@ def batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The deterministic batch for `step`: arrays (N, 3, crop, crop) sharp and blurred."""
     rng = np.random.default_rng([seed, step])
-    pairs = [source.sample(rng, crop) for _ in range(size)]
+    config = source.config_at(step) if isinstance(source, SyntheticSource) else None
+    pairs = [source.sample(rng, crop, config) for _ in range(size)]
     sharp = np.stack([p[0] for p in pairs]).transpose(0, 3, 1, 2)
     blurred = np.stack([p[1] for p in pairs]).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(sharp), np.ascontiguousarray(blurred)
@@ -211,7 +231,7 @@ def batch_specs(source: SyntheticSource, seed: int, step: int, size: int,
                 crop: int) -> list[Spec]:
     """The device-side twin of :func:`batch`: specs for :func:`modelkb.train.synth.finish`."""
     rng = np.random.default_rng([seed, step])
-    return [source.spec(rng, crop) for _ in range(size)]
+    return [source.spec(rng, crop, source.config_at(step)) for _ in range(size)]
 
 
 @dataclass

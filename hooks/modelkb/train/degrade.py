@@ -49,6 +49,10 @@ class DegradeConfig:
     """Ranges the random degradation parameters are drawn from (uniformly unless noted)."""
 
     length: tuple[float, float] = (4.0, 17.0)  # camera-shake path length, pixels
+    # a share `short_prob` of shakes is drawn from `short_length` instead (so the network also
+    # learns to leave nearly sharp photos alone and does not over-sharpen 2-6 px shakes)
+    short_prob: float = 0.0
+    short_length: tuple[float, float] = (2.0, 6.0)
     curvature: tuple[float, float] = (0.0, 0.35)  # std of the turning rate, radians/pixel
     inertia: tuple[float, float] = (0.6, 0.95)  # AR(1) memory of the turning rate
     speed_jitter: tuple[float, float] = (0.0, 0.5)  # relative variation of the hand's speed
@@ -175,8 +179,11 @@ def sample_kernel(
     """Draw a blur kernel (shake, maybe convolved with defocus) and its parameters."""
     gen = _rng(rng)
     cfg = config or DegradeConfig()
+    span = cfg.length
+    if cfg.short_prob > 0 and gen.random() < cfg.short_prob:  # no draw otherwise: old streams
+        span = cfg.short_length
     params: dict[str, Any] = {
-        "length": float(gen.uniform(*cfg.length)),
+        "length": float(gen.uniform(*span)),
         "curvature": float(gen.uniform(*cfg.curvature)),
         "inertia": float(gen.uniform(*cfg.inertia)),
         "speed_jitter": float(gen.uniform(*cfg.speed_jitter)),

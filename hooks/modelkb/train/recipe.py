@@ -56,6 +56,14 @@ class TrainOptions:
     val_every: int = 0
     val_size: int = 256
     stop_after: int | None = None  # stop (and save) at this step, schedule still for `steps`
+    minutes: float | None = None  # stop (and save) after this many minutes of wall time
+    schedule: str = "cosine"  # "cosine" down to MIN_LR at `steps`, or "constant" after warm-up
+    cooldown: int = 0  # constant schedule: linear cool-down to MIN_LR over the last N steps
+    clip_grad: float = 0.0  # clip the gradient's global norm to this (0: no clipping)
+    # curriculum: phases [{"from": STEP, <degrade field>: value, ...}, ...] overriding
+    # `degrade` from step STEP on (the batch of a step is a function of seed, step and phase)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    start_step: int = 0  # with `init` and no checkpoint: the step the run continues at
     degrade: dict[str, Any] = field(default_factory=dict)
     max_pixels: int | None = None
     init: str | None = None  # start from these weights (fresh optimiser and warm-up)
@@ -67,13 +75,24 @@ class TrainOptions:
     detail_weight: float = 0.0  # x |log| ratio of their Laplacian energies, per crop
 
 
-def lr_factor(step: int, total: int, warmup: int, base_lr: float, min_lr: float = MIN_LR) -> float:
-    """Multiplier of the base lr at `step`: linear warm-up, then cosine down to `min_lr`."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    span = max(total - warmup, 1)
-    progress = min(max(step - warmup, 0) / span, 1.0)
+SCHEDULES = ("cosine", "constant")
+
+
+def lr_factor(step: int, total: int, warmup: int, base_lr: float, min_lr: float = MIN_LR,
+              schedule: str = "cosine", cooldown: int = 0, warm_from: int = 0) -> float:
+    """Multiplier of the base lr at `step`: linear warm-up over the `warmup` steps after
+    `warm_from` (where the optimiser started fresh), then cosine down to `min_lr` at `total`,
+    or constant with an optional linear cool-down to `min_lr` over the last `cooldown` steps."""
+    if warmup > 0 and warm_from <= step < warm_from + warmup:
+        return (step - warm_from + 1) / warmup
     floor = min_lr / base_lr
+    if schedule == "constant":
+        if cooldown > 0 and step >= total - cooldown:
+            progress = min((step - (total - cooldown) + 1) / cooldown, 1.0)
+            return 1.0 + (floor - 1.0) * progress
+        return 1.0
+    span = max(total - warm_from - warmup, 1)
+    progress = min(max(step - warm_from - warmup, 0) / span, 1.0)
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
@@ -145,9 +164,10 @@ def use_device_synthesis(synth: str, device: str, source: object) -> bool:
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, sharp: torch.Tensor,
-               blurred: torch.Tensor, opts: TrainOptions, bf16: bool) -> float:
+               blurred: torch.Tensor, opts: TrainOptions, bf16: bool) -> tuple[float, float]:
     """One optimiser step on one batch (forward under bf16 autocast when `bf16`; the loss and
-    the weights stay fp32); returns the loss. The caller steps the lr schedule."""
+    the weights stay fp32); returns the loss and the gradient's global norm (before
+    clipping to ``opts.clip_grad``). The caller sets the learning rate."""
     import torch
 
     if opts.channels_last:
@@ -159,10 +179,15 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, sharp: torch.
     loss = recipe_loss(outputs, sharp) + detail_loss(
         outputs[-1], sharp, opts.edge_weight, opts.detail_weight)
     if not torch.isfinite(loss):
-        return float(loss.item())
+        return float(loss.item()), float("nan")
     loss.backward()
+    params = [p for p in model.parameters() if p.grad is not None]
+    if opts.clip_grad > 0:
+        norm = torch.nn.utils.clip_grad_norm_(params, opts.clip_grad)
+    else:
+        norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
     optimizer.step()
-    return float(loss.item())
+    return float(loss.item()), float(norm)
 
 
 def build_model(variant: str) -> nn.Module:
@@ -254,6 +279,40 @@ def train(opts: TrainOptions, progress: bool = True) -> dict[str, Any]:
         torch.set_num_threads(threads)
 
 
+def _degrade_config(base: dict[str, Any], overrides: dict[str, Any] | None = None
+                    ) -> DegradeConfig:
+    """A DegradeConfig from JSON-style fields (lists become tuples); a user error names a
+    field DegradeConfig does not have."""
+    fields = {**base, **(overrides or {})}
+    fields.pop("from", None)
+    try:
+        return DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                for k, v in fields.items()})
+    except TypeError as exc:
+        raise ModelkbError(f"degradation settings: {exc}") from None
+
+
+def _stop_signals() -> tuple[list[int], Any]:
+    """Make SIGTERM and SIGINT set a flag instead of killing the run (the loop saves and
+    stops at the end of the step); returns the flag list and a function that restores the
+    previous handlers. Only the main thread may install handlers: elsewhere nothing changes."""
+    import signal
+    import threading
+
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return caught, lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, lambda number, _frame: caught.append(number))
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return caught, restore
+
+
 def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     """The body of :func:`train` (threads already set)."""
     import torch
@@ -267,49 +326,68 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
             raise ModelkbError(f"--{name} must be positive, got {getattr(opts, name)}")
     if opts.crop % 16:
         raise ModelkbError(f"--crop must be a multiple of 16 (MSSNet's rule), got {opts.crop}")
+    if opts.schedule not in SCHEDULES:
+        raise ModelkbError(f"--schedule {opts.schedule!r}: choose one of {', '.join(SCHEDULES)}")
 
     out_dir = Path(opts.out)
     latest = out_dir / "latest.pt"
     resume_path: Path | None = None
     if opts.resume:
         resume_path = latest if opts.resume == "auto" else Path(opts.resume)
+        if opts.resume == "auto" and not latest.exists() and opts.init:
+            resume_path = None  # a new machine: continue from the committed weights
 
-    degrade_cfg = DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                   for k, v in opts.degrade.items()})
+    degrade_cfg = _degrade_config(opts.degrade)
     source = open_source(Path(opts.data), degrade_cfg, opts.max_pixels)
+    if isinstance(source, SyntheticSource) and opts.phases:
+        source.phases = [(0, degrade_cfg)] + sorted(
+            ((int(ph["from"]), _degrade_config(opts.degrade, ph)) for ph in opts.phases),
+            key=lambda item: item[0])
     val_pairs = validation_pairs(Path(opts.val), size=opts.val_size) if opts.val else []
 
     torch.manual_seed(opts.seed)
     torch.use_deterministic_algorithms(device == "cpu", warn_only=True)
     model = build_model(opts.variant).to(device)
+    step = 0
     if opts.init and resume_path is None:
         from modelkb.models.weights import load_weights
 
         loaded = load_weights(opts.init, opts.variant)
         model.load_state_dict({k: v.float() for k, v in loaded.model.state_dict().items()})
+        step = max(opts.start_step, 0)
     if opts.channels_last:
         model = model.to(memory_format=torch.channels_last)
     bf16 = use_bf16(opts.precision, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=BETAS, weight_decay=0.0)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, opts.steps, opts.warmup, opts.lr)
-    )
-    step = 0
+    warm_from = step  # where this optimiser's moments start (a warm-up follows)
+    warmup = opts.warmup
+    event = "init" if opts.init and resume_path is None else "start"
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path)
         model.load_state_dict(ckpt["model_state_dict"])
+        step = int(ckpt.get("all_step", 0))
+        warm_from = step
         if "optimizer_state_dict" in ckpt:
             optimizer.load_state_dict(ckpt["optimizer_state_dict"])
-        if "scheduler_state_dict" in ckpt:
-            scheduler.load_state_dict(ckpt["scheduler_state_dict"])
-        step = int(ckpt.get("all_step", 0))
+            # full state: no new warm-up; the one the optimiser began with stays as it was
+            warm_from = int(ckpt.get("warm_from", 0))
+            warmup = int(ckpt.get("warmup", opts.warmup))
+        event = "resume"
+
+    def set_lr(at: int) -> float:
+        lr = opts.lr * lr_factor(at, opts.steps, warmup, opts.lr, MIN_LR, opts.schedule,
+                                 opts.cooldown, warm_from)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
 
     def checkpoint() -> dict[str, Any]:
         return {
             "model_state_dict": model.state_dict(),
             "all_step": step,
+            "warm_from": warm_from,
+            "warmup": warmup,
             "optimizer_state_dict": optimizer.state_dict(),
-            "scheduler_state_dict": scheduler.state_dict(),
             "variant": opts.variant,
             "options": asdict(opts),
             "degrade_config": config_dict(degrade_cfg),
@@ -324,7 +402,14 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     bar = tqdm(total=opts.steps, initial=step, disable=not progress, unit="step",
                dynamic_ncols=True)
     started = time.perf_counter()
+    deadline = started + opts.minutes * 60 if opts.minutes is not None else None
     end = min(opts.steps, opts.stop_after) if opts.stop_after else opts.steps
+    _log(out_dir, {"event": event, "step": step, "warm_from": warm_from,
+                   "time": time.time(), "threads": _threads(),
+                   "note": ("fresh Adam from the weights in --init: warm-up of "
+                            f"{warmup} steps" if event == "init" else
+                            "full state (weights, Adam moments, step)" if event == "resume"
+                            else "new run")})
     from modelkb.train.loader import iter_batches
 
     on_device = use_device_synthesis(opts.synth, device, source)
@@ -334,38 +419,60 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
         from modelkb.train.synth import finish
 
         noise = torch.Generator(device=device)
-    while step < end:
-        t0 = time.perf_counter()
-        made = next(batches)
-        if on_device:
-            noise.manual_seed(opts.seed * 1_000_003 + step)
-            sharp, blurred = finish(made, opts.crop, device, noise)
-        else:
-            sharp = torch.from_numpy(made[0]).to(device)
-            blurred = torch.from_numpy(made[1]).to(device)
-        loss_value = train_step(stepper, optimizer, sharp, blurred, opts, bf16)
-        if not math.isfinite(loss_value):
-            raise ModelkbError(f"step {step}: loss is {loss_value}; try a lower --lr")
-        scheduler.step()
-        step += 1
-        rate = opts.batch / max(time.perf_counter() - t0, 1e-9)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{rate:.1f}")
-        record: dict[str, Any] = {"step": step, "loss": loss_value,
-                                  "lr": optimizer.param_groups[0]["lr"], "img_s": rate}
-        if val_pairs and opts.val_every and (step % opts.val_every == 0 or step == opts.steps):
-            metrics = evaluate(model, val_pairs, device)
-            record["val"] = metrics["mean"]
-            bar.write(
-                f"step {step}: held-out PSNR {metrics['mean']['input_psnr']:.2f} -> "
-                f"{metrics['mean']['output_psnr']:.2f} dB, SSIM "
-                f"{metrics['mean']['input_ssim']:.4f} -> {metrics['mean']['output_ssim']:.4f}"
-            )
-        _log(out_dir, record)
-        if step % max(opts.save_every, 1) == 0 or step == end:
+    caught, restore_signals = _stop_signals()
+    stopped = "end"
+    saved_at = -1
+    try:
+        while step < end:
+            if caught or (deadline is not None and time.perf_counter() >= deadline):
+                stopped = "signal" if caught else "time"
+                break
+            t0 = time.perf_counter()
+            made = next(batches)
+            if on_device:
+                noise.manual_seed(opts.seed * 1_000_003 + step)
+                sharp, blurred = finish(made, opts.crop, device, noise)
+            else:
+                sharp = torch.from_numpy(made[0]).to(device)
+                blurred = torch.from_numpy(made[1]).to(device)
+            lr = set_lr(step)
+            loss_value, grad_norm = train_step(stepper, optimizer, sharp, blurred, opts, bf16)
+            if not math.isfinite(loss_value):
+                raise ModelkbError(f"step {step}: loss is {loss_value}; try a lower --lr")
+            step += 1
+            seconds = max(time.perf_counter() - t0, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{opts.batch / seconds:.1f}")
+            record: dict[str, Any] = {"step": step, "loss": loss_value, "lr": lr,
+                                      "img_s": opts.batch / seconds, "grad_norm": grad_norm}
+            if (val_pairs and opts.val_every
+                    and (step % opts.val_every == 0 or step == opts.steps)):
+                metrics = evaluate(model, val_pairs, device)
+                record["val"] = metrics["mean"]
+                bar.write(
+                    f"step {step}: held-out PSNR {metrics['mean']['input_psnr']:.2f} -> "
+                    f"{metrics['mean']['output_psnr']:.2f} dB, SSIM "
+                    f"{metrics['mean']['input_ssim']:.4f} -> "
+                    f"{metrics['mean']['output_ssim']:.4f}"
+                )
+            _log(out_dir, record)
+            if step % max(opts.save_every, 1) == 0 or step == end:
+                save_atomic(checkpoint(), latest)
+                saved_at = step
+        if saved_at != step and (step > 0 or not latest.exists()):
             save_atomic(checkpoint(), latest)
-    bar.close()
-    if step == opts.steps and not latest.exists():
-        save_atomic(checkpoint(), latest)
-    return {"step": step, "loss": loss_value, "metrics": metrics,
-            "seconds": time.perf_counter() - started, "checkpoint": str(latest)}
+    finally:
+        restore_signals()
+        bar.close()
+    elapsed = time.perf_counter() - started
+    _log(out_dir, {"event": "stop", "step": step, "why": stopped, "time": time.time(),
+                   "seconds": elapsed})
+    return {"step": step, "loss": loss_value, "metrics": metrics, "seconds": elapsed,
+            "checkpoint": str(latest), "stopped": stopped}
+
+
+def _threads() -> int:
+    """torch's intra-op thread count (logged with each session of a run)."""
+    import torch
+
+    return int(torch.get_num_threads())

@@ -247,3 +247,20 @@ def test_curriculum_and_short_shakes() -> None:
     # without short shakes the length is still the stream's first draw (old runs unchanged)
     plain = sample_kernel(5, DegradeConfig(length=(20.0, 26.0)))[1]["length"]
     assert plain == np.random.default_rng(5).uniform(20.0, 26.0)
+
+
+def test_timed_run_cools_down_and_exports_as_it_saves(tmp_path: Path) -> None:
+    """A lent GPU's timed run: the rate falls linearly over its last minutes, and every save
+    also writes the fp16 weights (with their step), so a cut-off run still hands them over."""
+    from safetensors import safe_open
+
+    data = _photos(tmp_path / "sharp", count=1, size=40)
+    out, export = tmp_path / "run", tmp_path / "w.safetensors"
+    assert main(["train", str(data), "--out", str(out), "--steps", "100000", "--schedule",
+                 "constant", "--minutes", "0.15", "--cooldown-minutes", "0.15",
+                 "--save-every", "3", "--export", str(export), *COMMON]) == 0
+    rates = [r["lr"] for r in _steps(out)]
+    assert len(rates) >= 4 and rates == sorted(rates, reverse=True)
+    assert rates[-1] < 0.5 * 2e-4
+    with safe_open(str(export), "pt") as fh:
+        assert int(fh.metadata()["all_step"]) == len(rates)

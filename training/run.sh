@@ -35,10 +35,12 @@ else
     warmup=300
 fi
 
+# the recipe (training/recipe.args, shared with benchmarks/gpu_session.sh): MSSNet's loss
+# (six-output L1 + 0.1 x FFT), 2e-4 constant after the warm-up, gradient norm clipped at 1,
+# blur-only 0.8 / light noise 0.2 until step 12,000, then 0.5 / 0.3 / heavy 0.2; shakes of
+# 4-26 px, 15% short ones of 2-6 px, defocus on 30%
+read -ra recipe < training/recipe.args
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS="$threads"
-exec nice -n -10 .venv/bin/modelkb train "$photos/train" --out "$run" "${init[@]}" \
-    --threads "$threads" --seed 32 --steps 20000 --schedule constant --lr 2e-4 --warmup "$warmup" \
-    --clip-grad 1.0 --batch 4 --crop 128 --max-pixels 1600000 \
-    --blur-length 4 26 --short-shakes 0.15 2 6 --defocus-radius 0.5 3 \
-    --noise-mix 0.8 0.2 --phase 12000 0.5 0.3 \
-    --save-every 50 --quiet "$@"
+exec nice -n "${MODELKB_NICE:--10}" .venv/bin/modelkb train "$photos/train" --out "$run" \
+    "${init[@]}" --threads "$threads" "${recipe[@]}" --warmup "$warmup" --save-every 50 \
+    --export "$run/weights.safetensors" --quiet "$@"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 
 from modelkb import registry
 from modelkb.errors import ModelkbError
@@ -85,6 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=None, metavar="M",
                         help="stop cleanly (saving the full state) after M minutes; SIGTERM "
                              "and Ctrl-C do the same at the end of the current step")
+    parser.add_argument("--cooldown-minutes", type=float, default=0.0, metavar="M",
+                        help="with --minutes: decay the rate linearly to 1e-6 over the last M "
+                             "minutes (a timed run on a lent GPU)")
+    parser.add_argument("--save-minutes", type=float, default=None, metavar="M",
+                        help="also save whenever M minutes passed since the last save")
     parser.add_argument("--stop-after", type=int, default=None, metavar="STEP",
                         help="stop (and save) at STEP; the lr schedule still spans --steps")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
@@ -104,14 +107,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add W x |log| of the ratio of their Laplacian energies per crop, "
                              "so outputs keep as much fine detail as the sharp photo (default 0)")
     parser.add_argument("--export", default=None, metavar="SAFETENSORS",
-                        help="after training, write the weights as fp16 safetensors here")
+                        help="write the weights as fp16 safetensors here at every save "
+                             "(with the step and the recipe in its metadata)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, print a one-line summary, optionally export fp16 safetensors."""
-    from modelkb.models.weights import save_safetensors
-    from modelkb.train.recipe import TrainOptions, load_checkpoint, train
+    from modelkb.train.recipe import TrainOptions, train
 
     degrade: dict[str, object] = {}
     if args.blur_length is not None:
@@ -161,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision, synth=args.synth,
         compile=args.compile, phases=phases, schedule=args.schedule, cooldown=args.cooldown,
         clip_grad=args.clip_grad, start_step=args.start_step, minutes=args.minutes,
+        cooldown_minutes=args.cooldown_minutes, save_minutes=args.save_minutes,
+        export=args.export,
     )
     summary = train(opts, progress=not args.quiet)
     line = f"trained {opts.variant} to step {summary['step']}"
@@ -173,10 +178,6 @@ def run(args: argparse.Namespace) -> int:
     if summary["stopped"] != "end":
         line += f" (stopped early: {summary['stopped']}; resume with --resume)"
     print(line + f"; checkpoint {summary['checkpoint']}")
-    if args.export:
-        ckpt = load_checkpoint(Path(summary["checkpoint"]))
-        meta = {"variant": opts.variant, "all_step": str(ckpt["all_step"]),
-                "recipe": json.dumps(ckpt.get("options", {}))}
-        save_safetensors(ckpt["model_state_dict"], Path(args.export), metadata=meta)
+    if args.export:  # written with every save, the last one included
         print(f"exported fp16 weights to {args.export}")
     return 0

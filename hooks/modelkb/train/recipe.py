@@ -57,6 +57,9 @@ class TrainOptions:
     val_size: int = 256
     stop_after: int | None = None  # stop (and save) at this step, schedule still for `steps`
     minutes: float | None = None  # stop (and save) after this many minutes of wall time
+    cooldown_minutes: float = 0.0  # with `minutes`: linear cool-down over the last M minutes
+    save_minutes: float | None = None  # also save when this many minutes passed since the last
+    export: str | None = None  # at every save, also write the weights as fp16 safetensors here
     schedule: str = "cosine"  # "cosine" down to MIN_LR at `steps`, or "constant" after warm-up
     cooldown: int = 0  # constant schedule: linear cool-down to MIN_LR over the last N steps
     clip_grad: float = 0.0  # clip the gradient's global norm to this (0: no clipping)
@@ -377,9 +380,21 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
     def set_lr(at: int) -> float:
         lr = opts.lr * lr_factor(at, opts.steps, warmup, opts.lr, MIN_LR, opts.schedule,
                                  opts.cooldown, warm_from)
+        if deadline is not None and opts.cooldown_minutes > 0:  # a timed cool-down
+            left = (deadline - time.perf_counter()) / (opts.cooldown_minutes * 60)
+            lr = min(lr, max(MIN_LR, opts.lr * min(max(left, 0.0), 1.0)))
         for group in optimizer.param_groups:
             group["lr"] = lr
         return lr
+
+    def save() -> None:
+        save_atomic(checkpoint(), latest)
+        if opts.export:
+            from modelkb.models.weights import save_safetensors
+
+            save_safetensors(model.state_dict(), Path(opts.export), metadata={
+                "variant": opts.variant, "all_step": str(step),
+                "recipe": json.dumps(asdict(opts))})
 
     def checkpoint() -> dict[str, Any]:
         return {
@@ -421,7 +436,7 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
         noise = torch.Generator(device=device)
     caught, restore_signals = _stop_signals()
     stopped = "end"
-    saved_at = -1
+    saved_at, saved_time = -1, time.perf_counter()
     try:
         while step < end:
             if caught or (deadline is not None and time.perf_counter() >= deadline):
@@ -456,11 +471,13 @@ def _train(opts: TrainOptions, progress: bool) -> dict[str, Any]:
                     f"{metrics['mean']['output_ssim']:.4f}"
                 )
             _log(out_dir, record)
-            if step % max(opts.save_every, 1) == 0 or step == end:
-                save_atomic(checkpoint(), latest)
-                saved_at = step
+            timely = (opts.save_minutes is not None
+                      and time.perf_counter() - saved_time >= opts.save_minutes * 60)
+            if step % max(opts.save_every, 1) == 0 or step == end or timely:
+                save()
+                saved_at, saved_time = step, time.perf_counter()
         if saved_at != step and (step > 0 or not latest.exists()):
-            save_atomic(checkpoint(), latest)
+            save()
     finally:
         restore_signals()
         bar.close()

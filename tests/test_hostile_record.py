@@ -91,8 +91,8 @@ def test_an_answer_made_a_draft_again_fails_like_a_removal(tmp_path, shared_cach
     edit(project, f"  - slug: {SEED_SLUG}\n", f"  - slug: {SEED_SLUG}\n    draft: true\n")
     failed = mkdocs_build(project)
     assert failed.returncode == 1, failed.output
-    assert (f"/answers/{SEED_SLUG}.md was published ({RECORD} lists it as answer '{SEED_SLUG}'), but that answer is a "
-            "draft now") in failed.output
+    assert (f"/answers/{SEED_SLUG}.md was published ({RECORD} lists it as answer "
+            f"'{SEED_SLUG}'), but that answer is a draft now") in failed.output
     cat = project / "catalog.yml"
     cat.write_text(cat.read_text(encoding="utf-8") + (
         f"\nretired:\n  - url: /answers/{SEED_SLUG}.md\n    note: Back to a draft.\n"),

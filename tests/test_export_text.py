@@ -14,8 +14,10 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cmarkgfm
 import markdown
 import pytest
+from cmarkgfm.cmark import Options
 from markdown_it import MarkdownIt
 from test_sanitise import CODE_PAYLOADS, MARKUP_PAYLOADS
 
@@ -29,16 +31,37 @@ BASE = "https://example.org/answers/q/"
 
 READERS = {
     "commonmark": MarkdownIt("commonmark").render,
+    # GitHub: cmark-gfm with its extensions (autolinks, strikethrough, tables, task lists);
+    # raw HTML let through, so any that got into the export shows here
+    "cmark-gfm": lambda text: cmarkgfm.github_flavored_markdown_to_html(
+        text, options=Options.CMARK_OPT_UNSAFE),
+    # markdown-it with linkify (bare URLs, hosts and name.tld words become links)
+    "markdown-it+linkify": MarkdownIt("commonmark", {"linkify": True}).enable(
+        ["linkify", "strikethrough", "table"]).render,
     "python-markdown": markdown.markdown,
     "python-markdown+ext": lambda text: markdown.markdown(
         text, extensions=["attr_list", "tables", "fenced_code", "def_list", "abbr",
                           "footnotes"]),
+    # Material sites: admonitions, details, magiclink, snippets (with nothing to include)
+    "python-markdown+material": lambda text: markdown.markdown(
+        text, extensions=["admonition", "pymdownx.details", "pymdownx.magiclink",
+                          "pymdownx.superfences", "pymdownx.highlight", "pymdownx.tilde",
+                          "pymdownx.snippets",
+                          "attr_list", "md_in_html"],
+        extension_configs={"pymdownx.snippets": {"base_path": [str(ROOT / "no-such")],
+                                                 "check_paths": False},
+                           "pymdownx.highlight": {"use_pygments": False}}),
+    # the generic blocks of pymdown-extensions (/// html | div, /// admonition, ...)
+    "python-markdown+blocks": lambda text: markdown.markdown(
+        text, extensions=["pymdownx.blocks.html", "pymdownx.blocks.admonition",
+                          "pymdownx.blocks.details", "pymdownx.blocks.tab",
+                          "pymdownx.magiclink"]),
 }
 # What an export may turn into: the elements its own markup makes, nothing else.
 EXPORT_TAGS = {"p", "a", "em", "strong", "code", "pre", "ul", "ol", "li", "h1", "h2", "h3",
                "h4", "h5", "h6", "hr", "img", "br", "blockquote"}
 EXPORT_ATTRIBUTES = {("a", "href"), ("img", "src"), ("img", "alt"), ("ol", "start"),
-                     ("code", "class")}
+                     ("code", "class"), ("pre", "class"), ("pre", "lang")}
 
 # Text that is markup somewhere: raw HTML and comments, autolinks, links and reference
 # definitions with unsafe targets, emphasis tricks, entities, block starts at a line's
@@ -66,6 +89,17 @@ HOSTILE = [
     "Footnote[^1].\n\n[^1]: javascript:alert('h16')",
     "&#106;avascript and &copy; and &#x3C;b&#x3E; and & alone; AT&T",
     "`<script>alert('h17')</script>` in code and ![alt <b>](javascript:alert('h18'))",
+    # block syntax of extensions, as text at a line's start (issue 34)
+    "\\!!! danger \"x\"\n\n    <b onclick=\"alert('h19')\">indented</b>",
+    "??? note \"closed\"\n    body\n\n???+ note\n    open",
+    "/// html | div\n<script>alert('h20')</script>\n///\n\n/// admonition | x\n    type: y\n///",
+    "::: danger\ncontainer\n:::\n\n=== \"Tab\"\n    tabbed",
+    "--8<-- \".env\"\n\n;--8<-- \"secret\"\n\n-8<- x",
+    # words some reader links by itself
+    "see https&#58;//evil.example/h21, (https://evil.example/h22) and https://evil.example/h23",
+    "www.evil.example and mail h24@evil.example, weights.pt, model.py and xmpp:h25@evil.example",
+    "https://evil.example/h26\n\nalone on its line above",
+    "~~struck~~ and ~single~ tilde",
 ]
 
 
@@ -129,7 +163,10 @@ def problems(source_html: str, export: str) -> list[str]:
                     and any(value == link or value == BASE + link or value.endswith(link)
                             for link in links)):
                 found.append(f"{reader}: a link the source does not have: {value!r}")
-            elif name == "class" and not re.fullmatch(r"language-[a-z0-9_+-]+", value):
+            elif name == "class" and not re.fullmatch(r"language-[a-z0-9_+-]+|highlight",
+                                                      value):
+                found.append(f"{reader}: class {value!r}")
+            elif name == "lang" and not re.fullmatch(r"[a-z0-9_+-]+", value):
                 found.append(f"{reader}: class {value!r}")
         drop = languages if reader.startswith("python-markdown") else []
         if words("".join(out.text), drop) != words("".join(source.text)):

@@ -386,3 +386,14 @@ def test_bidi_and_invisible_format_characters_are_refused_at_their_line(tmp_path
         found = problems(write(tmp_path, MINIMAL.replace("How does it work?",
                                                          f"How does{char} it work?")))
         assert found and "invisible format characters" in found[0], (hex(ord(char)), found)
+
+
+def test_a_url_spelled_with_character_references_is_grounded_as_a_link(tmp_path):
+    """'https&#58;//host' renders as the text 'https://host', which a reader that links bare
+    URLs (GitHub, Discourse, linkify) would link: grounding reads the decoded text too."""
+    text = MINIMAL.replace("      task: You want to deblur.\n",
+                           "      task: See https&#58;//shop.example/deal for more.\n")
+    found = problems(write(tmp_path, text))
+    line = text[:text.index("shop.example")].count("\n") + 1
+    assert any(p.startswith(f"catalog.yml:{line}:") and "https://shop.example/deal" in p
+               for p in found), found

@@ -152,6 +152,10 @@ class _Targets(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self.images: list[str] = []
+        self.text: list[str] = []  # the text, character references decoded
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for name, value in attrs:
@@ -213,8 +217,12 @@ def find_links(text: str) -> list[Link]:
         raise ValueError("nests its Markdown too deeply to be read") from None
     targets.close()
     found: list[Link] = [Link("shortcode", s) for s in dict.fromkeys(seen)]
+    # bare URLs of the source and of the rendered text, where references are decoded (so
+    # 'https&#58;//host' counts: a reader that links bare URLs would link it)
+    shown = " ".join(targets.text)
     urls = [*targets.found, *(m.group(1) for m in _AUTOLINK_RE.finditer(text)),
-            *(m.group(0).rstrip(".,;:!?\"'") for m in _BARE_URL_RE.finditer(text))]
+            *(m.group(0).rstrip(".,;:!?\"'") for source in (text, shown)
+              for m in _BARE_URL_RE.finditer(source))]
     found += [Link("url", u) for u in dict.fromkeys(urls)]
     found += [Link("image", u) for u in dict.fromkeys(targets.images)]
     return found

@@ -228,6 +228,30 @@ _ORDERED_RE = re.compile(r"[0-9]{1,9}[.)](?=\s|$)")
 # Python-Markdown has no backslash escape for these (nor for '<' and '&'): where one needs
 # escaping it is written as a character reference, which both readers show as the character.
 _REFERENCE = {"=": "&#61;", "~": "&#126;", ":": "&#58;"}
+# Text some reader makes a link by itself: GitHub's extended autolinks (a scheme, www., an
+# e-mail address), markdown-it's linkify (also name.tld with a known TLD: weights.pt),
+# pymdownx.magiclink, Discourse's onebox of a URL alone on its line. An export shows such a
+# word as inline code, which none of them links.
+_WORD_CHARS = r"[^\s`<>()\[\]{}\"'*]"
+_AUTOLINK_TEXT_RE = re.compile(
+    rf"{_WORD_CHARS}*(?:[a-zA-Z][a-zA-Z0-9+.-]*:/|www\.|[\w.+-]@[\w-]|"
+    rf"\b(?:mailto|xmpp|tel):|[a-zA-Z0-9-]\.[a-zA-Z]{{2,}}\b){_WORD_CHARS}*")
+_TRAILING_PUNCTUATION = ".,;:!?_~"
+# Python-Markdown's backslash escapes (CommonMark has them for all ASCII punctuation): any
+# other character that must not start markup is written as a character reference.
+_PY_MARKDOWN_ESCAPES = frozenset("\\`*_{}[]()>#+-.!")
+
+
+def _autolink_words(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word of ``text`` that a reader would make a link by itself."""
+    spans = []
+    for m in _AUTOLINK_TEXT_RE.finditer(text):
+        end = m.end()
+        while end > m.start() and text[end - 1] in _TRAILING_PUNCTUATION:
+            end -= 1
+        if end > m.start():
+            spans.append((m.start(), end))
+    return spans
 
 
 def markdown_text(text: str, *, line_start: bool = False) -> str:
@@ -244,9 +268,16 @@ def markdown_text(text: str, *, line_start: bool = False) -> str:
     text = _WHITESPACE_RE.sub(" ", _CONTROL_RE.sub("", text))
     out: list[str] = []
     n = len(text)
-    for i, ch in enumerate(text):
+    words = dict(_autolink_words(text))
+    i = -1
+    while i + 1 < n:
+        i += 1
+        ch = text[i]
         after = text[i + 1] if i + 1 < n else ""
-        if ch in "`*[]":
+        if i in words:  # a URL, host or address: code, which no reader links
+            out.append(_code_span(text[i:words[i]]))
+            i = words[i] - 1
+        elif ch in "`*[]":
             out.append("\\" + ch)
         elif ch == "\\":
             out.append("\\\\" if not after or after in _ASCII_PUNCTUATION else ch)
@@ -259,6 +290,8 @@ def markdown_text(text: str, *, line_start: bool = False) -> str:
             out.append(ch if after.isspace() else "&lt;")
         elif ch == "&":
             out.append("&amp;" if _ENTITY_RE.match(text, i) else ch)
+        elif ch == "~" and not ((i == 0 or text[i - 1] == " ") and after in ("", " ")):
+            out.append(_REFERENCE["~"])  # may open or close GitHub's strikethrough
         else:
             out.append(ch)
     if line_start:
@@ -272,13 +305,20 @@ def _line_start(text: str, out: list[str]) -> str:
     del out[:lead]
     text = text[lead:]
     first = text[:1]
-    if first in ("#", ">"):
+    if not out or len(out[0]) > 1 and out[0].startswith("`"):
+        return "".join(out)  # a code span: no block starts with one
+    if len(text) >= 3 and first in _ASCII_PUNCTUATION and text[:3] == first * 3 \
+            or text.startswith(("--8<", "-8<")):
+        # a run of three opens a block in some extension: admonitions (!!!), details (???),
+        # blocks (///), containers (:::), tabs (===), snippets (--8<--) and fences (~~~)
+        out[0] = "\\" + first if first in _PY_MARKDOWN_ESCAPES else f"&#{ord(first)};"
+    elif first in ("#", ">"):
         out[0] = "\\" + first
     elif first in ("-", "+") and (text[1:2] in ("", " ") or set(text.strip()) == {first}):
         out[0] = "\\" + first
     elif first == "=" and set(text.strip()) == {"="}:
         out[0] = _REFERENCE["="]
-    elif text.startswith("~~~") or (first == ":" and text[1:2] in ("", " ")):
+    elif first == ":" and text[1:2] in ("", " "):
         out[0] = _REFERENCE[first]
     elif (m := _ORDERED_RE.match(text)) is not None:
         out[m.end() - 1] = "\\" + text[m.end() - 1]

@@ -27,9 +27,15 @@ SNAPSHOT_DIR = "catalog"  # in the cache folder: validated catalogs, keyed by th
 
 
 def resolve(base_dir: Path, value: str) -> Path:
-    """A settings path made absolute against the folder of the site's configuration."""
+    """A settings path made absolute against the folder of the site's configuration; a
+    relative one must stay inside that folder with symbolic links followed
+    (:func:`modelkb.files.confined`), an absolute one is the site owner's explicit choice."""
+    from modelkb.files import confined
+
     path = Path(value).expanduser()
-    return path if path.is_absolute() else (base_dir / path)
+    if path.is_absolute():
+        return path
+    return confined(base_dir, base_dir / path, value)
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,9 @@ def _given(given: str, origin: str, base: Path | None = None) -> WeightsFile:
         return WeightsFile(given, digest, f"{USER_PROVENANCE} ({url})", None, origin)
     path = Path(given).expanduser()
     if base is not None and not path.is_absolute():
-        path = base / path
+        from modelkb.files import confined
+
+        path = confined(base, base / path, f"weights file {given} ({origin})")
     if not path.is_file():
         raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
     return WeightsFile(str(path), file_sha256(path), USER_PROVENANCE, path, origin)

@@ -407,3 +407,57 @@ def test_404_page_offers_the_way_back(served, browser):
         assert not watch.errors, watch.errors
     finally:
         context.close()
+
+
+SHARED = "[data-mkb-viewer][data-share]:not(.mkb-viewer--lead)"
+STATE = """f => ({left: f.dataset.left, right: f.dataset.right, mode: f.dataset.mode,
+                  scale: f.dataset.scale, center: f.dataset.center})"""
+
+
+def test_a_shared_view_opens_exactly_where_it_was(served, browser):
+    """'Link to this view' holds the photo's anchor, views, layout, zoom and centre; opening
+    it restores them in that viewer and scrolls there. Side by side, + zooms about the
+    centre of the view (it drifted to the left pane's edge)."""
+    base, _build = served
+    path = f"answers/{SEED_SLUG}/"
+    context, page, watch = open_page(browser, base, path, viewport=DESKTOP)
+    try:
+        viewer = page.locator(SHARED).first
+        viewer.scroll_into_view_if_needed()
+        viewer.locator("button[data-action=side]").click()
+        full = page.eval_on_selector(SHARED, "f => [f.dataset.fullWidth, f.dataset.fullHeight]")
+        centre = f"{round(int(full[0]) / 2)},{round(int(full[1]) / 2)}"
+        viewer.locator(".mkb-viewer__stage").focus()
+        for _ in range(3):
+            page.keyboard.press("+")
+            assert page.eval_on_selector(SHARED, "f => f.dataset.center") == centre
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowDown")
+        page.select_option(f"{SHARED} select[data-side=left]", "input")
+        page.select_option(f"{SHARED} select[data-side=right]", "reference")
+        state = page.eval_on_selector(SHARED, STATE)
+        assert state["mode"] == "side" and state["center"] != centre
+        link = viewer.locator("a.mkb-viewer__share")
+        href = link.get_attribute("href")
+        share = page.eval_on_selector(SHARED, "f => f.dataset.share")
+        assert href.startswith(f"{SITE_URL}{path}#{share}?view=input,reference&mode=side&z=")
+        link.click()
+        assert clipboard(page) == href
+    finally:
+        context.close()
+
+    context, page, watch = open_page(browser, base, path + "#" + href.split("#", 1)[1],
+                                     viewport=DESKTOP)
+    try:
+        page.wait_for_function(f"document.querySelector('{SHARED}').dataset.mode === 'side'")
+        assert page.eval_on_selector(SHARED, STATE) == state, href
+        box = page.evaluate(f"""() => {{
+            const b = document.querySelector('{SHARED} .mkb-viewer__stage')
+                .getBoundingClientRect();
+            return [b.top, b.bottom]; }}""")
+        assert 0 <= box[0] and box[1] <= DESKTOP["height"], box  # scrolled to the photo
+        lead = page.eval_on_selector(".mkb-viewer--lead", STATE)
+        assert lead["left"] == "baseline"  # only the viewer after the anchor follows the link
+        assert not watch.errors, watch.errors
+    finally:
+        context.close()

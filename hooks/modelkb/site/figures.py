@@ -122,6 +122,7 @@ def compare_slider(entry: GalleryEntry, record: GalleryRecord, here: str,
     view_list = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
     f = record.focus
     return render("compare.html", caption=entry.caption, views=views, view_list=view_list,
+                  entry_id=entry.id,
                   has_diff=any(v["key"] == "diff" for v in views), diff_max=f"{DIFF_MAX:g}",
                   png=asset_url(here, entry.id, "output.png"),
                   json=asset_url(here, entry.id, "metrics.json"),

@@ -15,7 +15,11 @@
    - pan: drag when zoomed in (mouse, pen; on touch a sideways drag or two fingers), or the
      arrow keys with the frame focused;
    - views: choose what each side shows (resize only, model, input, sharp original, the
-     heat map of what the model changed).
+     heat map of what the model changed);
+   - sharing: "Link to this view" holds the page's address with the photo's anchor and the
+     view in the fragment (#photo-ID?view=LEFT,RIGHT&mode=side&z=SCALE&c=X,Y, the centre as
+     fractions of the photo); clicking it copies it. Opening such an address restores that
+     view in the first viewer after the anchor and scrolls there.
    The view state is (scale, centre): CSS pixels per output pixel and the output pixel at the
    middle of each pane, so both panes show the same region whatever the mode.
 */
@@ -125,6 +129,11 @@
     var readout = el("output", "mkb-viewer__readout", {"aria-live": "polite"});
     zoomGroup.appendChild(readout);
     bar.appendChild(zoomGroup);
+    var shareId = figure.dataset.share || "";
+    var shareLink = el("a", "mkb-viewer__share", {href: "#",
+      title: "The address of this page at this photo, with these views, layout and zoom"});
+    shareLink.textContent = "Link to this view";
+    if (shareId) bar.appendChild(shareLink);
     frameBox.appendChild(bar);
 
     var host = figure.querySelector(".mkb-viewer__views");
@@ -137,6 +146,7 @@
     var cx = fullW / 2, cy = fullH / 2;  // output pixel at the middle of each pane
     var pending = figure.dataset.open === "one" && focus ? "focus" : "fit";
     var fitted = true;           // whether the photo fitted the frame when last painted
+    var shared = null;           // the view a shared address asked for: {scale, x, y}
 
     function frame() { return stage.getBoundingClientRect(); }
     function pane() {  // the size of one pane (both panes are the same size)
@@ -160,7 +170,11 @@
 
     function place() {  // apply a pending opening once the frame has a size
       if (!pending || fitScale() <= 0) return;
-      if (pending === "focus") {
+      if (pending === "shared") {
+        scale = shared.scale;
+        cx = shared.x * fullW;
+        cy = shared.y * fullH;
+      } else if (pending === "focus") {
         scale = 1;
         cx = focus[0] + focus[2] / 2;
         cy = focus[1] + focus[3] / 2;
@@ -198,13 +212,49 @@
       oneButton.setAttribute("aria-pressed", Math.abs(scale - 1) < 0.01 ? "true" : "false");
       wipeButton.setAttribute("aria-pressed", mode === "wipe" ? "true" : "false");
       sideButton.setAttribute("aria-pressed", mode === "side" ? "true" : "false");
+      if (shareId) shareLink.href = pageAddress() + "#" + shareId + "?" + shareState();
     }
 
-    // Zoom to ``next`` (CSS px per output pixel) keeping the point (px, py) of the frame still.
+    function shareState() {
+      return "view=" + sides.left.view + "," + sides.right.view + "&mode=" + mode +
+        "&z=" + Number(scale.toFixed(4)) + "&c=" + Number((cx / fullW).toFixed(4)) + "," +
+        Number((cy / fullH).toFixed(4));
+    }
+
+    // The view a shared address asks for (null: none for this viewer, or not readable).
+    function sharedView() {
+      var m = /^#([A-Za-z0-9_-]+)\?(.+)$/.exec(window.location.hash);
+      if (!shareId || !m || m[1] !== shareId || viewerAfter(m[1]) !== figure) return null;
+      var q = new URLSearchParams(m[2]);
+      var pair = (q.get("view") || "").split(",");
+      var c = (q.get("c") || "").split(",").map(Number);
+      var z = Number(q.get("z"));
+      return {left: views[pair[0]] ? pair[0] : null, right: views[pair[1]] ? pair[1] : null,
+              mode: q.get("mode") === "side" ? "side" : q.get("mode") === "wipe" ? "wipe" : null,
+              scale: isFinite(z) && z > 0 ? z : null,
+              x: c.length === 2 && c[0] >= 0 && c[0] <= 1 ? c[0] : 0.5,
+              y: c.length === 2 && c[1] >= 0 && c[1] <= 1 ? c[1] : 0.5};
+    }
+
+    function applyShared() {
+      var wanted = sharedView();
+      if (!wanted) return false;
+      if (wanted.left) show("left", wanted.left);
+      if (wanted.right) show("right", wanted.right);
+      if (wanted.mode) mode = wanted.mode;
+      stage.classList.toggle("is-side", mode === "side");
+      if (wanted.scale) { shared = wanted; pending = "shared"; }
+      paint();
+      figure.scrollIntoView({block: "center"});  // the photo in view, under the header
+      return true;
+    }
+
+    // Zoom to ``next`` (CSS px per output pixel) keeping the point (px, py) of the frame still;
+    // without a point, the centre of the view (of each pane, side by side) stays still.
     function zoomTo(next, px, py) {
       var box = frame();
       var p = pane();
-      if (px === undefined) { px = box.width / 2; py = box.height / 2; }
+      if (px === undefined) { px = p.w / 2; py = p.h / 2; }
       if (mode === "side" && px > p.w) px -= box.width - p.w;  // the right pane's own x
       var ix = cx + (px - p.w / 2) / scale, iy = cy + (py - p.h / 2) / scale;
       scale = Math.max(fitScale(), Math.min(maxScale(), next));
@@ -254,6 +304,11 @@
     // -- toolbar -------------------------------------------------------------------------------
     pickLeft.addEventListener("change", function () { show("left", pickLeft.value); });
     pickRight.addEventListener("change", function () { show("right", pickRight.value); });
+    shareLink.addEventListener("click", function (event) {
+      event.preventDefault();
+      copy(shareLink.href).then(function () { flash("Link to this view copied"); },
+                                function () { flash("Copy refused: right-click the link"); });
+    });
     bar.addEventListener("click", function (event) {
       var b = event.target.closest && event.target.closest("button");
       var action = b && b.dataset.action;
@@ -395,8 +450,47 @@
     stage.classList.toggle("is-side", mode === "side");
     show("left", views[figure.dataset.left] ? figure.dataset.left : order[0]);
     show("right", views[figure.dataset.right] ? figure.dataset.right : order[1]);
-    paint();
+    figure.mkbApplyShared = applyShared;
+    if (!applyShared()) paint();
   }
+
+  // The first comparison viewer after the element with the id ``id`` (null: none).
+  function viewerAfter(id) {
+    var anchor = document.getElementById(id);
+    if (!anchor) return null;
+    var all = document.querySelectorAll("[data-mkb-viewer]");
+    for (var i = 0; i < all.length; i++) {
+      if (anchor === all[i] || anchor.compareDocumentPosition(all[i]) &
+          Node.DOCUMENT_POSITION_FOLLOWING) return all[i];
+    }
+    return null;
+  }
+
+  // The address of this page as published (its canonical link), without a fragment.
+  function pageAddress() {
+    var link = document.querySelector('link[rel="canonical"]');
+    return ((link && link.href) || window.location.href).split("#")[0];
+  }
+
+  function copy(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    document.body.removeChild(area);
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  window.addEventListener("hashchange", function () {
+    var m = /^#([A-Za-z0-9_-]+)\?/.exec(window.location.hash);
+    var figure = m && viewerAfter(m[1]);
+    if (figure && figure.mkbApplyShared) figure.mkbApplyShared();
+  });
 
   function init() {
     document.querySelectorAll("[data-mkb-viewer]").forEach(setup);

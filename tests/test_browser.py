@@ -344,6 +344,25 @@ def test_answer_page_at_phone_width(served, browser):
         assert stage and stage["x"] >= 0 and stage["x"] + stage["width"] <= PHONE["width"]
         assert stage["width"] >= PHONE["width"] * 0.85
         assert page.locator("h2#workflow button.mkb-copy--link").is_visible()
+
+        # The viewer on a phone: its controls under the picture, every one at least 44 px
+        # square, both views named in full, the zoom shown; the lead opens at Fit with the
+        # region of the largest change outlined (not at 1:1 on a sliver of the photo).
+        bar = page.locator(f"{VIEWER} .mkb-viewer__bar").first.bounding_box()
+        assert bar["y"] >= stage["y"] + stage["height"] - 1, (bar, stage)
+        controls = page.eval_on_selector_all(
+            f"{VIEWER} .mkb-viewer__bar :is(button, select, a)", """els => els.map(e => {
+                const b = e.getBoundingClientRect(); return [e.textContent.trim().slice(0, 20),
+                                                             b.width, b.height]; })""")
+        small = [c for c in controls if c[1] < 44 or c[2] < 44]
+        assert controls and not small, small
+        picks = page.eval_on_selector_all(f"{VIEWER} select", "ss => ss.map(s => s.offsetWidth)")
+        assert min(picks) >= 140, picks  # "Model + resize" and "Sharp original" in full
+        assert page.locator(f"{VIEWER} .mkb-viewer__readout").first.is_visible()
+        lead = page.locator(".mkb-viewer--lead").first
+        if lead.get_attribute("data-focus"):
+            assert float(lead.get_attribute("data-zoom")) == pytest.approx(1)
+            assert lead.locator(".mkb-viewer__focus").first.is_visible()
         page.screenshot(path=str(ARTIFACTS / "answer-phone.png"), full_page=True)
         assert not watch.errors, f"console errors: {watch.errors}"
         outside = [u for u in watch.requests
@@ -461,3 +480,27 @@ def test_a_shared_view_opens_exactly_where_it_was(served, browser):
         assert not watch.errors, watch.errors
     finally:
         context.close()
+
+
+def test_the_answer_page_does_not_shift_as_it_loads(served, browser):
+    """Nothing a script adds (the "Copy as Markdown" row, the viewer) moves what is already
+    shown: the layout shift score stays at most 0.02, and the lead picture loads first."""
+    base, _ = served
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(viewport=viewport)
+        page = context.new_page()
+        page.add_init_script("""window.__shifts = 0;
+            new PerformanceObserver(list => list.getEntries().forEach(e => {
+                if (!e.hadRecentInput) window.__shifts += e.value; }))
+                .observe({type: 'layout-shift', buffered: true});""")
+        try:
+            page.goto(base + f"answers/{SEED_SLUG}/", wait_until="networkidle")
+            page.wait_for_timeout(300)
+            assert page.locator("p.mkb-export button.mkb-copy--markdown").count() == 1
+            assert page.evaluate("window.__shifts") <= 0.02, (viewport, page.evaluate(
+                "window.__shifts"))
+            lead = page.eval_on_selector_all(".mkb-viewer--lead .mkb-viewer__layer img",
+                                             "is => is.map(i => [i.loading, i.fetchPriority])")
+            assert lead and all(x == ["eager", "high"] for x in lead), lead
+        finally:
+            context.close()

@@ -88,7 +88,10 @@ def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
                   ("    This answer is a draft: it is not listed on the home page, in search or "
                   "in the exports until `draft: true` is removed."),
                   ""]
-    lines += [f"# {plain(q.question)}", "", f"*{plain(q.answer.summary)}*", ""]
+    lines += [f"# {plain(q.question)}", ""]
+    if not q.draft:  # the row publish.js fills with "Copy as Markdown", reserved at its height
+        lines += ['<p class="mkb-export" data-mkb-export></p>', ""]
+    lines += [f"*{plain(q.answer.summary)}*", ""]
     if pictures.lead:
         lines += [pictures.lead.strip(), ""]
     task = catalog.tasks.get(q.task)

@@ -5,7 +5,9 @@
    - modes: a wipe (the two views split by a divider) or side by side (two panes showing the
      same region of the photo); zoom and pan always move both views together;
    - opening: with data-open="one" and data-focus="x,y,w,h" (pixels of the full-size output,
-     recorded when the pictures were made) the frame opens at 1:1 centred on that region;
+     recorded when the pictures were made) a frame wide enough opens at 1:1 centred on that
+     region; a narrow one (a phone) opens at Fit with the region outlined, and a tap on the
+     outline shows it at 1:1. The lead viewer's pictures load first (eager, high priority);
      data-mode="side" opens side by side where the frame is wide enough for two panes;
    - divider (wipe): drag it (mouse, pen, or a sideways touch drag), or focus the handle and
      use the arrow keys, Home and End. A vertical swipe on a touch screen only scrolls the
@@ -49,6 +51,7 @@
       order.push(v.dataset.view);
     });
     if (!views.output || order.length < 2) return;
+    var lead = figure.classList.contains("mkb-viewer--lead");
     figure.dataset.mkbReady = "1";
     figure.classList.add("mkb-viewer--js");
     var fullW = Number(figure.dataset.fullWidth) || views.output.w;
@@ -71,8 +74,17 @@
       canvas.style.width = fullW + "px";
       canvas.style.height = fullH + "px";
       var img = el("img", "off-glb", {alt: "", draggable: "false", decoding: "async",
-                                     loading: "lazy"});
+                                     loading: lead ? "eager" : "lazy"});
+      if (lead) img.setAttribute("fetchpriority", "high");
       canvas.appendChild(img);
+      if (focus) {
+        var box = el("div", "mkb-viewer__focus", {"aria-hidden": "true"});
+        box.style.left = focus[0] + "px";
+        box.style.top = focus[1] + "px";
+        box.style.width = focus[2] + "px";
+        box.style.height = focus[3] + "px";
+        canvas.appendChild(box);
+      }
       layer.appendChild(canvas);
       var tag = el("span", "mkb-viewer__tag mkb-viewer__tag--" + side, {"aria-hidden": "true"});
       stage.appendChild(layer);
@@ -144,7 +156,8 @@
     var mode = "wipe";           // "wipe" or "side"
     var scale = 0;               // CSS px per output pixel (0: not laid out yet)
     var cx = fullW / 2, cy = fullH / 2;  // output pixel at the middle of each pane
-    var pending = figure.dataset.open === "one" && focus ? "focus" : "fit";
+    var narrow = frame().width < SIDE_MIN;
+    var pending = figure.dataset.open === "one" && focus && !narrow ? "focus" : "fit";
     var fitted = true;           // whether the photo fitted the frame when last painted
     var shared = null;           // the view a shared address asked for: {scale, x, y}
 
@@ -193,6 +206,7 @@
               "px) scale(" + scale + ")";
       sides.left.canvas.style.transform = t;
       sides.right.canvas.style.transform = t;
+      stage.style.setProperty("--mkb-focus-border", (2 / scale).toFixed(3) + "px");
       stage.style.setProperty("--mkb-pos", pos + "%");
       handle.setAttribute("aria-valuenow", String(Math.round(pos)));
       handle.setAttribute("aria-valuetext", Math.round(pos) + "% " +
@@ -383,10 +397,25 @@
       }
     });
     function release(event) {
+      if (drag === "undecided" && event.type === "pointerup" && focus && !zoomed()) {
+        tapped(local(event));  // a tap that did not move: on the outlined region, 1:1 there
+      }
       delete pointers[event.pointerId];
       var left = Object.keys(pointers);
       if (left.length === 1 && drag === "pinch") { drag = "pan"; last = pointers[left[0]]; }
       if (left.length === 0) { drag = null; }
+    }
+    function tapped(p) {
+      var box = frame(), size = pane();
+      var x = mode === "side" && p.x > size.w ? p.x - (box.width - size.w) : p.x;
+      var ix = cx + (x - size.w / 2) / scale, iy = cy + (p.y - size.h / 2) / scale;
+      var slop = 12 / scale;  // a finger is not a pixel
+      if (ix < focus[0] - slop || ix > focus[0] + focus[2] + slop ||
+          iy < focus[1] - slop || iy > focus[1] + focus[3] + slop) return;
+      scale = 1;
+      cx = focus[0] + focus[2] / 2;
+      cy = focus[1] + focus[3] / 2;
+      paint();
     }
     stage.addEventListener("pointerup", release);
     stage.addEventListener("pointercancel", release);
@@ -452,6 +481,9 @@
     show("right", views[figure.dataset.right] ? figure.dataset.right : order[1]);
     figure.mkbApplyShared = applyShared;
     if (!applyShared()) paint();
+    if (narrow && focus && figure.dataset.open === "one") {
+      flash("Tap the outlined region to see it at 1:1");
+    }
   }
 
   // The first comparison viewer after the element with the id ``id`` (null: none).

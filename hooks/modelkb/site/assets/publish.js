@@ -85,8 +85,12 @@
     }).then(function (body) { text = body; return body; });
     pending.catch(function () { /* reported when the button is used */ });
 
-    var bar = document.createElement("p");
-    bar.className = "mkb-export";
+    var bar = article.querySelector("p[data-mkb-export]");  // reserved by the page
+    var reserved = !!bar;
+    if (!reserved) {
+      bar = document.createElement("p");
+      bar.className = "mkb-export";
+    }
     var button = makeButton("markdown", "Copy as Markdown",
       "Copy this answer as Markdown, with absolute links, ready to paste into a forum");
     var link = document.createElement("a");
@@ -101,7 +105,7 @@
     bar.appendChild(button);
     bar.appendChild(document.createTextNode(" "));
     bar.appendChild(link);
-    title.insertAdjacentElement("afterend", bar);
+    if (!reserved) title.insertAdjacentElement("afterend", bar);
   }
 
   function init() {

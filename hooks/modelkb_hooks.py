@@ -13,6 +13,7 @@ on_config = plugin.on_config
 on_files = plugin.on_files
 on_nav = plugin.on_nav
 on_page_markdown = plugin.on_page_markdown
+on_page_content = plugin.on_page_content
 on_page_context = plugin.on_page_context
 on_template_context = plugin.on_template_context
 on_post_page = plugin.on_post_page

@@ -504,3 +504,34 @@ def test_the_answer_page_does_not_shift_as_it_loads(served, browser):
             assert lead and all(x == ["eager", "high"] for x in lead), lead
         finally:
             context.close()
+
+
+AXE = ROOT / ".test-tools" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_PAGES = ["", f"answers/{SEED_SLUG}/", "answers/", "models/deblur-mssnet-realblurj/",
+             "papers/2401.00261/", "tasks/image-deblurring/", "gallery/"]
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason="axe-core not installed: run npm install "
+                    "--prefix .test-tools axe-core@4.14.1 (.ci/run does)")
+def test_no_serious_accessibility_violation_on_any_page_type(served, browser):
+    """axe-core (injected into the built pages) finds no serious or critical violation on
+    any page type, at desktop and phone sizes."""
+    base, _ = served
+    axe = AXE.read_text(encoding="utf-8")
+    found = []
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(viewport=viewport)
+        try:
+            for path in AXE_PAGES:
+                page = context.new_page()
+                page.goto(base + path, wait_until="networkidle")
+                page.add_script_tag(content=axe)
+                violations = page.evaluate("""async () => (await axe.run(document,
+                    {resultTypes: ['violations']})).violations
+                    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                    .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))""")
+                found += [f"{viewport['width']}px /{path}: {v}" for v in violations]
+                page.close()
+        finally:
+            context.close()
+    assert not found, "\n".join(found)

@@ -268,6 +268,13 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                         f"docs/{uri}" if uri not in st.generated else uri, entry_id)
         return absolute_links_to_relative(markdown, uri)
 
+    def on_page_content(self, html: str, page, config, files) -> str:
+        """The pages modelkb writes are marked (``mkb-page``), so its styles (links in running
+        text underlined, not told apart by colour alone) stay off the site's own pages."""
+        if page.file.src_uri in self.state.generated:
+            return f'<div class="mkb-page">\n{html}\n</div>'
+        return html
+
     def on_nav(self, nav, config, files):
         """Leave sections with nothing in them (e.g. no tools yet) out of the menu."""
         catalog = self.state.catalog

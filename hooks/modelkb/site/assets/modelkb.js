@@ -93,6 +93,7 @@
     });
     var divider = el("div", "mkb-viewer__divider");
     var handle = el("div", "mkb-viewer__handle", {role: "slider", tabindex: "0",
+      "aria-label": "Divider between the two views",
       "aria-valuemin": "0", "aria-valuemax": "100", "aria-orientation": "horizontal"});
     handle.innerHTML = '<svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">' +
       '<path d="M9 6l-6 6 6 6M15 6l6 6-6 6" fill="none" stroke="currentColor" ' +
@@ -120,9 +121,14 @@
     }
     var pickLeft = picker("left", "Left");
     var pickRight = picker("right", "Right");
+    // A button's accessible name starts with its visible text (WCAG 2.5.3); the symbols
+    // (minus, plus) are named in words.
     function button(group, text, title, action) {
       var b = el("button", "mkb-viewer__btn", {type: "button", title: title,
                                                 "aria-label": title, "data-action": action});
+      if (/[A-Za-z0-9]/.test(text) && title.indexOf(text) !== 0) {
+        b.setAttribute("aria-label", text + ": " + title);
+      }
       b.textContent = text;
       group.appendChild(b);
       return b;
@@ -526,6 +532,9 @@
 
   function init() {
     document.querySelectorAll("[data-mkb-viewer]").forEach(setup);
+    // Material's search is a dialog without a name; screen readers announce it by this one.
+    var search = document.querySelector(".md-search[role=dialog]:not([aria-label])");
+    if (search) search.setAttribute("aria-label", "Search");
   }
 
   // Material's instant navigation swaps pages without reloading: re-run on each page.

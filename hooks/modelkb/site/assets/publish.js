@@ -61,7 +61,7 @@
       var heading = article.querySelector("h2#" + id);
       if (!heading || heading.querySelector(".mkb-copy")) return;
       var button = makeButton("link", "copy link", "Copy a link to this section");
-      button.setAttribute("aria-label", "Copy a link to the section: " +
+      button.setAttribute("aria-label", "copy link to the section " +
         heading.textContent.replace("¶", "").trim());
       button.dataset.mkbUrl = canonical() + "#" + id;
       button.addEventListener("click", function () {

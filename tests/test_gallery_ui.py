@@ -122,8 +122,10 @@ def test_the_verdict_names_the_skill_the_gain_comes_from(built):
 
     assert verdict(1.1, 0.09, 0.03).startswith("Mostly noise removal: +1.1 dB")
     assert "edges are not sharper" in verdict(1.1, 0.09, 0.03)
-    assert verdict(2.0, 0.09, 0.40).startswith("Sharper: +2.0 dB, fine detail 0.09 → 0.40")
-    assert verdict(8.0, 547.0, 1.3).startswith("Noise removal: +8.0 dB")
+    assert verdict(2.0, 0.09, 0.40).startswith(
+        "Sharper: +2.0 dB, fine detail: input 9% of the sharp photo's, output 40%")
+    assert verdict(8.0, 547.0, 1.3).startswith(
+        "Noise removal: +8.0 dB, fine detail: input 547× the sharp photo's, output 1.3×")
     assert verdict(0.0, 0.09, 0.09).startswith("No gain")
     assert verdict(-5.6, 0.01, 0.03).startswith("Further from the sharp photo than the input")
     assert "What the model did" in figures.metrics_table(GalleryRecord.from_dict(data))
@@ -175,7 +177,11 @@ def test_each_photo_has_a_one_line_result_and_its_table_collapsed(built):
     assert len(lines) == 2  # the first screen's and the photo's own
     data = json.loads((built.site / "gallery/portrait/metrics.json").read_text())
     gain = data["metrics"]["reference"]["gain"]["psnr"]
-    assert all(f"{gain:+.1f} dB PSNR" in line and "fine detail" in line for line in lines)
+    said = figures.gain_words(gain)  # "1.2 dB closer to the sharp photo"
+    assert all(said in line and "fine detail: input " in line for line in lines), lines
+    # plain words on the line; the measures' names (PSNR, ΔE00, Laplacian) only in details
+    assert not any(term in line for line in lines for term in ("PSNR", "ΔE", "Laplacian"))
+    assert "of the sharp photo's" not in re.sub(r"\d+% of the sharp photo's", "", lines[1])
     assert "<strong>What the model did:</strong>" in lines[1]
     details = re.findall(r'<details class="mkb-more">(.*?)</details>', html)
     assert len(details) == 1 and "<table class=\"mkb-metrics\">" in details[0]

@@ -168,6 +168,43 @@ def _psnr_meaning(gain: float | None) -> str:
     return f"{gain:+.1f} dB: further from the sharp original than the input was."
 
 
+def detail_ratio(value: float) -> str:
+    """An amount of fine detail relative to the sharp photo's, in words: '12% of the sharp
+    photo's' up to about as much, '3.4× the sharp photo's' above (noise adds fine detail)."""
+    if value >= 1.05:
+        return f"{value:.1f}× the sharp photo's" if value < 100 else \
+            f"{value:.0f}× the sharp photo's"
+    return f"{value * 100:.0f}% of the sharp photo's"
+
+
+def detail_words(before: float, after: float) -> str:
+    """'fine detail 12% of the sharp photo's → 5% of the sharp photo's' said once:
+    'fine detail: input 12% of the sharp photo's, output 5%'."""
+    tail = detail_ratio(after)
+    short = tail.split(" the sharp")[0].split(" of")[0]  # "5%" / "1.3×"
+    return f"fine detail: input {detail_ratio(before)}, output {short}"
+
+
+def colour_words(delta_e: float, what: str = "colours") -> str:
+    """How much colours moved (mean CIEDE2000) as a photographer would say it; the figure
+    itself is in the details table."""
+    if delta_e < 1:
+        return f"{what} unchanged"
+    if delta_e < 2:
+        return f"{what} nearly unchanged"
+    if delta_e < 5:
+        return f"{what} slightly shifted"
+    return f"{what} visibly shifted"
+
+
+def gain_words(gain: float) -> str:
+    """A PSNR gain as distance to the sharp photo: '1.2 dB closer to the sharp photo'."""
+    if round(gain, 1) == 0:
+        return "as close to the sharp photo as the input"
+    return (f"{gain:.1f} dB closer to the sharp photo" if gain > 0
+            else f"{-gain:.1f} dB further from the sharp photo")
+
+
 def _skill(record: GalleryRecord) -> tuple[str, str] | None:
     """(short name, sentence) of the skill the PSNR gain comes from (see skill_verdict)."""
     m = record.metrics
@@ -175,7 +212,7 @@ def _skill(record: GalleryRecord) -> tuple[str, str] | None:
     if not ref or ref.gain.psnr is None or not sharp or not sharp.relative_to_reference:
         return None
     gain, before, after = ref.gain.psnr, sharp.input, sharp.restored
-    detail = f"fine detail {before:.2f} → {after:.2f} of the sharp photo's"
+    detail = detail_words(before, after)
     if gain < -0.1:
         return ("Further from the sharp photo",
                 f"Further from the sharp photo than the input ({gain:+.1f} dB; {detail}).")
@@ -208,9 +245,10 @@ def _skin_measured(record: GalleryRecord) -> bool:
 
 
 def result_line(record: GalleryRecord) -> list[str]:
-    """The one-line result of a photo, as parts joined by ' · ': what the model did (the
-    short form of skill_verdict), the PSNR gain, fine detail, the colour change on skin (or on
-    the whole photo where no skin is measured). Every figure is in the metrics table too."""
+    """The one-line result of a photo in a photographer's words, as parts joined by ' · ':
+    what the model did (the short form of skill_verdict), how much closer to the sharp photo
+    it came, fine detail against the sharp photo's, and whether colours (skin tones where
+    measured) moved. The measures' names and exact figures are in the details table."""
     parts: list[str] = []
     skill = _skill(record)
     if skill:
@@ -218,15 +256,14 @@ def result_line(record: GalleryRecord) -> list[str]:
     m = record.metrics
     ref = m.reference if m else None
     if ref and ref.gain.psnr is not None:
-        gain = ref.gain.psnr
-        parts.append(f"{gain:+.1f} dB PSNR" if round(gain, 1) else "±0.0 dB PSNR")
+        parts.append(gain_words(ref.gain.psnr))
     sharp = m.sharpness if m else None
     if sharp and sharp.relative_to_reference:
-        parts.append(f"fine detail {sharp.input:.2f} → {sharp.restored:.2f} of the sharp photo's")
+        parts.append(detail_words(sharp.input, sharp.restored))
     if m and _skin_measured(record):
-        parts.append(f"skin ΔE00 {m.colour.skin.delta_e2000.mean:.1f}")
+        parts.append(colour_words(m.colour.skin.delta_e2000.mean, "skin tones"))
     elif m:
-        parts.append(f"colour ΔE00 {m.colour.delta_e2000.mean:.1f}")
+        parts.append(colour_words(m.colour.delta_e2000.mean))
     return parts
 
 

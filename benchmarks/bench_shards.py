@@ -65,8 +65,8 @@ def make_site(root: Path, photos: int, sides: tuple[int, int], seed: int) -> Pat
     import torch
     from PIL import Image
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     (root / "gallery_src").mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -131,8 +131,8 @@ def measure() -> None:
     """Seconds of each MSSNet variant on a 256x256 input, one thread, and their ratios."""
     import torch
 
-    from modelkb.models.mssnet import build
-    from modelkb.registry import architectures
+    from modelkb.pixels.mssnet import build
+    from modelkb.pixels.registry import architectures
 
     torch.set_num_threads(1)
     x = torch.rand(1, 3, 256, 256)

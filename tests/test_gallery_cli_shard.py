@@ -82,8 +82,8 @@ def test_shards_in_parallel_fill_one_cache_for_the_build(tmp_path: Path) -> None
     gallery finds every entry there and computes nothing."""
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     torch.manual_seed(0)
     weights = save_safetensors(build("mssnet-small"), tmp_path / "w.safetensors",

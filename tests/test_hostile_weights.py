@@ -20,10 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
-from modelkb import registry
 from modelkb.cli import main
 from modelkb.errors import ModelkbError
 from modelkb.models.weights import fetch, load_weights, recorded_sha256, sizes
+from modelkb.pixels import registry
 
 Route = Callable[[http.server.BaseHTTPRequestHandler], None]
 

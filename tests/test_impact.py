@@ -15,7 +15,8 @@ from PIL import Image
 
 from modelkb.catalog import Workflow, validate_entry
 from modelkb.catalog.schema import Crop
-from modelkb.gallery.runner import plan_gallery, run_gallery
+from modelkb.gallery.forecast import plan_gallery
+from modelkb.gallery.runner import run_gallery
 from modelkb.site.impact import summary
 
 from conftest import (

@@ -7,8 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from modelkb import registry
 from modelkb.errors import ModelkbError
+from modelkb.pixels import registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from modelkb.errors import ModelkbError
 from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_BYTES_PER_PIXEL, MAX_PNG_SLACK
+from modelkb.pixels.usererror import ModelkbError
 
 log = logging.getLogger(__name__)
 
@@ -455,6 +455,17 @@ def to_pil(
     array = output_channels(rgb, alpha, grayscale, 8)
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[array.shape[2]]
     return Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
+
+
+def as_u8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] as the 8-bit RGB array :func:`to_pil` writes."""
+    return np.asarray(to_pil(rgb).convert("RGB"))
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Float RGB in [0, 1] of an 8-bit image this package wrote (e.g. ``output.png``)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
 
 
 def write_png16(path: str | Path, array: np.ndarray) -> None:

@@ -17,7 +17,8 @@ on a dedicated runner (a CI job) the two agree. Wall seconds are shown too.
 Prints a Markdown table for BENCHMARKS.md: per share, its entries, its estimated cost, the
 gallery's CPU seconds and each share's deviation from the mean of its method, the gallery's
 and the process's wall seconds. ``--measure`` times each registered MSSNet variant on one
-256x256 input (one thread), the figures behind :data:`modelkb.gallery.shards.MODEL_COST`.
+256x256 input (one thread), the figures behind the registration's per-variant
+:attr:`modelkb.pixels.registry.Architecture.cost`.
 """
 
 from __future__ import annotations

@@ -182,3 +182,63 @@ def test_pages_a_dirty_rebuild_skips_keep_their_digests() -> None:
         "added": ["/answers/new/"], "changed": ["/answers/a/"], "removed": ["/gone/"],
         "unchanged": 2}
     assert hashes["/"] == "h0" and hashes["/answers/b/"] == "b0"
+
+
+def _package_copy(tmp_path: Path) -> Path:
+    """A copy of the modelkb package's source (without the shipped weights files)."""
+    from modelkb import sourcehash
+
+    package, copy = sourcehash._package_root(), tmp_path / "source" / "modelkb"
+    shutil.copytree(package, copy, ignore=lambda folder, names: [
+        n for n in names if n == "__pycache__" or (n == "weights" and Path(folder) == package)])
+    return copy
+
+
+def test_only_the_pixel_and_render_code_make_the_plan_redo_pictures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`modelkb plan` after edits to a copy of the source: code outside the pixel package
+    (errors.py, the catalog, the site, the gallery's runner) changes no key; the network
+    code recomputes every picture, the render code re-renders without recomputing.
+
+    The keys hash the copy (``sourcehash._package_root`` points there) while the code that
+    runs is this checkout's: what is tested is which files the keys read."""
+    from modelkb import cli, sourcehash
+    from modelkb.gallery import single
+
+    project = use_tiny_gallery(copy_project(tmp_path / "project", tmp_path / "cache"),
+                               make_weights(tmp_path))
+    config = str(project / "mkdocs.yml")
+    assert cli.main(["gallery", "--config", config]) == 0
+    copy = _package_copy(tmp_path)
+    monkeypatch.setattr(sourcehash, "_package_root", lambda: copy)
+
+    def plan() -> str:
+        single.code_key.cache_clear()
+        single.render_code_key.cache_clear()
+        capsys.readouterr()
+        assert cli.main(["plan", "--config", config]) == 0
+        return capsys.readouterr().out
+
+    def edit(module: str) -> None:
+        path = copy / module
+        path.write_text(path.read_text(encoding="utf-8")
+                        + "\n\n# an edit\ndef _edited() -> int:\n    return 1\n",
+                        encoding="utf-8")
+
+    assert "plan: nothing to compute (1 picture cached)" in plan()
+    for module in ("errors.py", "catalog/links.py", "catalog/schema.py", "site/pages.py",
+                   "gallery/runner.py", "gallery/single.py", "gallery/forecast.py",
+                   "gallery/history.py", "gallery/cache.py", "models/weights/download.py"):
+        edit(module)
+        assert "plan: nothing to compute (1 picture cached)" in plan(), module
+
+    edit("gallery/webimages.py")  # how published files are made: render again
+    text = plan()
+    assert "plan: 0 pictures to compute, 1 to render again" in text, text
+    assert "portrait (portrait.png): render again: render code or library versions " \
+        "changed" in text, text
+
+    edit("pixels/mssnet.py")  # the network: compute again
+    text = plan()
+    assert "plan: 1 picture to compute, 0 to render again" in text, text
+    assert "portrait (portrait.png): compute: pixel code or library versions changed" in text

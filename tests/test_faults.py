@@ -249,15 +249,15 @@ def test_png16_invalid_filter_type_is_an_error(tmp_path: Path) -> None:
 
 
 def test_png16_gray_alpha_and_round_trip(tmp_path: Path) -> None:
-    import png
-
     rng = np.random.default_rng(3)
     array = rng.integers(0, 65536, (9, 7, 2), dtype=np.uint16)
     path = tmp_path / "ga.png"
-    with path.open("wb") as handle:
-        png.Writer(7, 9, greyscale=True, alpha=True, bitdepth=16).write(
-            handle, array.reshape(9, -1).tolist())
+    write_png16(path, array)
     assert np.array_equal(read_png16(path.read_bytes()), array)
+    for channels in (1, 3):  # gray and RGB, each read back as written
+        plain = rng.integers(0, 65536, (4, 5, channels), dtype=np.uint16)
+        write_png16(tmp_path / f"c{channels}.png", plain)
+        assert np.array_equal(read_png16((tmp_path / f"c{channels}.png").read_bytes()), plain)
     rgba = rng.integers(0, 65536, (5, 6, 4), dtype=np.uint16)
     write_png16(tmp_path / "rgba.png", rgba)
     assert np.array_equal(read_png16((tmp_path / "rgba.png").read_bytes()), rgba)

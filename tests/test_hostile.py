@@ -439,7 +439,7 @@ def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("a", "b"):
         Image.fromarray(_photo()).save(gallery / f"{name}.png")
     catalog = _catalog(tmp_path, {"a": {}, "b": {}})
-    from modelkb.gallery import render as gallery_module
+    from modelkb.gallery import webimages as gallery_module
 
     def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -129,7 +129,7 @@ def test_grayscale_and_palette(weights: Path, tmp_path: Path) -> None:
     palette = tmp_path / "pal.png"
     Image.fromarray(np.zeros((40, 40, 3), np.uint8) + 90).convert("P").save(palette)
     gray16 = tmp_path / "gray16.png"
-    Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(gray16)
+    write_png16(gray16, np.full((40, 40), 40000, np.uint16))
     outdir = tmp_path / "outs"
     assert main(["restore", str(gray), str(palette), str(gray16), "-o", str(outdir),
                  "--weights", str(weights)]) == 0

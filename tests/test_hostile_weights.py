@@ -156,7 +156,7 @@ models:
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../../../../../../etc/passwd",
-                                  "../registry.py"])
+                                  "../errors.py"])
 def test_catalog_weights_file_outside_folder_is_refused(
         name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = tmp_path / "catalog.yml"

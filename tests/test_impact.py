@@ -242,3 +242,21 @@ def test_only_the_pixel_and_render_code_make_the_plan_redo_pictures(
     text = plan()
     assert "plan: 1 picture to compute, 0 to render again" in text, text
     assert "portrait (portrait.png): compute: pixel code or library versions changed" in text
+
+
+def test_one_cost_model_measured_then_the_registrations_cost() -> None:
+    """A restore step costs its measured seconds per megapixel; a variant not measured on
+    the device costs a measured one's scaled by the registrations' per-variant costs; with
+    nothing measured there, the estimate is unknown."""
+    from modelkb.gallery.forecast import restore_rate, variant_cost
+
+    assert (variant_cost("mssnet", "mssnet-small"), variant_cost("mssnet", "mssnet"),
+            variant_cost(None, "mssnet-large"), variant_cost(None, "unknown")) == \
+        (1.0, 3.5, 7.0, 1.0)
+    measured = {"decode, metrics, encode": {"seconds_per_megapixel": 0.5, "samples": 9},
+                "mssnet/mssnet-small": {"seconds_per_megapixel": 10.0, "load_seconds": 0.4,
+                                        "samples": 3}}
+    assert restore_rate(measured, "mssnet", "mssnet-small") == (10.0, 0.4)
+    assert restore_rate(measured, "mssnet", "mssnet") == pytest.approx((35.0, 1.4))
+    assert restore_rate({"decode, metrics, encode": {"seconds_per_megapixel": 0.5}},
+                        "mssnet", "mssnet") is None

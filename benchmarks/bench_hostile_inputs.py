@@ -6,7 +6,7 @@
 Each case runs in a fresh subprocess, so the peak RSS (``ru_maxrss``) is that case's own;
 ``--hooks`` chooses the code measured (e.g. an older checkout's ``hooks`` folder, to compare
 before and after a fix). ``tiff`` writes a zlib-compressed 1000x1000 TIFF with that many
-16-bit samples and reads it with ``modelkb.imaging.read_image``; ``crops`` publishes crops
+16-bit samples and reads it with ``modelkb.pixels.imaging.read_image``; ``crops`` publishes crops
 of a 512-pixel photo enlarged 2x (four views each, as the gallery renders them).
 """
 
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TIFF_CASE = """
 import resource, sys, time
 from modelkb.errors import ModelkbError
-from modelkb.imaging import read_image
+from modelkb.pixels.imaging import read_image
 start = time.perf_counter()
 try:
     picture = read_image(sys.argv[1])
@@ -39,7 +39,7 @@ CROPS_CASE = """
 import resource, sys, tempfile, time
 from pathlib import Path
 import numpy as np
-from modelkb.gallery.render import _write_crops
+from modelkb.gallery.webimages import _write_crops
 boxes = [tuple(int(v) for v in b.split(",")) for b in sys.argv[1:]]
 rng = np.random.default_rng(0)
 small = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)

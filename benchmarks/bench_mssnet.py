@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from modelkb.models.mssnet import VARIANTS, build
-from modelkb.models.tiling import DEFAULT_TILE, restore_array, select_device
+from modelkb.pixels.mssnet import VARIANTS, build
+from modelkb.pixels.tiling import DEFAULT_TILE, restore_array, select_device
 
 
 def cpu_name() -> str:
@@ -191,7 +191,7 @@ def seams(args: argparse.Namespace) -> None:
     tiled = restore_array(model, rgb, device=device, tile=args.tile, overlap=args.overlap)
     diff = np.abs(whole - tiled)
     residual = np.abs(whole - rgb)
-    from modelkb.imaging import quantize
+    from modelkb.pixels.imaging import quantize
 
     levels = np.abs(quantize(whole).astype(int) - quantize(tiled).astype(int))
     print(f"{args.variant} (random weights), {width}x{height}, tile {args.tile}, overlap "

@@ -17,7 +17,8 @@ on a dedicated runner (a CI job) the two agree. Wall seconds are shown too.
 Prints a Markdown table for BENCHMARKS.md: per share, its entries, its estimated cost, the
 gallery's CPU seconds and each share's deviation from the mean of its method, the gallery's
 and the process's wall seconds. ``--measure`` times each registered MSSNet variant on one
-256x256 input (one thread), the figures behind :data:`modelkb.gallery.shards.MODEL_COST`.
+256x256 input (one thread), the figures behind the registration's per-variant
+:attr:`modelkb.pixels.registry.Architecture.cost`.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def make_site(root: Path, photos: int, sides: tuple[int, int], seed: int) -> Pat
     import torch
     from PIL import Image
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     (root / "gallery_src").mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -131,8 +132,8 @@ def measure() -> None:
     """Seconds of each MSSNet variant on a 256x256 input, one thread, and their ratios."""
     import torch
 
-    from modelkb.models.mssnet import build
-    from modelkb.registry import architectures
+    from modelkb.pixels.mssnet import build
+    from modelkb.pixels.registry import architectures
 
     torch.set_num_threads(1)
     x = torch.rand(1, 3, 256, 256)

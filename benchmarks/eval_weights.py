@@ -13,7 +13,7 @@ captured in three conditions:
   JPEG q85 (the fixed capture of earlier versions' tables).
 
 Each is restored and scored: PSNR/SSIM gain over the degraded input
-(modelkb.gallery.metrics on 8-bit images) and fine detail as the variance of the Laplacian
+(modelkb.pixels.metrics on 8-bit images) and fine detail as the variance of the Laplacian
 relative to the sharp photo's (1.0 = as much fine detail as the reference; a blurred input
 is far below 1, a noisy one can be above).
 
@@ -60,7 +60,7 @@ def evaluate(model, photos: list[tuple[str, np.ndarray]], lengths: list[float],
              seeds: int = 1, conditions: tuple[str, ...] = ("heavy",)) -> list[dict]:
     """One row per (condition, photo, length, seed): input and output PSNR/SSIM and fine
     detail (Laplacian variance relative to the sharp photo's)."""
-    from modelkb.gallery.metrics import laplacian_variance, psnr, ssim
+    from modelkb.pixels.metrics import laplacian_variance, psnr, ssim
     from modelkb.train.degrade import DegradeConfig, degrade
     from modelkb.train.recipe import restore_8bit
 

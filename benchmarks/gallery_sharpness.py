@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from modelkb.gallery.metrics import laplacian_variance, psnr
-    from modelkb.imaging import read_image
     from modelkb.models.weights import load_weights
+    from modelkb.pixels.imaging import read_image
+    from modelkb.pixels.metrics import laplacian_variance, psnr
     from modelkb.train.recipe import restore_8bit
 
     if args.threads:

@@ -109,7 +109,7 @@ def make_weights(folder: Path) -> Path:
     """Random mssnet-small weights (seeded): a gallery that runs fast and downloads nothing."""
     import torch
 
-    from modelkb.models.mssnet import build
+    from modelkb.pixels.mssnet import build
 
     torch.manual_seed(0)
     path = folder / "random-small.pt"

@@ -103,8 +103,8 @@ def test_resolve_weights_order(
 ) -> None:
     from dataclasses import replace
 
-    from modelkb import registry
     from modelkb.models import weights
+    from modelkb.pixels import registry
 
     base, _ = server
     digest = hashlib.sha256(PAYLOAD).hexdigest()

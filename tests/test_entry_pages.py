@@ -24,9 +24,9 @@ from test_site import SEED_SLUG, Links, article
 
 from modelkb.catalog import load_catalog
 from modelkb.cli import build_parser
-from modelkb.gallery.records import (
+from modelkb.gallery.records import GalleryRecord
+from modelkb.pixels.results import (
     ColourScores,
-    GalleryRecord,
     Metrics,
     ReferenceScores,
     Score,

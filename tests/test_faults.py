@@ -25,7 +25,7 @@ from PIL import Image
 from modelkb.catalog import Catalog, GalleryEntry, Workflow, validate_entry
 from modelkb.errors import ModelkbError
 from modelkb.gallery.runner import run_gallery
-from modelkb.imaging import read_image, read_png16, write_png16
+from modelkb.pixels.imaging import read_image, read_png16, write_png16
 
 from conftest import (
     gallery_catalog,
@@ -174,7 +174,7 @@ def test_eps_named_png_never_runs_ghostscript(tmp_path: Path, weights: Path,
 BOMB_SCRIPT = PEAK_RSS + """
 import sys, time
 from modelkb.errors import ModelkbError
-from modelkb.imaging import read_image
+from modelkb.pixels.imaging import read_image
 start = time.perf_counter()
 try:
     read_image(sys.argv[1])
@@ -249,15 +249,15 @@ def test_png16_invalid_filter_type_is_an_error(tmp_path: Path) -> None:
 
 
 def test_png16_gray_alpha_and_round_trip(tmp_path: Path) -> None:
-    import png
-
     rng = np.random.default_rng(3)
     array = rng.integers(0, 65536, (9, 7, 2), dtype=np.uint16)
     path = tmp_path / "ga.png"
-    with path.open("wb") as handle:
-        png.Writer(7, 9, greyscale=True, alpha=True, bitdepth=16).write(
-            handle, array.reshape(9, -1).tolist())
+    write_png16(path, array)
     assert np.array_equal(read_png16(path.read_bytes()), array)
+    for channels in (1, 3):  # gray and RGB, each read back as written
+        plain = rng.integers(0, 65536, (4, 5, channels), dtype=np.uint16)
+        write_png16(tmp_path / f"c{channels}.png", plain)
+        assert np.array_equal(read_png16((tmp_path / f"c{channels}.png").read_bytes()), plain)
     rgba = rng.integers(0, 65536, (5, 6, 4), dtype=np.uint16)
     write_png16(tmp_path / "rgba.png", rgba)
     assert np.array_equal(read_png16((tmp_path / "rgba.png").read_bytes()), rgba)
@@ -266,7 +266,7 @@ def test_png16_gray_alpha_and_round_trip(tmp_path: Path) -> None:
 NO_TIFFFILE = """
 import sys
 from modelkb.errors import ModelkbError
-from modelkb.imaging import read_image
+from modelkb.pixels.imaging import read_image
 try:
     picture = read_image(sys.argv[1])
     print("READ", picture.bit_depth)
@@ -350,7 +350,7 @@ def _weights_files(folder: Path) -> dict[str, Path]:
     import torch
     from safetensors.torch import save_file
 
-    from modelkb.models.mssnet import build
+    from modelkb.pixels.mssnet import build
 
     state = build("mssnet-small").state_dict()
     first = next(iter(state))

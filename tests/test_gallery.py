@@ -20,8 +20,8 @@ from PIL import Image
 
 from modelkb.catalog import Catalog
 from modelkb.gallery.cache import Cache, hash_bytes, make_key
-from modelkb.gallery.render import auto_crop
 from modelkb.gallery.runner import prune_cache, publish_list, run_gallery
+from modelkb.gallery.webimages import auto_crop
 
 from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
@@ -48,8 +48,8 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Random-initialised mssnet-small weights in a temp .safetensors file."""
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "small.safetensors"
@@ -111,8 +111,8 @@ def test_cache_hit_and_weights_change(setup, weights: Path, tmp_path: Path,
     # Other weights (another sha256): recomputed.
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     other = tmp_path / "other.safetensors"
 

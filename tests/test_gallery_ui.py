@@ -18,7 +18,7 @@ from test_publish import fresh
 from test_site import SEED_SLUG
 
 from modelkb.gallery.records import GalleryRecord
-from modelkb.gallery.render import focus_window
+from modelkb.gallery.webimages import focus_window
 from modelkb.site import cards, figures
 
 from conftest import mkdocs_build
@@ -71,7 +71,7 @@ def test_images_are_webp_at_the_size_shown_with_width_and_height(built):
 
 
 def figures_crop_side() -> int:
-    from modelkb.gallery.render import CROP_SIDE
+    from modelkb.gallery.webimages import CROP_SIDE
 
     return CROP_SIDE
 

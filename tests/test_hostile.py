@@ -28,7 +28,7 @@ from modelkb.catalog import Catalog
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import Cache, CacheFullError
 from modelkb.gallery.runner import run_gallery
-from modelkb.imaging import read_image
+from modelkb.pixels.imaging import read_image
 
 from conftest import gallery_catalog, gallery_catalog_yaml, run_cli
 
@@ -48,8 +48,8 @@ def _catalog(tmp: Path, entries: dict[str, dict]) -> Catalog:
 def _small_weights(path: Path, poison: bool = False) -> Path:
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     torch.manual_seed(0)
     model = build("mssnet-small")
@@ -162,7 +162,7 @@ def _write_kind(path: Path, kind: str) -> np.ndarray:
         cmyk.save(path, format="TIFF")
         return np.asarray(cmyk.convert("RGB"))
     elif kind == "16-bit":
-        from modelkb.imaging import write_png16
+        from modelkb.pixels.imaging import write_png16
 
         write_png16(path, rgb.astype(np.uint16) * 257)
     elif kind == "palette":
@@ -263,8 +263,8 @@ def test_fifty_megapixel_photo_in_bounded_memory(tmp_path: Path) -> None:
 TILED_SCRIPT = PEAK_RSS + """
 import sys
 import numpy as np, torch
-from modelkb.models.mssnet import build
-from modelkb.models.tiling import restore_array
+from modelkb.pixels.mssnet import build
+from modelkb.pixels.tiling import restore_array
 
 torch.manual_seed(0)
 model = build("mssnet-small").eval()
@@ -348,7 +348,7 @@ def _fake_restore(fits: int | None, calls: list[tuple[str, int | None]]):
 def test_gpu_out_of_memory_retries_with_smaller_tiles(caplog: pytest.LogCaptureFixture) -> None:
     import torch
 
-    from modelkb.models.tiling import restore_with_fallback
+    from modelkb.pixels.tiling import restore_with_fallback
 
     rgb = np.zeros((900, 1000, 3), np.float32)
     calls: list[tuple[str, int | None]] = []
@@ -362,7 +362,7 @@ def test_gpu_out_of_memory_retries_with_smaller_tiles(caplog: pytest.LogCaptureF
 def test_gpu_out_of_memory_falls_back_to_cpu(caplog: pytest.LogCaptureFixture) -> None:
     import torch
 
-    from modelkb.models.tiling import restore_with_fallback
+    from modelkb.pixels.tiling import restore_with_fallback
 
     rgb = np.zeros((300, 400, 3), np.float32)
     calls: list[tuple[str, int | None]] = []
@@ -373,7 +373,7 @@ def test_gpu_out_of_memory_falls_back_to_cpu(caplog: pytest.LogCaptureFixture) -
     assert used["device"] == "cpu" and "out of memory" in str(used["fallback"])
     assert "restoring on the CPU instead" in caplog.text
     # A plain RuntimeError saying so counts too; other errors are not swallowed.
-    from modelkb.models.tiling import is_out_of_memory
+    from modelkb.pixels.tiling import is_out_of_memory
 
     assert is_out_of_memory(RuntimeError("CUDA error: out of memory"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
@@ -439,7 +439,7 @@ def test_full_disk_stops_the_gallery(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for name in ("a", "b"):
         Image.fromarray(_photo()).save(gallery / f"{name}.png")
     catalog = _catalog(tmp_path, {"a": {}, "b": {}})
-    from modelkb.gallery import render as gallery_module
+    from modelkb.gallery import webimages as gallery_module
 
     def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

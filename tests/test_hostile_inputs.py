@@ -24,7 +24,7 @@ from test_importer import SEED, prompt_text
 
 from modelkb.catalog import load_catalog
 from modelkb.errors import ModelkbError
-from modelkb.imaging import read_image
+from modelkb.pixels.imaging import read_image
 
 from conftest import ROOT, mkdocs_build, run_cli
 
@@ -174,7 +174,7 @@ def test_16_bit_tiff_colour_matches_the_8_bit_path(tmp_path, name, data, options
 
 @pytest.mark.parametrize("grayscale", [True, False])
 def test_16_bit_tiff_with_alpha_round_trips(tmp_path, grayscale):
-    from modelkb.imaging import write_image
+    from modelkb.pixels.imaging import write_image
 
     rgb = RNG.random((5, 7, 3), dtype=np.float32)
     alpha = RNG.integers(0, 65536, (5, 7), dtype=np.uint16)

@@ -20,10 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
-from modelkb import registry
 from modelkb.cli import main
 from modelkb.errors import ModelkbError
 from modelkb.models.weights import fetch, load_weights, recorded_sha256, sizes
+from modelkb.pixels import registry
 
 Route = Callable[[http.server.BaseHTTPRequestHandler], None]
 
@@ -156,7 +156,7 @@ models:
 
 
 @pytest.mark.parametrize("name", ["/etc/passwd", "../../../../../../etc/passwd",
-                                  "../registry.py"])
+                                  "../errors.py"])
 def test_catalog_weights_file_outside_folder_is_refused(
         name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = tmp_path / "catalog.yml"

@@ -15,7 +15,8 @@ from PIL import Image
 
 from modelkb.catalog import Workflow, validate_entry
 from modelkb.catalog.schema import Crop
-from modelkb.gallery.runner import plan_gallery, run_gallery
+from modelkb.gallery.forecast import plan_gallery
+from modelkb.gallery.runner import run_gallery
 from modelkb.site.impact import summary
 
 from conftest import (
@@ -181,3 +182,81 @@ def test_pages_a_dirty_rebuild_skips_keep_their_digests() -> None:
         "added": ["/answers/new/"], "changed": ["/answers/a/"], "removed": ["/gone/"],
         "unchanged": 2}
     assert hashes["/"] == "h0" and hashes["/answers/b/"] == "b0"
+
+
+def _package_copy(tmp_path: Path) -> Path:
+    """A copy of the modelkb package's source (without the shipped weights files)."""
+    from modelkb import sourcehash
+
+    package, copy = sourcehash._package_root(), tmp_path / "source" / "modelkb"
+    shutil.copytree(package, copy, ignore=lambda folder, names: [
+        n for n in names if n == "__pycache__" or (n == "weights" and Path(folder) == package)])
+    return copy
+
+
+def test_only_the_pixel_and_render_code_make_the_plan_redo_pictures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`modelkb plan` after edits to a copy of the source: code outside the pixel package
+    (errors.py, the catalog, the site, the gallery's runner) changes no key; the network
+    code recomputes every picture, the render code re-renders without recomputing.
+
+    The keys hash the copy (``sourcehash._package_root`` points there) while the code that
+    runs is this checkout's: what is tested is which files the keys read."""
+    from modelkb import cli, sourcehash
+    from modelkb.gallery import single
+
+    project = use_tiny_gallery(copy_project(tmp_path / "project", tmp_path / "cache"),
+                               make_weights(tmp_path))
+    config = str(project / "mkdocs.yml")
+    assert cli.main(["gallery", "--config", config]) == 0
+    copy = _package_copy(tmp_path)
+    monkeypatch.setattr(sourcehash, "_package_root", lambda: copy)
+
+    def plan() -> str:
+        single.code_key.cache_clear()
+        single.render_code_key.cache_clear()
+        capsys.readouterr()
+        assert cli.main(["plan", "--config", config]) == 0
+        return capsys.readouterr().out
+
+    def edit(module: str) -> None:
+        path = copy / module
+        path.write_text(path.read_text(encoding="utf-8")
+                        + "\n\n# an edit\ndef _edited() -> int:\n    return 1\n",
+                        encoding="utf-8")
+
+    assert "plan: nothing to compute (1 picture cached)" in plan()
+    for module in ("errors.py", "catalog/links.py", "catalog/schema.py", "site/pages.py",
+                   "gallery/runner.py", "gallery/single.py", "gallery/forecast.py",
+                   "gallery/history.py", "gallery/cache.py", "models/weights/download.py"):
+        edit(module)
+        assert "plan: nothing to compute (1 picture cached)" in plan(), module
+
+    edit("gallery/webimages.py")  # how published files are made: render again
+    text = plan()
+    assert "plan: 0 pictures to compute, 1 to render again" in text, text
+    assert "portrait (portrait.png): render again: render code or library versions " \
+        "changed" in text, text
+
+    edit("pixels/mssnet.py")  # the network: compute again
+    text = plan()
+    assert "plan: 1 picture to compute, 0 to render again" in text, text
+    assert "portrait (portrait.png): compute: pixel code or library versions changed" in text
+
+
+def test_one_cost_model_measured_then_the_registrations_cost() -> None:
+    """A restore step costs its measured seconds per megapixel; a variant not measured on
+    the device costs a measured one's scaled by the registrations' per-variant costs; with
+    nothing measured there, the estimate is unknown."""
+    from modelkb.gallery.forecast import restore_rate, variant_cost
+
+    assert (variant_cost("mssnet", "mssnet-small"), variant_cost("mssnet", "mssnet"),
+            variant_cost(None, "mssnet-large"), variant_cost(None, "unknown")) == \
+        (1.0, 3.5, 7.0, 1.0)
+    measured = {"decode, metrics, encode": {"seconds_per_megapixel": 0.5, "samples": 9},
+                "mssnet/mssnet-small": {"seconds_per_megapixel": 10.0, "load_seconds": 0.4,
+                                        "samples": 3}}
+    assert restore_rate(measured, "mssnet", "mssnet-small") == (10.0, 0.4)
+    assert restore_rate(measured, "mssnet", "mssnet") == pytest.approx((35.0, 1.4))
+    assert restore_rate({"decode, metrics, encode": {"seconds_per_megapixel": 0.5}},
+                        "mssnet", "mssnet") is None

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from modelkb.gallery.metrics import (
+from modelkb.pixels.metrics import (
     MIN_SKIN_PIXELS,
     colour_fidelity,
     delta_e_map,

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelkb import registry
+from modelkb import sourcehash
 from modelkb.catalog import Catalog, GalleryEntry, Model, Workflow, validate_entry
 from modelkb.errors import ModelkbError
 from modelkb.files import hash_bytes
-from modelkb.gallery import runner
-from modelkb.gallery.runner import WeightsChoice, run_gallery
+from modelkb.gallery import single
+from modelkb.gallery.runner import run_gallery
+from modelkb.gallery.single import WeightsChoice
 
 from conftest import copy_project, mkdocs_build, run_cli, use_tiny_gallery
 
@@ -28,8 +29,8 @@ from conftest import copy_project, mkdocs_build, run_cli, use_tiny_gallery
 def _weights(folder: Path, seed: int) -> Path:
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     torch.manual_seed(seed)
     return save_safetensors(build("mssnet-small"), folder / f"w{seed}.safetensors",
@@ -98,18 +99,18 @@ def test_environment_variable_per_model(tmp_path: Path, monkeypatch: pytest.Monk
 def test_editing_pixel_code_changes_the_key(tmp_path: Path) -> None:
     import shutil
 
-    package = Path(runner.__file__).resolve().parent.parent
+    package = Path(single.__file__).resolve().parent.parent
     copy = tmp_path / "modelkb"
     # Leave out caches and the shipped weights files (modelkb/weights), not the weights
-    # package (modelkb/models/weights), which is pixel code.
+    # package (modelkb/models/weights).
     shutil.copytree(package, copy, ignore=lambda folder, names: [
         n for n in names if n == "__pycache__" or (n == "weights" and Path(folder) == package)])
-    same = registry.code_digest(runner._PIXEL_SEEDS, root=copy)
-    assert same == registry.code_digest(runner._PIXEL_SEEDS, root=package)
-    tiling = copy / "models" / "tiling.py"
+    same = sourcehash.code_digest(single.PIXEL_SEEDS, root=copy)
+    assert same == sourcehash.code_digest(single.PIXEL_SEEDS, root=package)
+    tiling = copy / "pixels" / "tiling.py"
     tiling.write_text(tiling.read_text(encoding="utf-8").replace(
         "DEFAULT_OVERLAP = 64", "DEFAULT_OVERLAP = 48"), encoding="utf-8")
-    assert registry.code_digest(runner._PIXEL_SEEDS, root=copy) != same
+    assert sourcehash.code_digest(single.PIXEL_SEEDS, root=copy) != same
 
 
 def test_workflow_with_a_model_that_cannot_run_is_refused(tmp_path: Path) -> None:

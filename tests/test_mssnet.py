@@ -12,8 +12,6 @@ import pytest
 import torch
 
 from modelkb.errors import ModelkbError
-from modelkb.models.mssnet import PARAMETER_COUNTS, VARIANTS, MSSNet, build, count_parameters
-from modelkb.models.tiling import _reflect_pad, restore_array, select_device
 from modelkb.models.weights import (
     choose_weights,
     infer_variant,
@@ -21,6 +19,8 @@ from modelkb.models.weights import (
     save_checkpoint,
     save_safetensors,
 )
+from modelkb.pixels.mssnet import PARAMETER_COUNTS, VARIANTS, MSSNet, build, count_parameters
+from modelkb.pixels.tiling import _reflect_pad, restore_array, select_device
 
 MANIFEST = Path(__file__).resolve().parent / "data" / "mssnet_state_dict_keys.json"
 
@@ -169,7 +169,7 @@ def test_plain_pickle_and_garbage_refused(tmp_path: Path) -> None:
 def test_resolve_weights_messages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from modelkb import registry
+    from modelkb.pixels import registry
 
     monkeypatch.delenv("MODELKB_WEIGHTS", raising=False)
     no_default = replace(registry.get("mssnet"), default_weights={})

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from modelkb import registry
+from modelkb import sourcehash
 from modelkb.errors import ModelkbError
+from modelkb.pixels import registry
 
 from conftest import ROOT, mkdocs_build, run_cli
 
@@ -182,8 +183,9 @@ def test_a_duplicate_name_or_variant_is_refused() -> None:
 
 def test_the_gallery_checks_the_catalogs_architecture(tmp_path: Path, toy) -> None:
     """Weights of another architecture than the model's are a clear failure, not a run."""
-    from modelkb.gallery.workflows import ModelCache, run_restore
+    from modelkb.models.networks import ModelCache
     from modelkb.models.weights import choose_weights
+    from modelkb.pixels.workflows import run_restore
 
     assert registry.get("toy") is toy
     weights = tmp_path / "toy.safetensors"
@@ -202,7 +204,7 @@ def test_the_model_cache_holds_the_two_used_last(tmp_path: Path, toy) -> None:
     import toy_arch
     from safetensors.torch import save_file
 
-    from modelkb.gallery.workflows import ModelCache
+    from modelkb.models.networks import ModelCache
     from modelkb.models.weights import choose_weights
 
     sources = []
@@ -240,43 +242,46 @@ def _package_copy(tmp_path: Path) -> Path:
 ])
 def test_a_module_newly_imported_by_the_pixel_path_is_in_the_code_hash(
         tmp_path: Path, line: str) -> None:
-    from modelkb.gallery.runner import _PIXEL_SEEDS
+    from modelkb.gallery.single import PIXEL_SEEDS as _PIXEL_SEEDS
 
     copy = _package_copy(tmp_path)
-    before = registry.code_digest(_PIXEL_SEEDS, root=copy)
+    before = sourcehash.code_digest(_PIXEL_SEEDS, root=copy)
     helper = copy / "models" / "helper.py"
     helper.write_text("GAIN = 1.0\n", encoding="utf-8")
-    assert registry.code_digest(_PIXEL_SEEDS, root=copy) == before  # not imported yet
-    workflows = copy / "gallery" / "workflows.py"
+    assert sourcehash.code_digest(_PIXEL_SEEDS, root=copy) == before  # not imported yet
+    workflows = copy / "pixels" / "workflows.py"
     workflows.write_text(workflows.read_text(encoding="utf-8") + "\n" + line + "\n",
                          encoding="utf-8")
-    imported = registry.code_digest(_PIXEL_SEEDS, root=copy)
-    assert "modelkb.models.helper" in registry.code_files(_PIXEL_SEEDS, root=copy)
+    imported = sourcehash.code_digest(_PIXEL_SEEDS, root=copy)
+    assert "modelkb.models.helper" in sourcehash.code_files(_PIXEL_SEEDS, root=copy)
     helper.write_text("GAIN = 1.5\n", encoding="utf-8")
-    assert registry.code_digest(_PIXEL_SEEDS, root=copy) != imported
+    assert sourcehash.code_digest(_PIXEL_SEEDS, root=copy) != imported
 
 
 def test_type_checking_imports_are_not_followed(tmp_path: Path) -> None:
     copy = _package_copy(tmp_path)
     (copy / "models" / "helper.py").write_text("X = 1\n", encoding="utf-8")
-    workflows = copy / "gallery" / "workflows.py"
+    workflows = copy / "pixels" / "workflows.py"
     workflows.write_text(workflows.read_text(encoding="utf-8").replace(
         "if TYPE_CHECKING:", "if TYPE_CHECKING:\n    from modelkb.models import helper", 1),
         encoding="utf-8")
-    assert "modelkb.models.helper" not in registry.code_files(["modelkb.gallery.workflows"],
+    assert "modelkb.models.helper" not in sourcehash.code_files(["modelkb.pixels.workflows"],
                                                               root=copy)
 
 
 def test_the_pixel_code_covers_the_architectures_and_the_registry(toy) -> None:
-    from modelkb.gallery.runner import _PIXEL_SEEDS
+    from modelkb.gallery.single import PIXEL_SEEDS as _PIXEL_SEEDS
 
-    files = registry.code_files([*_PIXEL_SEEDS, *(a.module for a in
+    files = sourcehash.code_files([*_PIXEL_SEEDS, *(a.module for a in
                                                   registry.architectures().values())])
-    assert {"modelkb.models.mssnet", "modelkb.models.tiling", "modelkb.gallery.workflows",
-            "modelkb.gallery.metrics", "modelkb.imaging", "modelkb.registry",
+    assert {"modelkb.pixels.mssnet", "modelkb.pixels.tiling", "modelkb.pixels.workflows",
+            "modelkb.pixels.metrics", "modelkb.pixels.imaging", "modelkb.pixels.registry",
             "toy_arch"} <= set(files)
     assert files["toy_arch"] == TESTS / "toy_arch.py"
-    assert not any(name.startswith("modelkb.site") for name in files)
+    # the pixel package and what it may import, nothing else of modelkb (no errors.py,
+    # catalog, gallery or site: editing them recomputes no picture)
+    assert {name for name in files if name.startswith("modelkb")
+            and not name.startswith("modelkb.pixels")} == {"modelkb", "modelkb.limits"}
 
 
 def test_the_snapshot_key_changes_with_the_registry() -> None:

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 
 from modelkb.cli import main
-from modelkb.imaging import quantize, read_image, read_png16, write_png16
-from modelkb.models.mssnet import build
-from modelkb.models.tiling import restore_image
 from modelkb.models.weights import save_checkpoint
+from modelkb.pixels.imaging import quantize, read_image, read_png16, write_png16
+from modelkb.pixels.mssnet import build
+from modelkb.pixels.tiling import restore_image
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_grayscale_and_palette(weights: Path, tmp_path: Path) -> None:
     palette = tmp_path / "pal.png"
     Image.fromarray(np.zeros((40, 40, 3), np.uint8) + 90).convert("P").save(palette)
     gray16 = tmp_path / "gray16.png"
-    Image.fromarray(np.full((40, 40), 40000, np.uint16)).save(gray16)
+    write_png16(gray16, np.full((40, 40), 40000, np.uint16))
     outdir = tmp_path / "outs"
     assert main(["restore", str(gray), str(palette), str(gray16), "-o", str(outdir),
                  "--weights", str(weights)]) == 0
@@ -220,7 +220,7 @@ def test_cli_cuda_unavailable(photo: Path, weights: Path, tmp_path: Path) -> Non
 
 def test_cli_without_weights(photo: Path, tmp_path: Path) -> None:
     """An install without the shipped file (e.g. a trimmed wheel) says what to pass."""
-    code = ("import sys, dataclasses, modelkb.registry as r; "
+    code = ("import sys, dataclasses, modelkb.pixels.registry as r; "
             "r._REGISTRY['mssnet'] = dataclasses.replace(r.get('mssnet'), default_weights={}); "
             "from modelkb.cli import main; sys.exit(main(sys.argv[1:]))")
     env = {k: v for k, v in os.environ.items() if k != "MODELKB_WEIGHTS"}
@@ -246,7 +246,8 @@ def test_cli_uses_the_shipped_weights_by_default(photo: Path, tmp_path: Path) ->
 
 
 def test_imageio_does_not_import_torch() -> None:
-    code = "import sys, modelkb.imaging, modelkb.commands.restore; print('torch' in sys.modules)"
+    code = ("import sys, modelkb.pixels.imaging, modelkb.commands.restore; "
+            "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                             text=True, timeout=60)
     assert result.stdout.strip() == "False"

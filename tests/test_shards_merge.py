@@ -27,8 +27,8 @@ def _site(root: Path) -> Path:
     weights, the shipped hook file; its cache at .cache/modelkb."""
     import torch
 
-    from modelkb.models.mssnet import build
     from modelkb.models.weights import save_safetensors
+    from modelkb.pixels.mssnet import build
 
     (root / "docs").mkdir(parents=True)
     (root / "docs" / "index.md").write_text("# Shards\n", encoding="utf-8")

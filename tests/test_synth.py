@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from modelkb.cli import main
-from modelkb.gallery.metrics import laplacian_variance, psnr
+from modelkb.pixels.metrics import laplacian_variance, psnr
 from modelkb.train import degrade as numpy_path
 from modelkb.train import synth
 from modelkb.train.data import Spec, batch_specs, open_source

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelkb.registry import Architecture, register
+from modelkb.pixels.registry import Architecture, register
 
 MULTIPLE = 7
 

@@ -14,17 +14,17 @@ import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+# The error type itself lives at the bottom of the pixel package, which imports nothing of
+# modelkb outside itself (its code is the pictures' cache key); it is used from here.
+from modelkb.pixels.usererror import ModelkbError
+
+__all__ = ["ModelkbError", "TerminalFilter", "TerminalFormatter", "TerminalStream",
+           "terminal_safe"]
+
 # C0 controls but tab, line feed and a carriage return ending a line (CRLF), DEL, C1
 # controls, and the bidirectional overrides and isolates that reorder what a terminal shows.
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f"
                      "\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
-
-
-class ModelkbError(Exception):
-    """An error caused by the user's input (catalog, image, weights, settings).
-
-    ``str(error)`` is the complete message: what file, which line, what is wrong, what to do.
-    """
 
 
 def _escape(match: re.Match[str]) -> str:

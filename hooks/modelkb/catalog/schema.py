@@ -13,9 +13,9 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from modelkb import registry
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
+from modelkb.pixels import registry
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, entry_from_data
 from modelkb.files import atomic_write
-from modelkb.registry import code_digest, registry_json
+from modelkb.pixels.registry import registry_json
+from modelkb.sourcehash import code_digest
 
 log = logging.getLogger(__name__)
 

@@ -249,7 +249,7 @@ class Validator:
     def weights_files(self, path: tuple, entries: object) -> None:
         """A weights entry's ``file`` must resolve inside the shipped weights folder."""
         from modelkb.errors import ModelkbError
-        from modelkb.registry import WEIGHTS_DIR, shipped_weights
+        from modelkb.pixels.registry import WEIGHTS_DIR, shipped_weights
 
         for j, entry in enumerate(entries if isinstance(entries, list) else []):
             name = entry.get("file") if isinstance(entry, dict) else None
@@ -267,7 +267,7 @@ class Validator:
     def variant_of(self, path: tuple, architecture: object, variant: object) -> None:
         """A model that names a registered architecture names one of its variants (at the
         variant's own line); an unknown architecture is reported by the schema."""
-        from modelkb import registry
+        from modelkb.pixels import registry
 
         known = registry.architectures()
         if not isinstance(architecture, str) or architecture not in known \

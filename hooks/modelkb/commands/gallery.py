@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from modelkb.errors import ModelkbError
-from modelkb.registry import DEVICES
+from modelkb.pixels.registry import DEVICES
 
 log = logging.getLogger(__name__)
 

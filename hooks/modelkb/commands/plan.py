@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from modelkb.registry import DEVICES
+from modelkb.pixels.registry import DEVICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +49,7 @@ def duration(seconds: float | None) -> str:
 
 def make_plan(config_file: Path, device: str | None = None, weights: str | None = None):
     """The GalleryPlan of the site configured in ``config_file`` (see the module docstring)."""
-    from modelkb.gallery.runner import plan_gallery
+    from modelkb.gallery.forecast import plan_gallery
     from modelkb.site.project import Project
 
     project = Project.from_config_file(Path(config_file)).with_options(device, weights)

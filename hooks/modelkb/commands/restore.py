@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from modelkb.errors import ModelkbError
-from modelkb.registry import DEVICES, check_device, check_variant, variant_names
+from modelkb.pixels.registry import DEVICES, check_device, check_variant, variant_names
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def _check_not_inputs(inputs: list[Path], outputs: list[Path]) -> None:
 
 def _has_alpha(path: Path) -> bool:
     """True when the image file has an alpha channel (reads only its header)."""
-    from modelkb.imaging import open_image
+    from modelkb.pixels.imaging import open_image
 
     try:
         with open_image(path) as image:
@@ -165,7 +165,7 @@ def _has_alpha(path: Path) -> bool:
 
 def _check_formats(inputs: list[Path], outputs: list[Path], bit_depth: int | None) -> None:
     """Every output's format checked before the model runs; lossy formats are mentioned."""
-    from modelkb.imaging import LOSSY_SUFFIXES, check_output_name
+    from modelkb.pixels.imaging import LOSSY_SUFFIXES, check_output_name
 
     for source, target in zip(inputs, outputs, strict=True):
         suffix = target.suffix.lower()
@@ -197,8 +197,9 @@ def run(args: argparse.Namespace) -> int:
 
     # Importing torch takes a while: only after the cheap checks.
     from modelkb.files import atomic_path
-    from modelkb.imaging import SIXTEEN_BIT_SUFFIXES, read_image, write_image
-    from modelkb.models.tiling import (
+    from modelkb.models.weights import choose_weights, load_weights
+    from modelkb.pixels.imaging import SIXTEEN_BIT_SUFFIXES, read_image, write_image
+    from modelkb.pixels.tiling import (
         DEFAULT_OVERLAP,
         check_finite,
         check_tiling,
@@ -206,7 +207,6 @@ def run(args: argparse.Namespace) -> int:
         restore_with_fallback,
         select_device,
     )
-    from modelkb.models.weights import choose_weights, load_weights
 
     overlap = min(DEFAULT_OVERLAP, tile // 4) if tile else DEFAULT_OVERLAP
     check_tiling(tile, overlap)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from modelkb import registry
 from modelkb.errors import ModelkbError
+from modelkb.pixels import registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

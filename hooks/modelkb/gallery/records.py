@@ -11,181 +11,11 @@ differ into the reasons an impact report and ``modelkb plan`` give ("input photo
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
-
-
-class RecordError(ValueError):
-    """A record file does not have the expected shape."""
-
-
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    """``value`` (parsed JSON) as type ``tp``: dataclasses, lists, dicts, optionals, scalars."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(arg, value, where)
-            except RecordError:
-                continue
-        raise RecordError(f"{where}: {value!r} is none of {tp}")
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecordError(f"{where}: expected a list")
-        (item,) = typing.get_args(tp)
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise RecordError(f"{where}: expected a mapping")
-        _key, item = typing.get_args(tp)
-        return {k: _convert(item, v, f"{where}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return from_dict(tp, value, where)
-    if tp is Any:
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RecordError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp in (int, str, bool):
-        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise RecordError(f"{where}: expected {tp.__name__}, got {value!r}")
-        return value
-    raise RecordError(f"{where}: unsupported type {tp}")  # pragma: no cover
-
-
-def from_dict(cls: type[T], data: Any, where: str = "record") -> T:
-    """An instance of dataclass ``cls`` from parsed JSON (unknown keys are ignored)."""
-    if not isinstance(data, dict):
-        raise RecordError(f"{where}: expected a mapping")
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            values[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise RecordError(f"{where}: missing {f.name!r}")
-    return cls(**values)
-
-
-@dataclass(frozen=True)
-class Size:
-    """An image's size in pixels."""
-
-    width: int
-    height: int
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """What one workflow step did; restore steps name the model, device and weights."""
-
-    op: str
-    seconds: float
-    model: str | None = None
-    device: str | None = None
-    device_name: str | None = None
-    variant: str | None = None
-    weights_sha256: str | None = None
-    weights_provenance: str | None = None
-    weights_name: str | None = None
-    weights_stand_in: bool = False
-    load_seconds: float | None = None
-    fallback: str | None = None
-    scale: float | None = None
-    filter: str | None = None
-
-
-@dataclass(frozen=True)
-class WeightsInfo:
-    """The weights a picture was made with."""
-
-    sha256: str
-    provenance: str
-    name: str | None = None
-    model: str | None = None
-    model_name: str | None = None
-    licence: str | None = None
-    stand_in: bool = False
-
-    def label(self) -> str:
-        """'NAME (provenance; sha256 0123456789ab)', with the stand-in wording when so."""
-        text = f"{self.name or 'weights'} ({self.provenance}; sha256 {self.sha256[:12]})"
-        if self.stand_in:
-            return (f"stand-in weights, not {self.model_name or self.model}'s own: {text}")
-        return text
-
-
-@dataclass(frozen=True)
-class Score:
-    """PSNR (None: identical, infinite) and SSIM of one image against the reference."""
-
-    psnr: float | None
-    ssim: float
-
-
-@dataclass(frozen=True)
-class ReferenceScores:
-    """Input and restored image against the sharp reference, and the gain."""
-
-    input: Score
-    restored: Score
-    gain: Score
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Mean and 95th percentile of a per-pixel measure."""
-
-    mean: float
-    p95: float
-
-
-@dataclass(frozen=True)
-class SkinScores:
-    """Colour change on skin-like pixels (None when too few pixels match the rule)."""
-
-    fraction: float
-    pixels: int
-    delta_e2000: Stats | None
-    rule: str
-
-
-@dataclass(frozen=True)
-class ColourScores:
-    """CIEDE2000 colour change between input and restored image."""
-
-    delta_e2000: Stats
-    skin: SkinScores
-
-
-@dataclass(frozen=True)
-class Sharpness:
-    """Laplacian variance of input and restored image (relative to the reference's if any)."""
-
-    relative_to_reference: bool
-    input: float
-    restored: float
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Every measure of one entry (see modelkb.gallery.metrics)."""
-
-    colour: ColourScores
-    reference: ReferenceScores | None = None
-    sharpness: Sharpness | None = None
+from modelkb.pixels.results import Metrics, RunRecord, Size, from_dict
 
 
 @dataclass(frozen=True)
@@ -214,30 +44,20 @@ class Focus:
     change: float
 
 
-@dataclass(frozen=True)
-class GalleryRecord:
-    """One entry's ``metrics.json``: the run, its measurements and its published crops."""
+@dataclass(frozen=True, kw_only=True)
+class GalleryRecord(RunRecord):
+    """One entry's ``metrics.json``: the run (:class:`~modelkb.pixels.results.RunRecord`,
+    ``run.json``), its published crops and images, and where the viewer opens."""
 
     id: str
     key: str
-    workflow: str
-    input: Size
-    output: Size
-    steps: list[StepInfo]
-    seconds: float
-    device: str
     scale: float = 1.0
     render_version: int = 0
-    code_version: int = 0
     input_file: str | None = None
     reference_file: str | None = None
-    variant: str | None = None
-    weights: WeightsInfo | None = None
-    metrics: Metrics | None = None
     crops: list[CropInfo] = field(default_factory=list)
     images: dict[str, Size] = field(default_factory=dict)  # published file -> its size
     focus: Focus | None = None  # where the viewer opens at 1:1
-    timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Any) -> GalleryRecord:
@@ -252,6 +72,7 @@ RESULT_REASONS = {
     "weights": "weights changed",
     "workflow": "workflow changed",
     "code": "pixel code or library versions changed",
+    "pixel": "pixel code or library versions changed",
 }
 RENDER_REASONS = {
     "crops": "settings changed (crops)",
@@ -264,10 +85,12 @@ NOT_CACHED = "not in the cache (pruned, damaged or deleted)"
 
 @dataclass(frozen=True)
 class KeyParts:
-    """What one entry's cache keys are made of: the results key hashes the first five
-    (input and reference bytes' SHA-256, weights' SHA-256 by model, the workflow's JSON, the
-    pixel code's digest); the renders key adds the results key, the entry id, the crops, the
-    render version and the render code's digest."""
+    """What one entry's cache keys are made of: the results key hashes the input and
+    reference bytes' SHA-256, the weights' SHA-256 by model, the workflow's JSON, the pixel
+    package's digest (``code``, :func:`modelkb.gallery.single.code_key`) and its version
+    (``pixel``, :data:`modelkb.pixels.PIXEL_VERSION`); the renders key hashes the results
+    key, the entry id, the crops, the render version
+    (:data:`modelkb.gallery.webimages.RENDER_VERSION`) and the render code's digest."""
 
     input: str
     reference: str | None
@@ -277,6 +100,7 @@ class KeyParts:
     crops: list[Any]
     render: int
     render_code: str
+    pixel: int = 0
 
 
 @dataclass(frozen=True)
@@ -365,7 +189,7 @@ class EntryResult:
 
     @property
     def metrics(self) -> Metrics | None:
-        """PSNR/SSIM/ΔE00 figures (see modelkb.gallery.metrics.image_metrics)."""
+        """PSNR/SSIM/ΔE00 figures (see modelkb.pixels.metrics.image_metrics)."""
         return self.record.metrics
 
 

@@ -2,7 +2,10 @@
 the cache folders they fill.
 
 **Cost.** An entry costs about its input's pixels times what each pixel costs: the models
-its workflow runs (:data:`MODEL_COST`, per registered variant, relative to mssnet-small) plus
+its workflow runs (per registered variant, relative to mssnet-small: the registration's
+:attr:`~modelkb.pixels.registry.Architecture.cost`, the cost model's fallback,
+:func:`modelkb.gallery.forecast.variant_cost`; never the timings measured in a cache, which
+differ between machines that must deal the same shares) plus
 the work every entry does around them (decode, PNG and WebP encoding, crops, metrics:
 :data:`WORK_COST`), plus a fixed :data:`ENTRY_COST` (files, hashes, records) that dominates
 only for thumbnails. A resize step before a model scales the pixels it sees. The model's
@@ -32,24 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelkb.catalog import Catalog, GalleryEntry, ResizeStep, RestoreStep
+from modelkb.catalog.schema import architecture_of
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import MANIFEST, Cache
+from modelkb.gallery.forecast import variant_cost
 
-# Work per pixel of each registered variant, relative to mssnet-small: its multiply-adds
-# (41, 144 and 288 GMAC at 256x256, BENCHMARKS.md "MSSNet inference", where the time follows
-# them); `benchmarks/bench_shards.py --measure` times them on a given machine. A variant
-# without a figure (another architecture) counts as mssnet-small.
-MODEL_COST: dict[str, float] = {"mssnet-small": 1.0, "mssnet": 3.5, "mssnet-large": 7.0}
-DEFAULT_MODEL_COST = 1.0
 WORK_COST = 0.15  # per pixel, every entry: decode, encode, web images, crops, metrics
 ENTRY_COST = 4096.0  # per entry, in mssnet-small pixels: reading, hashing, writing records
-LEVELS = ("results", "renders")  # the cache's two levels (see modelkb.gallery.runner)
+LEVELS = ("results", "renders")  # the cache's two levels (see modelkb.gallery.single)
 
 
 def input_pixels(path: Path) -> int:
     """Width x height of the photo at ``path`` from its header (0 when it cannot be read:
     such an entry fails at once, costing nothing)."""
-    from modelkb.imaging import open_image
+    from modelkb.pixels.imaging import open_image
 
     try:
         with open_image(path) as image:
@@ -69,8 +68,10 @@ def entry_cost(catalog: Catalog, entry: GalleryEntry, gallery_dir: Path) -> floa
             pixels *= step.scale * step.scale
         elif isinstance(step, RestoreStep):
             model = catalog.models.get(step.model)
-            variant = model.variant if model is not None else None
-            cost += MODEL_COST.get(variant or "", DEFAULT_MODEL_COST) * pixels
+            if model is not None:
+                cost += variant_cost(architecture_of(model), model.variant) * pixels
+            else:
+                cost += variant_cost(None, None) * pixels
     return cost
 
 

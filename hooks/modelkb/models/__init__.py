@@ -1,1 +1,1 @@
-"""Network architectures and weights handling."""
+"""What feeds a network: the weights (``weights``) and the loaded networks (``networks``)."""

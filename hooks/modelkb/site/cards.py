@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip 
 
     Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
-from modelkb.gallery.render import changed_most
+from modelkb.gallery.webimages import changed_most
 from modelkb.limits import MAX_CARD_TITLE
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def card_region(before: Image.Image, after: Image.Image,
                 region: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
     """(x, y, w, h) of ``after`` both halves of a card show: ``region`` widened to the halves'
     3:2 shape, or the 3:2 window (at most 720 px wide) where the model changed most
-    (:func:`modelkb.gallery.render.changed_most`; the gallery records this window as an
+    (:func:`modelkb.gallery.webimages.changed_most`; the gallery records this window as an
     entry's ``focus``, where its viewer opens)."""
 
     W, H = after.size

@@ -18,7 +18,7 @@ from mkdocs.config.base import ValidationError
 
 from modelkb.errors import ModelkbError
 from modelkb.limits import DEFAULT_MAX_PIXELS
-from modelkb.registry import DEVICES
+from modelkb.pixels.registry import DEVICES
 
 
 class _PositiveInt(opt.Type):

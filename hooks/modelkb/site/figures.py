@@ -109,7 +109,7 @@ def compare_slider(entry: GalleryEntry, record: GalleryRecord, here: str,
     two-view frame (a wipe or side by side), and without JavaScript the views stand side by
     side. With a recorded focus it opens at 1:1 there; ``lead`` marks the page's first-screen
     viewer (side by side where wide enough); ``label`` (HTML) names the weights under it."""
-    from modelkb.gallery.render import DIFF_MAX
+    from modelkb.gallery.webimages import DIFF_MAX
 
     views = []
     for key, view_label, note in VIEWS:

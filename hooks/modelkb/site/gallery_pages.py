@@ -416,7 +416,7 @@ def _shipped_path(name: str | None) -> Path | None:
     if not name:
         return None
     from modelkb.errors import ModelkbError
-    from modelkb.registry import shipped_weights
+    from modelkb.pixels.registry import shipped_weights
 
     try:
         return shipped_weights(name)
@@ -430,7 +430,7 @@ def _default_weights_file(model: Model) -> Path | None:
     if not model.architecture:
         return None
     from modelkb.models.weights.resolve import default_weights
-    from modelkb.registry import architecture_of_variant
+    from modelkb.pixels.registry import architecture_of_variant
 
     found = default_weights(None)
     arch = architecture_of_variant(found[0]) if found else None

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelkb.catalog import Catalog, load_catalog
-from modelkb.registry import check_device
+from modelkb.pixels.registry import check_device
 
 if TYPE_CHECKING:
     from modelkb.gallery.records import GalleryReport
-    from modelkb.gallery.runner import WeightsChoice
+    from modelkb.gallery.single import WeightsChoice
 
 SNAPSHOT_DIR = "catalog"  # in the cache folder: validated catalogs, keyed by their bytes
 
@@ -117,7 +117,7 @@ class Project:
 
     def weights_choice(self) -> WeightsChoice:
         """How the gallery picks each model's weights (paths relative to the project)."""
-        from modelkb.gallery.runner import WeightsChoice
+        from modelkb.gallery.single import WeightsChoice
 
         return WeightsChoice(site_weights=self.site_weights, models=dict(self.models),
                              base=self.root, allow_download=self.download_weights)

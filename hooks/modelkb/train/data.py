@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from modelkb.errors import ModelkbError
-from modelkb.imaging import quantize, read_image
+from modelkb.pixels.imaging import quantize, read_image
 from modelkb.train.degrade import (
     DegradeConfig,
     degrade,
@@ -43,7 +43,7 @@ class Spec:
 
 def load_rgb(path: Path) -> np.ndarray:
     """An image file as an HxWx3 uint8 array (grey replicated, alpha dropped), read by
-    :func:`modelkb.imaging.read_image` like gallery and restore inputs (same formats,
+    :func:`modelkb.pixels.imaging.read_image` like gallery and restore inputs (same formats,
     limits, EXIF orientation and messages)."""
     return quantize(read_image(path).rgb, 8)
 

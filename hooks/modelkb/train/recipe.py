@@ -196,7 +196,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, sharp: torch.
 def build_model(variant: str) -> nn.Module:
     """A freshly initialised MSSNet of `variant` (a user error for unknown names): the
     recipe's six-output loss is MSSNet's."""
-    from modelkb import registry
+    from modelkb.pixels import registry
 
     return registry.get("mssnet").build(variant)
 
@@ -229,15 +229,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def restore_8bit(model: nn.Module, blurred: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Run the network on one HxWx3 float image as the site does (models.tiling, whole
     image), clamped and rounded as written to an 8-bit PNG."""
-    from modelkb.models.tiling import restore_array
+    from modelkb.pixels.tiling import restore_array
 
     y = restore_array(model, blurred, device=device, tile=0)
     return np.round(np.clip(y, 0.0, 1.0) * 255.0) / 255.0
 
 
 def psnr_ssim(reference: np.ndarray, image: np.ndarray) -> tuple[float, float]:
-    """PSNR (dB) and SSIM of `image` against `reference` (modelkb.gallery.metrics)."""
-    from modelkb.gallery.metrics import psnr, ssim
+    """PSNR (dB) and SSIM of `image` against `reference` (modelkb.pixels.metrics)."""
+    from modelkb.pixels.metrics import psnr, ssim
 
     return psnr(image, reference), ssim(image, reference)
 

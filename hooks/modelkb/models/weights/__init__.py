@@ -12,7 +12,7 @@ The one resolution order, for a catalog model (first that is available wins):
    (the shipped catalog's stand-in is the registry's default weights file).
 
 ``modelkb restore`` has no model: its order is ``--weights``, ``$MODELKB_WEIGHTS``, then the
-registry's default weights (:attr:`modelkb.registry.Architecture.default_weights`).
+registry's default weights (:attr:`modelkb.pixels.registry.Architecture.default_weights`).
 A catalog model never falls back to them silently: it names them as a stand-in entry.
 
 A URL is written ``URL#sha256=HEX`` and, for a zip archive, ``&member=PATH/IN/ZIP``; a

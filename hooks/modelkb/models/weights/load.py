@@ -4,7 +4,7 @@ Loading never executes code from the file (weights-only unpickling, safetensors)
 every tensor, and refuses a PyTorch zip checkpoint whose members are encrypted, use an
 unknown compression method, or declare more bytes than the cap of
 :mod:`modelkb.models.weights.sizes` before anything is inflated. The network is built and
-recognised through :mod:`modelkb.registry`.
+recognised through :mod:`modelkb.pixels.registry`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 
-from modelkb import registry
 from modelkb.errors import ModelkbError
 from modelkb.models.weights.resolve import (
     USER_PROVENANCE,
@@ -27,6 +26,7 @@ from modelkb.models.weights.resolve import (
     file_sha256,
 )
 from modelkb.models.weights.sizes import check_members, weights_cap
+from modelkb.pixels import registry
 
 log = logging.getLogger(__name__)
 

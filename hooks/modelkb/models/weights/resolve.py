@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelkb import registry
 from modelkb.errors import ModelkbError
+from modelkb.pixels import registry
 
 if TYPE_CHECKING:
     from modelkb.catalog import Model, WeightsEntry

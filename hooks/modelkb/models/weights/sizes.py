@@ -27,7 +27,7 @@ def weights_cap() -> int:
     if not _cap:
         import torch
 
-        from modelkb import registry
+        from modelkb.pixels import registry
 
         largest = 0
         for variant in registry.variant_names():

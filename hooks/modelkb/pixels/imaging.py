@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from modelkb.errors import ModelkbError
 from modelkb.limits import DEFAULT_MAX_PIXELS, MAX_BYTES_PER_PIXEL, MAX_PNG_SLACK
+from modelkb.pixels.usererror import ModelkbError
 
 log = logging.getLogger(__name__)
 
@@ -457,23 +457,30 @@ def to_pil(
     return Image.fromarray(array[..., 0] if mode == "L" else array, mode=mode)
 
 
+def as_u8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] as the 8-bit RGB array :func:`to_pil` writes."""
+    return np.asarray(to_pil(rgb).convert("RGB"))
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Float RGB in [0, 1] of an 8-bit image this package wrote (e.g. ``output.png``)."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
+
+
 def write_png16(path: str | Path, array: np.ndarray) -> None:
-    """Write an HxWxC (C = 1..4) uint16 array as a 16-bit PNG."""
+    """Write an HxWxC (C = 1..4: gray, gray+alpha, RGB, RGBA) uint16 array as a 16-bit PNG
+    (pypng; the one 16-bit PNG writer)."""
+    import png
+
     if array.ndim == 2:
         array = array[..., None]
     height, width, channels = array.shape
-    colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
     rows = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0)
-    data = PNG_SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6))
-    Path(path).write_bytes(data + chunk(b"IEND", b""))
+    writer = png.Writer(width, height, greyscale=channels <= 2, alpha=channels in (2, 4),
+                        bitdepth=16, compression=6)
+    with Path(path).open("wb") as handle:
+        writer.write_packed(handle, rows)
 
 
 WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",

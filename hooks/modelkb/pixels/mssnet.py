@@ -10,7 +10,7 @@ from a description of the architecture, with key names and shapes that match the
 checkpoints so they load with ``strict=True``.
 
 Input height and width must be divisible by 16, the registration's ``input_multiple`` (see
-``modelkb.models.tiling`` for padding).
+``modelkb.pixels.tiling`` for padding).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modelkb import registry
+from modelkb.pixels import registry
 
 # name -> (wf, scale, vscale); level channels are wf, wf + scale, wf + scale + vscale.
-# Registered in modelkb/registry.py (the one place); read from there.
+# Registered in modelkb/pixels/registry.py (the one place); read from there.
 VARIANTS: dict[str, tuple[int, int, int]] = {
     name: (s["wf"], s["scale"], s["vscale"])
     for name, s in registry.get("mssnet").variants.items()
@@ -237,7 +237,7 @@ class MSSNet(nn.Module):
     def from_variant(cls, name: str) -> MSSNet:
         """A randomly initialised network of the named variant."""
         if name not in VARIANTS:
-            from modelkb.errors import ModelkbError
+            from modelkb.pixels.usererror import ModelkbError
 
             known = ", ".join(VARIANTS)
             raise ModelkbError(f"unknown MSSNet variant {name!r}: choose one of {known}")

@@ -3,8 +3,10 @@
 An architecture joins by one registration (BasicSR / timm style): its name, its variants with
 their builder settings, the module that holds the network, and the default weights per
 variant. The catalog validates ``architecture`` and ``variant`` here, weights loading builds
-and recognises networks here, and the gallery's cache keys hash the code the registered
-modules import (:func:`code_digest`). Nothing here imports torch: the network module is
+and recognises networks here, and the gallery's cache keys hash the registered modules and
+the code they import (:func:`modelkb.sourcehash.code_digest`), with the registrations
+themselves (:func:`registry_json`). Part of the pixel package: a registration decides which
+network computes a picture. Nothing here imports torch: the network module is
 imported only when a network is built or a state_dict recognised.
 
 The network module (``Architecture.module``) provides two functions:
@@ -24,25 +26,23 @@ to a multiple of it.
 
 from __future__ import annotations
 
-import ast
 import functools
-import hashlib
 import importlib
-import importlib.util
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from modelkb.errors import ModelkbError
+from modelkb.pixels.usererror import ModelkbError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 ENTRY_POINT_GROUP = "modelkb.architectures"
 
-PACKAGE_DIR = Path(__file__).resolve().parent  # default_weights paths are relative to it
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # modelkb's folder: default_weights
+# paths are relative to it
 WEIGHTS_DIR = PACKAGE_DIR / "weights"  # the weights files shipped with modelkb
 
 
@@ -57,11 +57,20 @@ class Architecture:
     default_weights: Mapping[str, str] = field(default_factory=dict)
     summary: str = ""
     input_multiple: int = 1  # height and width must be multiples of this (tiling pads)
+    # variant -> work per pixel, relative to mssnet-small (1.0; a variant left out counts
+    # 1.0): what the gallery's cost model assumes until timings are measured
+    # (modelkb.gallery.forecast), and what shards are balanced by
+    cost: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", MappingProxyType(
             {k: MappingProxyType(dict(v)) for k, v in self.variants.items()}))
         object.__setattr__(self, "default_weights", MappingProxyType(dict(self.default_weights)))
+        object.__setattr__(self, "cost", MappingProxyType(dict(self.cost)))
+
+    def variant_cost(self, variant: str | None) -> float:
+        """The work per pixel of ``variant`` (see :attr:`cost`)."""
+        return float(self.cost.get(variant or "", 1.0))
 
     def load_module(self) -> ModuleType:
         """The network's module (imports torch)."""
@@ -189,113 +198,6 @@ def shipped_weights(name: str) -> Path:
     return real
 
 
-# -- the code a computation depends on ---------------------------------------------------------
-
-PACKAGE = "modelkb"
-
-
-def _package_root() -> Path:
-    return Path(__file__).resolve().parent
-
-
-def _module_file(name: str, root: Path) -> Path | None:
-    """The source file of module ``name``: modelkb's under ``root``, others where Python
-    would find them (their parent packages are imported; the module itself is not)."""
-    if name == PACKAGE or name.startswith(PACKAGE + "."):
-        base = root.joinpath(*name.split(".")[1:])
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    origin = spec.origin if spec is not None else None
-    return Path(origin) if origin and origin.endswith(".py") else None
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # where statements nest
-
-
-def _imported_names(tree: ast.Module, module: str, is_package: bool,
-                    calls: bool) -> set[str]:
-    """Every module name ``module``'s code imports: ``import``, ``from ... import`` (relative
-    ones resolved; ``from package import name`` may name a module) at any depth, and, with
-    ``calls``, ``importlib.import_module("...")`` with a literal name; ``if TYPE_CHECKING:``
-    blocks are skipped (they never run)."""
-    package = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    pending: list[ast.AST] = list(tree.body)
-    while pending:  # statements only: imports are statements, and walking them is cheap
-        node = pending.pop()
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
-                target = f"{base}.{node.module}" if node.module else base
-            else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
-            pending.extend(node.orelse)
-        else:
-            for block in _BLOCKS:
-                pending.extend(getattr(node, block, ()))
-    if calls:  # the whole tree, only for the few files that mention import_module
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and node.args \
-                    and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str) \
-                    and getattr(node.func, "attr", getattr(node.func, "id", None)) \
-                    == "import_module":
-                found.add(node.args[0].value)
-    return found
-
-
-@functools.lru_cache(maxsize=1024)
-def _imports_of_file(path: Path, stamp: tuple[int, int], module: str) -> frozenset[str]:
-    """:func:`_imported_names` of one file, remembered while its (mtime, size) ``stamp``
-    stays the same."""
-    source = path.read_bytes()
-    tree = ast.parse(source, filename=str(path))
-    return frozenset(_imported_names(tree, module, path.name == "__init__.py",
-                                     b"import_module" in source))
-
-
-def code_files(seeds: Iterable[str], root: Path | None = None) -> dict[str, Path]:
-    """The modelkb source files the modules ``seeds`` run: the seeds, every modelkb module
-    they import (followed transitively, at module level or inside functions), and the
-    packages around each; by module name, sorted. A seed outside modelkb (an architecture
-    registered by another package) is included with the modelkb modules it imports."""
-    root = root or _package_root()
-    found: dict[str, Path] = {}
-    pending = list(seeds)
-    while pending:
-        name = pending.pop()
-        if name in found:
-            continue
-        path = _module_file(name, root)
-        if path is None:
-            continue  # "from package import name" where name is not a module
-        found[name] = path
-        parent = name.rpartition(".")[0]
-        if parent:
-            pending.append(parent)
-        stat = path.stat()
-        names = _imports_of_file(path, (stat.st_mtime_ns, stat.st_size), name)
-        pending.extend(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
-    return dict(sorted(found.items()))
-
-
 def registry_json() -> str:
     """The registered architectures as canonical JSON (names, modules, variants and their
     settings, default weights, size rules): what validation and building depend on."""
@@ -306,33 +208,10 @@ def registry_json() -> str:
                        for a in architectures().values()}, sort_keys=True)
 
 
-def code_digest(seeds: Iterable[str], libraries: Iterable[str] = (), *,
-                with_architectures: bool = True, root: Path | None = None) -> str:
-    """SHA-256 of what a computation depends on: the source of the modules ``seeds`` import
-    (:func:`code_files`; with the registered architectures' modules when
-    ``with_architectures``), the registered architectures (:func:`registry_json`), and the
-    installed versions of ``libraries``. ``root`` stands for modelkb's folder (tests)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    seeds = list(seeds)
-    if with_architectures:
-        seeds += [a.module for a in architectures().values()]
-    root = root or _package_root()
-    digest = hashlib.sha256(registry_json().encode())
-    for name, path in code_files(seeds, root).items():
-        digest.update(name.encode() + b"\0" + path.read_bytes())
-    for lib in libraries:
-        try:
-            digest.update(f"{lib}={version(lib)}".encode())
-        except PackageNotFoundError:
-            digest.update(f"{lib}=absent".encode())
-    return digest.hexdigest()
-
-
 # The built-in architectures. Adding one: write its module (build, recognise) and register it.
 register(Architecture(
     name="mssnet",
-    module="modelkb.models.mssnet",
+    module="modelkb.pixels.mssnet",
     # (wf, scale, vscale): channel widths of the three encoder levels are wf, wf + scale,
     # wf + scale + vscale.
     variants={
@@ -343,4 +222,8 @@ register(Architecture(
     default_weights={"mssnet-small": "weights/mssnet-small-modelkb.safetensors"},
     summary="MSSNet (Kim, Lee and Cho, ECCV Workshops 2022), multi-scale-stage deblurring",
     input_multiple=16,
+    # the multiply-adds per pixel (41, 144 and 288 GMAC at 256x256, BENCHMARKS.md "MSSNet
+    # inference", where the time follows them); `benchmarks/bench_shards.py --measure`
+    # times them on a given machine
+    cost={"mssnet-small": 1.0, "mssnet": 3.5, "mssnet-large": 7.0},
 ))

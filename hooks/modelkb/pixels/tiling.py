@@ -1,7 +1,7 @@
 """Running a registered network (MSSNet) on real photos: any size, bounded memory, devices.
 
 Sizes that are not multiples of the architecture's ``input_multiple`` (16 for MSSNet; see
-:mod:`modelkb.registry`) are reflect-padded and cropped back. Large images are cut
+:mod:`modelkb.pixels.registry`) are reflect-padded and cropped back. Large images are cut
 into overlapping tiles whose outputs are blended with raised-cosine weights over the overlap
 (weights of two neighbouring tiles sum to one), so memory depends on the tile size, not on
 the photo. Tiling changes the result slightly near tile seams because the network sees less
@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from modelkb.errors import ModelkbError
-from modelkb.imaging import picture_from_pil, to_pil
-from modelkb.registry import architecture_of_network, check_device
+from modelkb.pixels.imaging import picture_from_pil, to_pil
+from modelkb.pixels.registry import architecture_of_network, check_device
+from modelkb.pixels.usererror import ModelkbError
 
 log = logging.getLogger(__name__)
 

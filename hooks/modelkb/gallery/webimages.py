@@ -15,6 +15,11 @@ Every file written here is linked from the pages (nothing is published unseen):
 - ``metrics.json``: the record of the run (:class:`~modelkb.gallery.records.GalleryRecord`),
   with its ``focus``: the window of the output where the model changed the photo most
   against the plain resize (the viewer opens there at 1:1).
+
+The renders cache key holds this module's code and what it imports
+(:func:`modelkb.gallery.single.render_code_key`: the pixel package's imaging, workflows and
+metrics, the gallery's records), Pillow's version and :data:`RENDER_VERSION`: a change here
+re-renders without recomputing a picture.
 """
 
 from __future__ import annotations
@@ -25,16 +30,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelkb.catalog import Crop, GalleryEntry, Workflow
 from modelkb.gallery.records import CropInfo, Focus, GalleryRecord
 
 if TYPE_CHECKING:  # numpy and Pillow load only to compute or render: cached builds skip them
     import numpy as np
     from PIL import Image
 
+    from modelkb.catalog import Crop, GalleryEntry, Workflow
+
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = 5  # bump when the published files change (sizes, crops, formats)
+RENDER_VERSION = 5  # bump to re-render every entry when nothing here changed but should
 WEB_SIDE = 1600  # the viewer's images (outputs up to this size are published 1:1)
 THUMB_SIDE = 192  # workflow-node thumbnails: shown at most 12rem (192 CSS px) wide
 FOCUS_SIDE = 720  # the focus window: 3:2, at most this wide (as a link-preview card's halves)
@@ -49,7 +55,7 @@ HEAT_STOPS = ((0.0, (12, 10, 24)), (0.25, (84, 20, 120)), (0.55, (200, 50, 70)),
 
 
 def to_pil8(rgb: np.ndarray) -> Image.Image:
-    from modelkb.imaging import to_pil
+    from modelkb.pixels.imaging import to_pil
 
     return to_pil(rgb)
 
@@ -69,21 +75,6 @@ def _save_webp(image: Image.Image, path: Path, quality: int = WEBP_QUALITY) -> t
     """Write ``image`` as WebP; returns its (width, height)."""
     image.save(path, format="WEBP", quality=quality, method=6)
     return image.size
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """Float RGB in [0, 1] of a PNG this module wrote."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255)
-
-
-def as_u8(rgb: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    return np.asarray(to_pil8(rgb).convert("RGB"))
 
 
 def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, int, int]:
@@ -148,7 +139,7 @@ def heat_map(input_rgb: np.ndarray, restored: np.ndarray) -> Image.Image:
     import numpy as np
     from PIL import Image
 
-    from modelkb.gallery.metrics import delta_e_map
+    from modelkb.pixels.metrics import delta_e_map
 
     t = np.clip(delta_e_map(input_rgb, restored) / DIFF_MAX, 0.0, 1.0)
     xs = [stop for stop, _ in HEAT_STOPS]
@@ -186,9 +177,11 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
     import numpy as np
     from PIL import Image
 
-    from modelkb.gallery.workflows import run_workflow, total_scale
+    from modelkb.pixels.imaging import read_rgb
+    from modelkb.pixels.results import RunRecord
+    from modelkb.pixels.workflows import run_workflow, total_scale
 
-    run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
+    run = RunRecord.read(result_dir / "run.json").run_dict()
     output = read_rgb(result_dir / "output.png")
     restored = (read_rgb(result_dir / "restored.png")
                 if (result_dir / "restored.png").is_file() else None)

@@ -1,40 +1,73 @@
 """Executable workflows: the catalog's steps (restore, resize) run on a decoded photo.
 
-A restore step runs the network of its model's architecture (see :mod:`modelkb.registry`):
-the weights are loaded into the architecture's network, of the variant recognised from them
-(stand-in weights may be another variant of that architecture than the catalog's
-``variant``; weights of another architecture are an error), and tiling pads each input to
-the architecture's ``input_multiple``. torch is imported only inside :func:`run_restore`,
-when a restore really has to run: the gallery computes cache keys (which need the weights'
-SHA-256) without it, so a build whose gallery is fully cached never loads torch. Loaded
-networks are kept in a :class:`ModelCache` (by weights SHA-256, architecture and device; the
-two used last), so ``mkdocs serve`` reuses them across rebuilds without holding every
-network it ever loaded.
+A restore step runs the network of its model's architecture (see
+:mod:`modelkb.pixels.registry`), loaded by the caller's network cache
+(:class:`modelkb.models.networks.ModelCache`: weights files are read outside the pixel
+package), and tiling pads each input to the architecture's ``input_multiple``. torch is
+imported only inside :func:`run_restore`, when a restore really has to run: the gallery
+computes cache keys without it, so a build whose gallery is fully cached never loads torch.
+Steps are told apart by their ``op`` (the catalog's step classes are not imported here:
+the pixel package imports nothing of modelkb outside itself but :mod:`modelkb.limits`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
-from modelkb import registry
-from modelkb.catalog import ResizeStep, RestoreStep, Workflow
-from modelkb.errors import ModelkbError
-from modelkb.gallery.cache import canonical_json
 from modelkb.limits import MAX_OUTPUT_PIXELS
-from modelkb.models.weights import WeightsFile
+from modelkb.pixels.usererror import ModelkbError
 
 if TYPE_CHECKING:  # numpy, Pillow and torch load only when a step runs: cached builds skip them
     import numpy as np
-    import torch
 
-    from modelkb.models.weights import LoadedWeights
+
+class Step(Protocol):
+    """A workflow step as the catalog defines it (``RestoreStep``, ``ResizeStep``)."""
+
+    op: str
+
+
+class Steps(Protocol):
+    """A workflow as the catalog defines it: an id and its steps in order."""
+
+    id: str
+    steps: Sequence[Any]
+
+
+class WeightsFile(Protocol):
+    """A chosen weights file (:class:`modelkb.models.weights.WeightsFile`): what a picture's
+    record says about it."""
+
+    sha256: str
+    provenance: str
+    name: str
+    licence: str | None
+    stand_in: bool
+    model_id: str
+    model_name: str
+
+
+class LoadedModel(Protocol):
+    """A network ready to run (:class:`modelkb.models.networks.LoadedModel`): the network
+    and its variant (``weights``), its registration (``architecture``), its torch device."""
+
+    weights: Any
+    architecture: Any
+    device: Any
+
+
+class Networks(Protocol):
+    """Where restore steps get their loaded networks
+    (:class:`modelkb.models.networks.ModelCache`)."""
+
+    def get(self, weights: WeightsFile, architecture: str | None = None,
+            device: str = "auto") -> LoadedModel: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -63,108 +96,22 @@ class WorkflowResult:
                 "seconds": round(sum(s.seconds for s in self.steps), 4)}
 
 
-def workflow_json(workflow: Workflow) -> str:
-    """The canonical JSON of a workflow's steps (what determines its output)."""
-    return canonical_json([asdict(step) for step in workflow.steps])
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A network ready to run: its weights, its architecture and the device it is on."""
-
-    weights: LoadedWeights
-    architecture: registry.Architecture
-    device: torch.device
-
-
-ModelKey = tuple[str, str | None, str]  # (weights SHA-256, architecture, device)
-
-
-class ModelCache:
-    """Loaded networks by (weights SHA-256, architecture, device); holds at most ``size``,
-    dropping the one used least recently. Thread-safe; a network loads once even when two
-    threads ask for it together."""
-
-    def __init__(self, size: int = 2):
-        if size < 1:
-            raise ValueError("a model cache holds at least one network")
-        self.size = size
-        self._held: OrderedDict[ModelKey, LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._held)
-
-    def keys(self) -> list[ModelKey]:
-        """The keys held, least recently used first."""
-        with self._lock:
-            return list(self._held)
-
-    def get(self, weights: WeightsFile, architecture: str | None = None,
-            device: str = "auto") -> LoadedModel:
-        """The network for these weights on this device, loaded on first use.
-
-        ``architecture`` (the catalog model's) must be the architecture the weights are
-        for; None accepts any registered one.
-        """
-        from modelkb.models.tiling import select_device
-
-        torch_device = select_device(device)
-        key = (weights.sha256, architecture, str(torch_device))
-        with self._lock:
-            found = self._held.get(key)
-            if found is not None:
-                self._held.move_to_end(key)
-                return found
-            loaded = _load(weights, architecture, torch_device)
-            self._held[key] = loaded
-            while len(self._held) > self.size:
-                dropped, _ = self._held.popitem(last=False)
-                log.debug("model cache: dropped the network of weights %s", dropped[0][:12])
-            return loaded
-
-
-def _load(weights: WeightsFile, architecture: str | None, device: torch.device
-          ) -> LoadedModel:
-    from modelkb.models.tiling import prepare_model
-    from modelkb.models.weights import load_weights
-
-    if architecture is not None:
-        registry.get(architecture)  # an unknown one is an error before any file is read
-    loaded = load_weights(weights, None)
-    if loaded.sha256 != weights.sha256:
-        raise ModelkbError(f"weights {weights.source} changed while the build was running")
-    arch = registry.architecture_of_variant(loaded.variant)
-    assert arch is not None  # load_weights recognised a registered variant
-    if architecture is not None and arch.name != architecture:
-        raise ModelkbError(
-            f"weights {weights.source} are {arch.name} weights ({loaded.variant}), but the model "
-            f"runs the {architecture} architecture: give it {architecture} weights")
-    # channels_last: 1.8x faster than contiguous on the CPU, the same output to 5e-7
-    # (BENCHMARKS.md, "Inference options"); the usual choice for convolutions on GPUs.
-    prepare_model(loaded.model, device, channels_last=True)
-    return LoadedModel(loaded, arch, device)
-
-
-MODELS = ModelCache(2)  # the process's networks, kept across `mkdocs serve` rebuilds
-
-
 def run_restore(rgb: np.ndarray, weights: WeightsFile, device: str = "auto",
-                architecture: str | None = None, label: str = "the image",
-                models: ModelCache | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+                architecture: str | None = None, label: str = "the image", *,
+                models: Networks) -> tuple[np.ndarray, dict[str, Any]]:
     """Restore float RGB with the tiled network of ``architecture`` (None: whichever the
     weights are for); returns (rgb clipped to [0, 1], details). ``models`` holds the loaded
-    networks (default :data:`MODELS`).
+    networks (e.g. :data:`modelkb.models.networks.MODELS`).
 
     GPU out-of-memory retries with smaller tiles, then the CPU; NaN/inf in the output (corrupt
     weights) is a ModelkbError naming ``label``.
     """
     import numpy as np
 
-    from modelkb.models.tiling import check_finite, restore_with_fallback
+    from modelkb.pixels.tiling import check_finite, restore_with_fallback
 
     start = time.perf_counter()
-    loaded = (models or MODELS).get(weights, architecture, device)
+    loaded = models.get(weights, architecture, device)
     load_seconds = time.perf_counter() - start
     rgb, used = restore_with_fallback(loaded.weights.model, rgb, device=loaded.device,
                                       channels_last=True,
@@ -201,11 +148,11 @@ def resized_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def check_output_size(workflow: Workflow, width: int, height: int, label: str = "the image",
+def check_output_size(workflow: Steps, width: int, height: int, label: str = "the image",
                       max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
     """Raise a ModelkbError, before any step runs, when a step would make too large an image."""
     for number, step in enumerate(workflow.steps, 1):
-        if isinstance(step, ResizeStep):
+        if step.op == "resize":
             width, height = resized_size(width, height, step.scale)
             if width * height > max_pixels:
                 raise ModelkbError(
@@ -215,38 +162,42 @@ def check_output_size(workflow: Workflow, width: int, height: int, label: str = 
                     "factors or a smaller photo")
 
 
-def run_workflow(workflow: Workflow, rgb: np.ndarray,
+def run_workflow(workflow: Steps, rgb: np.ndarray,
                  weights: WeightsFile | Mapping[str, WeightsFile] | None = None,
                  device: str = "auto", architectures: Mapping[str, str | None] | None = None,
                  only_resize: bool = False, label: str = "the image",
                  model_lock: AbstractContextManager | None = None,
-                 models: ModelCache | None = None) -> WorkflowResult:
+                 models: Networks | None = None) -> WorkflowResult:
     """Run the steps in order on float RGB; ``architectures`` gives each restore step's model
     its architecture (the catalog's, :func:`modelkb.catalog.schema.architecture_of`);
     ``only_resize`` skips restores (the baseline); ``label`` names the input in errors;
     ``model_lock`` is held around each model step (one network runs at a time while other
-    threads decode, encode and measure); ``models`` holds the loaded networks."""
+    threads decode, encode and measure); ``models`` holds the loaded networks (needed when a
+    restore step runs)."""
     check_output_size(workflow, rgb.shape[1], rgb.shape[0], label)
     steps: list[StepRecord] = []
     restored: np.ndarray | None = None
     image = rgb
     for step in workflow.steps:
         start = time.perf_counter()
-        if isinstance(step, RestoreStep):
+        if step.op == "restore":
             if only_resize:
                 continue
             chosen = weights.get(step.model) if isinstance(weights, Mapping) else weights
+            if models is None:
+                raise ValueError("run_workflow: a restore step needs models (a ModelCache)")
             if chosen is None:
                 raise ModelkbError(f"workflow {workflow.id}: the restore step of {step.model} "
                                    "has no weights")
             architecture = (architectures or {}).get(step.model)
             with model_lock or nullcontext():
                 start = time.perf_counter()  # time spent waiting for the model is not its time
-                image, detail = run_restore(image, chosen, device, architecture, label, models)
+                image, detail = run_restore(image, chosen, device, architecture, label,
+                                            models=models)
             restored = image
             detail = {"model": step.model, **detail}
             steps.append(StepRecord("restore", time.perf_counter() - start, detail))
-        elif isinstance(step, ResizeStep):
+        elif step.op == "resize":
             image = resize_array(image, step.scale, step.filter)
             steps.append(StepRecord("resize", time.perf_counter() - start,
                                     {"scale": step.scale, "filter": step.filter}))
@@ -255,10 +206,10 @@ def run_workflow(workflow: Workflow, rgb: np.ndarray,
     return WorkflowResult(image, restored, steps)
 
 
-def total_scale(workflow: Workflow) -> float:
+def total_scale(workflow: Steps) -> float:
     """The product of the workflow's resize factors."""
     scale = 1.0
     for step in workflow.steps:
-        if isinstance(step, ResizeStep):
+        if step.op == "resize":
             scale *= step.scale
     return scale

@@ -114,27 +114,24 @@ def write_if_changed(path: str | Path, data: bytes | str) -> bool:
     return True
 
 
-def confined(root: str | Path, path: str | Path, display: str) -> Path:
-    """``path``, which lies inside the folder ``root`` as written, if it stays inside it with
-    every symbolic link followed; a ModelkbError naming ``display`` otherwise.
+def escapes(root: str | Path, path: str | Path) -> str | None:
+    """Why ``path``, which lies inside the folder ``root`` as written, leaves it with every
+    symbolic link followed (None when it stays inside).
 
     Files of a project (the catalog, gallery photos, weights, the cache) come with pull
     requests, and git carries symbolic links: a link that leads out of the project would
     have a build read, publish or write whatever it points to.
     """
-    from modelkb.errors import ModelkbError
-
     try:
         real_root, real = Path(root).resolve(), Path(path).resolve()
     except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise ModelkbError(f"{display}: cannot be read ({exc})") from None
-    if not real.is_relative_to(real_root):
-        raise ModelkbError(
-            f"{display}: leads out of the project folder through a symbolic link; modelkb "
-            "reads and writes a project's files only inside it (replace the link with the "
-            "file or folder itself, or give a place outside as an absolute path in the "
-            "site's settings)")
-    return Path(path)
+        return f"cannot be read ({exc})"
+    if real.is_relative_to(real_root):
+        return None
+    return ("leads out of the project folder through a symbolic link; modelkb reads and "
+            "writes a project's files only inside it (replace the link with the file or "
+            "folder itself, or give a place outside as an absolute path in the site's "
+            "settings)")
 
 
 def file_lock(path: str | Path, timeout: float = -1) -> filelock.BaseFileLock:

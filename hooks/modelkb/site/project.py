@@ -29,13 +29,17 @@ SNAPSHOT_DIR = "catalog"  # in the cache folder: validated catalogs, keyed by th
 def resolve(base_dir: Path, value: str) -> Path:
     """A settings path made absolute against the folder of the site's configuration; a
     relative one must stay inside that folder with symbolic links followed
-    (:func:`modelkb.files.confined`), an absolute one is the site owner's explicit choice."""
-    from modelkb.files import confined
+    (:func:`modelkb.files.escapes`), an absolute one is the site owner's explicit choice."""
+    from modelkb.errors import ModelkbError
+    from modelkb.files import escapes
 
     path = Path(value).expanduser()
     if path.is_absolute():
         return path
-    return confined(base_dir, base_dir / path, value)
+    problem = escapes(base_dir, base_dir / path)
+    if problem:
+        raise ModelkbError(f"{value}: {problem}")
+    return base_dir / path
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,12 @@ def _given(given: str, origin: str, base: Path | None = None) -> WeightsFile:
         return WeightsFile(given, digest, f"{USER_PROVENANCE} ({url})", None, origin)
     path = Path(given).expanduser()
     if base is not None and not path.is_absolute():
-        from modelkb.files import confined
+        from modelkb.files import escapes
 
-        path = confined(base, base / path, f"weights file {given} ({origin})")
+        problem = escapes(base, base / path)
+        if problem:
+            raise ModelkbError(f"weights file {given} ({origin}): {problem}")
+        path = base / path
     if not path.is_file():
         raise ModelkbError(f"weights file {path} ({origin}) does not exist; check the path")
     return WeightsFile(str(path), file_sha256(path), USER_PROVENANCE, path, origin)

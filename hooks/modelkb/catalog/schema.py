@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from modelkb import registry
+from modelkb.catalog.kinds import BY_FOLDER, LINKED
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
 
@@ -29,8 +30,8 @@ MAX_CROPS_AREA = 500_000  # input pixels all of an entry's crops cover together 
 # Names the site itself uses for pages and folders (at the root and in each section folder):
 # an id or slug equal to one of them, before its first '.', ignoring case, is refused.
 RESERVED_NAMES = frozenset({
-    "index", "site", "assets", "search", "gallery", "404", "reference", "answers", "models",
-    "papers", "tools", "tasks", "sitemap", "catalog", "robots", "favicon"})
+    "index", "site", "assets", "search", "gallery", "404", "reference", "sitemap", "catalog",
+    "robots", "favicon", *BY_FOLDER})
 # C0 controls but tab and line breaks, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
@@ -171,6 +172,11 @@ class Task(Entry):
     summary: Markdown = _f("One or two sentences, Markdown without HTML.", "")
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
+
 
 @_entry
 class WeightsEntry(Entry):
@@ -210,6 +216,11 @@ class Model(Entry):
     weights: list[WeightsEntry] = _f("Known weights releases.", factory=list)
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
+
 
 @_entry
 class Paper(Entry):
@@ -232,6 +243,11 @@ class Tool(Entry):
     link: Url = _f("Link to the tool (repository or homepage).")
     summary: Markdown = _f("What the tool does, Markdown without HTML.", "")
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
+
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
 
 
 @_entry
@@ -324,6 +340,11 @@ class Question(Entry):
         "Slugs this answer had before (only needed when its question text changed too; a "
         "renamed slug is recognised by the unchanged question): their URLs, Markdown "
         "export and card redirect here.", factory=list)
+
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled: the question as asked."""
+        return self.question
 
 
 @_entry
@@ -493,10 +514,10 @@ class Catalog:
 
     def entry(self, entry_id: str) -> tuple[str, Any] | None:
         """The (kind, entry) a ``[[id]]`` shortcode refers to, or None."""
-        for kind in ("models", "papers", "tools", "tasks"):
-            found = getattr(self, kind).get(entry_id)
+        for kind in LINKED:
+            found = getattr(self, kind.kind).get(entry_id)
             if found is not None:
-                return kind, found
+                return kind.kind, found
         return None
 
     def urls(self) -> set[str]:

@@ -13,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from modelkb.catalog.kinds import ANSWERS, LINKED
 from modelkb.catalog.links import (
     MARKDOWN_HINT,
     Link,
@@ -170,8 +171,7 @@ class Validator:
 
     def references(self) -> None:
         cat = self.catalog
-        linkable = {"models": cat.models, "papers": cat.papers, "tools": cat.tools,
-                    "tasks": cat.tasks}
+        linkable = {k.kind: getattr(cat, k.kind) for k in LINKED}  # [[id]]: one id space
         owner: dict[str, str] = {}
         for kind in linkable:
             for i, item in _raw_entries(self.src.data, kind):  # a section may be any value
@@ -207,7 +207,7 @@ class Validator:
                 self.summary_links((kind, i, "summary"), item.get("summary"))
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
-        for kind in (*linkable, "questions"):
+        for kind in (*linkable, ANSWERS.kind):
             self.previous_keys(kind)
         for i, item in _raw_entries(self.src.data, "retired"):
             self.retired(("retired", i), item)

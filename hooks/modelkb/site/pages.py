@@ -23,7 +23,7 @@ from modelkb.site.render import Renderer, plain_text
 from modelkb.site.sections import (
     ANSWERS,
     BY_FOLDER,
-    PAGE_SECTIONS,
+    PAGE_KINDS,
     REFERENCE_URI,
     TASKS,
 )
@@ -39,8 +39,8 @@ def answer_uri(slug: str) -> str:
 
 
 def entry_uri(kind: str, entry_id: str) -> str:
-    """Source path of a model, paper, tool or task page."""
-    return PAGE_SECTIONS[kind].page_uri(entry_id)
+    """Source path of the page of an entry of ``kind`` (a model, a paper, ...)."""
+    return PAGE_KINDS[kind].page_uri(entry_id)
 
 
 class CitedBy:
@@ -89,8 +89,7 @@ def make_resolver(catalog: Catalog, urls: Urls | None = None):
         if found is None:
             return None
         kind, entry = found
-        return (urls.link(entry_uri(kind, entry_id), page_uri),
-                getattr(entry, "name", None) or entry.title)
+        return urls.link(entry_uri(kind, entry_id), page_uri), entry.title
     return resolve
 
 
@@ -124,25 +123,23 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         meta[uri] = (q.question, q.answer.summary, q.draft)
     pages[ANSWERS.index_uri] = _answers_index(catalog)
     meta[ANSWERS.index_uri] = (ANSWERS.title, "", False)
-    for kind in ("models", "papers", "tools"):
-        entries = getattr(catalog, kind)
-        for entry_id, entry in entries.items():
-            extra = extra_md(kind, entry_id) if extra_md else ""
-            lead = lead_md(kind, entry_id) if lead_md else ""
-            uri = entry_uri(kind, entry_id)
-            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
-            meta[uri] = (getattr(entry, "name", None) or entry.title,
-                         summary_text(r, entry.summary), False)
-        section = PAGE_SECTIONS[kind]
-        pages[section.index_uri] = _kind_index(kind, catalog, r)
+    for section in PAGE_KINDS.values():
+        if section is ANSWERS:
+            continue
+        kind = section.kind
+        for entry_id, entry in getattr(catalog, kind).items():
+            uri = section.page_uri(entry_id)
+            if section is TASKS:
+                pages[uri] = _task_page(entry, catalog, cited, r,
+                                        lead_md(kind, entry_id) if lead_md else "")
+            else:
+                extra = extra_md(kind, entry_id) if extra_md else ""
+                lead = lead_md(kind, entry_id) if lead_md else ""
+                pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
+            meta[uri] = (entry.title, summary_text(r, entry.summary), False)
+        pages[section.index_uri] = (_tasks_index(catalog, cited) if section is TASKS
+                                    else _kind_index(kind, catalog, r))
         meta[section.index_uri] = (section.title, "", False)
-    for task_id, task in catalog.tasks.items():
-        uri = entry_uri("tasks", task_id)
-        pages[uri] = _task_page(task, catalog, cited, r,
-                                lead_md("tasks", task_id) if lead_md else "")
-        meta[uri] = (task.name, summary_text(r, task.summary), False)
-    pages[TASKS.index_uri] = _tasks_index(catalog, cited)
-    meta[TASKS.index_uri] = (TASKS.title, "", False)
     pages[REFERENCE_URI] = catalog_reference()
     meta[REFERENCE_URI] = ("Catalog reference", "", False)
     return pages
@@ -168,8 +165,7 @@ def _answers_index(catalog: Catalog) -> str:
 def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str,
                 renderer: Renderer, lead: str = "") -> str:
     uri = entry_uri(kind, entry.id)
-    title = getattr(entry, "name", None) or entry.title
-    lines = [f"# {plain(title)}", ""]
+    lines = [f"# {plain(entry.title)}", ""]
     facts: list[str] = []
     if kind == "models":
         facts.append(f"**Task:** [[{entry.task}]]")
@@ -202,7 +198,7 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
 
 
 def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
-    lines = [f"# {PAGE_SECTIONS[kind].title}", ""]
+    lines = [f"# {PAGE_KINDS[kind].title}", ""]
     entries = getattr(catalog, kind)
     lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(summary_text(renderer, e.summary)))}"
                                 if e.summary else "")
@@ -512,8 +508,7 @@ def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
             on_unknown(m.group(1))
             return m.group(0)
         kind, entry = found
-        title = getattr(entry, "name", None) or entry.title
-        return f"[{plain(title)}]({up}{entry_uri(kind, m.group(1))})"
+        return f"[{plain(entry.title)}]({up}{entry_uri(kind, m.group(1))})"
 
     return _outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
 

@@ -23,14 +23,15 @@ from modelkb.catalog.links import (
     url_problem,
 )
 from modelkb.catalog.schema import (
-    _NESTED,
     KEY_FIELD,
     SECTIONS,
     STEPS,
     Catalog,
     CatalogError,
     Entry,
+    _adapter,
     _schema,
+    nested_entries,
 )
 from modelkb.catalog.snapshot import load_snapshot, save_snapshot, snapshot_key
 from modelkb.catalog.yamlsrc import Located, Problem, SourceError, read_yaml
@@ -43,7 +44,8 @@ def load_catalog(path: Path | str, *, display: str | None = None,
     """Load and validate ``path``; raise CatalogError listing every problem found.
 
     With ``snapshot_dir``, a catalog whose bytes validated before is loaded from its
-    snapshot there (no YAML parsing, no pydantic), and a newly validated one is saved.
+    snapshot there (no YAML parsing, no checks between entries, no grounding: its entries
+    are read back by the schema), and a newly validated one is saved.
     """
     path = Path(path)
     name = display or path.name
@@ -108,7 +110,7 @@ class Validator:
         key_field = KEY_FIELD[name]
         target: dict[str, Any] = getattr(self.catalog, name)
         schema = _schema()
-        adapter = schema["adapters"][SECTIONS[name]]
+        adapter = _adapter(SECTIONS[name])
         for i, item in enumerate(items):
             path = (name, i)
             key = item.get(key_field) if isinstance(item, dict) else None
@@ -385,7 +387,7 @@ def _known_keys_hint(model: type[Entry], loc: tuple) -> str:
         if part in STEPS and STEPS[part] in candidates:  # the step kind pydantic picked
             candidates = (STEPS[part],)
         elif len(candidates) == 1 and part in {f.name for f in fields(candidates[0])}:
-            candidates = _NESTED[candidates[0]].get(part, ())
+            candidates = nested_entries(candidates[0], part)
         else:
             candidates = ()
             break

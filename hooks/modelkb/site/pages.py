@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import bisect
 import html
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 
 from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
+from modelkb.catalog.links import shortcode_extension
 from modelkb.site.answers import (
-    SHORTCODE_RE,
     link_markdown,
     plain,
     reference_links,
     render_answer,
     render_links,
 )
-from modelkb.site.render import Renderer, plain_text
+from modelkb.site.render import Renderer, plain_text, shortcode_link
 from modelkb.site.sections import (
     ANSWERS,
     BY_FOLDER,
@@ -496,81 +495,22 @@ def _type_name(annotation: str) -> str:
     return words(text)
 
 
-def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
-                       on_unknown: Callable[[str], None]) -> str:
-    """Replace ``[[id]]`` with a link to that entry's page, relative to ``page_uri``."""
-    page_dir = posixpath.dirname(page_uri)
-    up = "../" * (page_dir.count("/") + 1) if page_dir else ""  # back to the docs root
+def page_shortcodes(catalog: Catalog, page_uri: Callable[[], str],
+                    on_unknown: Callable[[str], None]):
+    """The ``[[id]]`` extension for the site's own pages (docs/ and the generated ones) as
+    MkDocs reads them: a link to the source of the entry's page, relative to the page being
+    read (``page_uri()``), which MkDocs turns into its URL as it does every page link."""
 
-    def link(m: re.Match) -> str:
-        found = catalog.entry(m.group(1))
+    def resolve(entry_id: str) -> tuple[str, str] | None:
+        found = catalog.entry(entry_id)
         if found is None:
-            on_unknown(m.group(1))
-            return m.group(0)
+            return None
         kind, entry = found
-        return f"[{plain(entry.title)}]({up}{entry_uri(kind, m.group(1))})"
+        page_dir = posixpath.dirname(page_uri())
+        up = "../" * (page_dir.count("/") + 1) if page_dir else ""  # back to the docs root
+        return shortcode_link(f"{up}{entry_uri(kind, entry_id)}", entry.title)
 
-    return _outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
-
-
-_FENCE_CLOSE_RE = re.compile(r"^(```|~~~)[ \t]*$", re.MULTILINE)
-_CODE_OPEN_RE = re.compile(r"^(?:```|~~~)|`+", re.MULTILINE)
-_BACKTICKS_RE = re.compile(r"`+")
-
-
-def _code_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each fenced block (```/~~~ at a line start, to the next line that is
-    only the same fence) and each code span (a backtick run, to the next run of the same
-    length, as Python-Markdown reads it), in order. O(n log n): every closing is found by a
-    binary search in lists built once, so unclosed openings cost nothing more."""
-    closings: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
-    for m in _FENCE_CLOSE_RE.finditer(text):
-        closings[m.group(1)].append((m.start(), m.end()))
-    close_starts = {fence: [c[0] for c in found] for fence, found in closings.items()}
-    runs: dict[int, list[int]] = defaultdict(list)  # run length -> starts, ascending
-    run_at: dict[int, int] = {}
-    for m in _BACKTICKS_RE.finditer(text):
-        runs[m.end() - m.start()].append(m.start())
-        run_at[m.start()] = m.end() - m.start()
-    pos = 0
-    while (m := _CODE_OPEN_RE.search(text, pos)) is not None:
-        i = m.start()
-        fence = text[i:i + 3]
-        if fence in closings and (i == 0 or text[i - 1] == "\n"):
-            k = bisect.bisect_right(close_starts[fence], i)
-            if k < len(closings[fence]):
-                yield i, closings[fence][k][1]
-                pos = closings[fence][k][1]
-                continue
-            if fence == "~~~":
-                pos = i + 3
-                continue
-        length = run_at.get(i)
-        if length is None:  # inside a longer run (cannot happen for maximal runs)
-            pos = i + 1
-            continue
-        starts = runs[length]
-        k = bisect.bisect_left(starts, i + length + 1)  # at least one character inside
-        if k < len(starts):
-            yield i, starts[k] + length
-            pos = starts[k] + length
-        else:
-            pos = i + length
-
-
-def _outside_code(text: str, transform: Callable[[str], str]) -> str:
-    """``transform`` applied outside code, in the site's own Markdown (docs/ and generated
-    structure, never catalog text: that reaches pages as sanitised HTML blocks)."""
-    if "`" not in text and "~~~" not in text:
-        return transform(text)
-    out: list[str] = []
-    pos = 0
-    for start, end in _code_spans(text):
-        out.append(transform(text[pos:start]))
-        out.append(text[start:end])
-        pos = end
-    out.append(transform(text[pos:]))
-    return "".join(out)
+    return shortcode_extension(resolve, on_unknown)
 
 
 def absolute_links_to_relative(markdown: str, page_uri: str) -> str:

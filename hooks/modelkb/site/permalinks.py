@@ -35,6 +35,7 @@ import logging
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mkdocs.structure.files import File, Files
 
@@ -56,6 +57,9 @@ from modelkb.site.publish import (
 from modelkb.site.render import attr, markdown_text, plain
 from modelkb.site.sections import ANSWERS, PAGE_KINDS, REFERENCE_URI, PageKind
 from modelkb.site.urls import Urls
+
+if TYPE_CHECKING:
+    from modelkb.site.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -186,18 +190,11 @@ class Permalinks:
     _notes: dict[str, str] = field(default_factory=dict)  # site path -> Markdown
 
     @classmethod
-    def from_config(cls, config, settings, command: str | None) -> Permalinks:
-        """The record of the site of a MkDocs ``config``; ``settings`` as Project reads them."""
-        from modelkb.site.config import parse_settings
-        from modelkb.site.project import resolve
-
-        config_path = config.config_file_path
-        root = Path(config_path).parent if config_path else Path.cwd()
-        if settings is None:
-            settings = parse_settings(config.extra.get("modelkb"),
-                                      Path(config_path or "mkdocs.yml").name)
-        name = settings["published_urls"]
-        return cls(record_file=resolve(root, name), display=name, write=command != "serve")
+    def for_project(cls, project: Project, command: str | None) -> Permalinks:
+        """The record of a project's site (its setting ``published_urls``)."""
+        record = project.published_urls or project.root / "published-urls.txt"
+        return cls(record_file=record, display=project.display(record),
+                   write=command != "serve")
 
     def head(self, src_uri: str) -> str:
         """Extra head tags of a page: a removed page asks not to be indexed."""

@@ -79,7 +79,7 @@ def _check_site_path(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    from modelkb.catalog.links import url_problem
+    from modelkb.catalog.markup import url_problem
 
     problem = url_problem(value, outside=True)
     if problem:
@@ -105,7 +105,7 @@ def _check_text(value: str) -> str:
 
 
 def _check_markdown(value: str) -> str:
-    from modelkb.catalog.links import markdown_problem
+    from modelkb.catalog.markup import markdown_problem
 
     problem = markdown_problem(value)
     if problem:

@@ -29,7 +29,7 @@ SNAPSHOT_FORMAT = 1
 SNAPSHOTS_KEPT = 8
 # The validation code: these modules and what they import.
 VALIDATION_SEEDS = ("modelkb.catalog.schema", "modelkb.catalog.validate",
-                    "modelkb.catalog.yamlsrc", "modelkb.catalog.links")
+                    "modelkb.catalog.yamlsrc", "modelkb.catalog.markup")
 
 
 @functools.cache

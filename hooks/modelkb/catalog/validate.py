@@ -2,7 +2,7 @@
 references between entries and the grounding of answers; every problem reported at once.
 
 Sizes are bounded before any work that grows with them: a list inside an entry holds at most
-:data:`MAX_LIST_ITEMS` items, a Markdown field is checked by ``links.markdown_problem``
+:data:`MAX_LIST_ITEMS` items, a Markdown field is checked by ``markup.markdown_problem``
 (length and nesting) before it is parsed, and each field is parsed once.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelkb.catalog.kinds import ANSWERS, LINKED
-from modelkb.catalog.links import (
+from modelkb.catalog.markup import (
     MARKDOWN_HINT,
     Link,
     find_links,

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from modelkb.catalog.links import Link, find_links  # noqa: F401 (re-exported)
+from modelkb.catalog.markup import Link, find_links  # noqa: F401 (re-exported)
 from modelkb.site.render import attr, link_markdown, plain  # noqa: F401 (re-exported)
 from modelkb.site.sections import ANSWERS, PAGE_KINDS, SECTION_TITLES
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from modelkb.catalog import Catalog
-from modelkb.catalog.links import url_problem
+from modelkb.catalog.markup import url_problem
 from modelkb.linkcheck.collect import LinkUse, catalog_links
 from modelkb.linkcheck.results import Result, load_results
 from modelkb.site.gallery_pages import photo_title

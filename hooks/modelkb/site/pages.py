@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, fields
 
 from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
-from modelkb.catalog.links import shortcode_extension
+from modelkb.catalog.markup import shortcode_extension
 from modelkb.site.answers import (
     link_markdown,
     plain,

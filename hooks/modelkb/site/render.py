@@ -2,7 +2,7 @@
 
 Catalog text is untrusted (it comes from prompts and pull requests). Every piece of it that
 reaches a page goes through :class:`Renderer`: Markdown fields are converted with the
-catalog's own extensions (``catalog.links.MARKDOWN_EXTENSIONS``, the set grounding and
+catalog's own extensions (``catalog.markup.MARKDOWN_EXTENSIONS``, the set grounding and
 ``modelkb check`` read with; never the site's ``markdown_extensions``), ``[[id]]`` becomes a
 link to the entry's page, and the HTML is cleaned by ``nh3`` against allowlists (tags,
 attributes, classes, URL schemes; images from this site only). Plain fields (names, titles,
@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import markdown
 import nh3
 
-from modelkb.catalog.links import (
+from modelkb.catalog.markup import (
     image_problem,
     markdown_converter,
     markdown_problem,
@@ -87,7 +87,7 @@ def link_markdown(url: str, label: str) -> str:
 
 
 def shortcode_link(href: str, title: str) -> tuple[str, str]:
-    """What ``[[id]]`` becomes (see ``catalog.links.shortcode_extension``): the checked link
+    """What ``[[id]]`` becomes (see ``catalog.markup.shortcode_extension``): the checked link
     to the entry's page and its title as HTML text (:func:`plain`)."""
     return safe_href(href), plain(title)
 

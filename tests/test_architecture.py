@@ -20,18 +20,19 @@ PACKAGE = ROOT / "hooks" / "modelkb"
 ALLOWED = {
     "limits": set(),
     "files": set(),
+    "http_client": set(),  # the one HTTP client and redirect policy
     "pixels": {"limits"},
     "errors": {"pixels"},
     "sourcehash": {"pixels"},
     "catalog": {"errors", "limits", "files", "pixels", "sourcehash"},
-    "models": {"errors", "limits", "files", "pixels", "catalog"},
+    "models": {"errors", "limits", "files", "http_client", "pixels", "catalog"},
     "gallery": {"errors", "limits", "files", "pixels", "sourcehash", "catalog", "models"},
     "train": {"errors", "limits", "files", "pixels", "models", "gallery"},
-    "linkcheck": {"errors", "limits", "files", "catalog"},
+    "linkcheck": {"errors", "limits", "files", "http_client", "catalog"},
     "site": {"errors", "limits", "files", "pixels", "catalog", "models", "gallery",
              "linkcheck"},
-    "commands": {"errors", "limits", "files", "pixels", "sourcehash", "catalog", "models",
-                 "gallery", "train", "site", "linkcheck"},
+    "commands": {"errors", "limits", "files", "http_client", "pixels", "sourcehash", "catalog",
+                 "models", "gallery", "train", "site", "linkcheck"},
     "cli": {"errors", "commands"},
     "__init__": set(),
 }
@@ -246,6 +247,17 @@ def test_non_constant_and_outside_imports_are_not_counted(tmp_path: Path,
     monkeypatch.setitem(globals(), "PACKAGE", fake)
     assert not {name for name in imports_of(fake / "catalog" / "schema.py")
                 if name.startswith("modelkb.site")}
+
+
+def test_module_names_are_unique() -> None:
+    """No two modules of different packages share a name (commands are named after what
+    they do: check_links, import_prompts), so a name says which module it is."""
+    by_name: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "__init__.py":
+            by_name.setdefault(path.stem, []).append(module_name(path))
+    shared = {name: mods for name, mods in by_name.items() if len(mods) > 1}
+    assert not shared, shared
 
 
 def test_hook_file_only_hands_events_over() -> None:

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from modelkb.catalog import CatalogError, load_catalog
-from modelkb.catalog.links import markdown_problem
+from modelkb.catalog.markup import markdown_problem
 from modelkb.site.answers import find_links, plain
 from modelkb.site.render import ALLOWED_CLASSES, ALLOWED_TAGS, Renderer, html_block
 

@@ -616,7 +616,7 @@ def test_oversized_and_deep_markdown_is_a_located_error(tmp_path: Path, payload:
 def test_worst_markdown_at_the_size_cap_checks_quickly(tmp_path: Path) -> None:
     # The slowest text found that the limits let through: raw-HTML openings (quadratic in
     # Python-Markdown); 4,000 characters of it in every Markdown field of the catalog.
-    from modelkb.catalog.links import MAX_MARKDOWN_CHARS
+    from modelkb.catalog.markup import MAX_MARKDOWN_CHARS
 
     payload = ("<a " * MAX_MARKDOWN_CHARS)[:MAX_MARKDOWN_CHARS - 1]
     _catalog_with(tmp_path, summary=payload, task=payload)

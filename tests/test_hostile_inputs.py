@@ -294,7 +294,7 @@ def test_import_suffixes_reserved_ids_and_slugs(tmp_path):
 def test_nothing_is_reported_added_when_nothing_is_written(monkeypatch, capsys, tmp_path):
     from argparse import Namespace
 
-    from modelkb.commands import importer as command
+    from modelkb.commands import import_prompts as command
 
     catalog = tmp_path / "catalog.yml"
     catalog.write_text("", encoding="utf-8")

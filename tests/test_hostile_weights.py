@@ -224,6 +224,18 @@ def test_http_redirects_on_127_0_0_1_are_followed(server, tmp_path: Path) -> Non
     assert path.read_bytes() == b"weights" and hits == ["/a", "/b", "/w.pt"]
 
 
+def test_a_redirect_loop_is_stopped_at_the_first_address_seen_twice(server,
+                                                                     tmp_path: Path) -> None:
+    """Downloads follow the one redirect policy the link checker follows
+    (modelkb.http_client): a loop ends before its first repeated request."""
+    base, routes, hits = server
+    routes["/a"] = redirect("/b#part")
+    routes["/b"] = redirect(f"{base}/a")
+    with pytest.raises(ModelkbError, match="redirect loop"):
+        fetch(f"{base}/a", "a" * 64, tmp_path / "dl", progress=False, timeout=5)
+    assert hits == ["/a", "/b"] and cache_files(tmp_path / "dl") == []
+
+
 # 9. A .pt whose tensors inflate hugely is refused by declared sizes before loading.
 
 def _deflated_checkpoint(path: Path, numel: int) -> Path:

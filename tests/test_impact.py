@@ -226,7 +226,7 @@ def test_only_the_pixel_and_render_code_make_the_plan_redo_pictures(
                         encoding="utf-8")
 
     assert "plan: nothing to compute (1 picture cached)" in plan()
-    for module in ("errors.py", "catalog/links.py", "catalog/schema.py", "site/pages.py",
+    for module in ("errors.py", "catalog/markup.py", "catalog/schema.py", "site/pages.py",
                    "gallery/runner.py", "gallery/single.py", "gallery/forecast.py",
                    "gallery/history.py", "gallery/cache.py", "models/weights/download.py"):
         edit(module)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelkb.catalog import load_catalog
-from modelkb.catalog.importer import arxiv_id, link_key, parse_prompt, question_slug
+from modelkb.catalog.prompts import arxiv_id, link_key, parse_prompt, question_slug
 from modelkb.errors import ModelkbError
 
 from conftest import ROOT, run_cli
@@ -304,7 +304,7 @@ def test_parse_prompt_raises_only_modelkb_errors(text):
 def test_invalid_result_writes_nothing(monkeypatch, two_tasks):
     from argparse import Namespace
 
-    from modelkb.commands import importer as command
+    from modelkb.commands import import_prompts as command
 
     monkeypatch.setattr(command, "render", lambda text, result: text + "bogus: 1\n")
     before = two_tasks.read_bytes()
@@ -322,8 +322,8 @@ FIELD_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
        st.lists(st.tuples(FIELD_TEXT, st.integers(0, 5), FIELD_TEXT), max_size=3),
        FIELD_TEXT)
 def test_merge_keeps_existing_text_and_validates(tmp_path_factory, models, papers, question):
-    from modelkb.catalog.importer import merge, render
-    from modelkb.commands.importer import _validate
+    from modelkb.catalog.prompts import merge, render
+    from modelkb.commands.import_prompts import _validate
 
     text = prompt_text(
         question.replace('"', "'"),

@@ -330,3 +330,42 @@ def test_section_and_photo_anchors_are_stable(published_build):
     answer = Head(published_build.page(f"answers/{SEED_SLUG}"))
     assert {"task", "workflow", "references", "photo-portrait"} <= answer.ids
     assert "photo-portrait" in Head(published_build.page("gallery")).ids
+
+
+def test_every_page_kind_is_recorded_with_its_pages_and_cards() -> None:
+    """Each kind of the page-kinds table (modelkb.catalog.kinds) reaches published-urls.txt:
+    its entries' pages and preview cards, as a build generates them (pages.build_pages,
+    publish.page_cards) and records them (permalinks.current_urls). A kind added to the
+    table alone is recorded; the test catalog must hold an entry of every kind."""
+    from mkdocs.structure.files import File, Files
+
+    from modelkb.catalog import Tool, load_catalog, validate_entry
+    from modelkb.catalog.kinds import ANSWERS, PAGE_KINDS
+    from modelkb.site import publish
+    from modelkb.site.gallery_pages import GalleryView
+    from modelkb.site.pages import build_pages
+    from modelkb.site.permalinks import EXPORT, current_urls
+    from modelkb.site.urls import Urls
+
+    catalog = load_catalog(ROOT / "catalog.yml")
+    catalog.tools["pillow"] = validate_entry(Tool, {
+        "id": "pillow", "name": "Pillow", "link": "https://python-pillow.org/"})
+    missing = [k.kind for k in PAGE_KINDS.values() if not getattr(catalog, k.kind)]
+    assert not missing, f"add an entry of each kind to this test's catalog: {missing}"
+    urls = Urls()
+    pub = publish.Publication(GalleryView(catalog, None, urls), urls=urls)
+    paths = [*build_pages(catalog), *(c.path for c in publish.page_cards(pub).values())]
+    files = Files([File(p, "/docs", "/site", True) for p in paths])
+    recorded = current_urls(catalog, files, urls).values()
+    by_kind: dict[str, set[str]] = {}
+    for published in recorded:
+        by_kind.setdefault(published.kind, set()).add(published.key)
+    for kind in PAGE_KINDS.values():
+        keys = set(getattr(catalog, kind.kind))
+        if kind is ANSWERS:
+            keys = {q.slug for q in catalog.published_questions()}
+        assert by_kind.get(kind.record) == keys, kind
+        assert by_kind.get(kind.card) == keys, kind
+        assert f"/{kind.folder}/" in {p.url for p in recorded}, kind  # its index page
+    assert by_kind[EXPORT] == by_kind[ANSWERS.record]
+    assert all(p.fingerprint != "-" for p in recorded if p.kind != "page")

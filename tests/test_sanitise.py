@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from test_catalog import MINIMAL, problems, write
 
 from modelkb.catalog import load_catalog
-from modelkb.catalog.links import find_links, image_problem, markdown_problem, url_problem
+from modelkb.catalog.markup import find_links, image_problem, markdown_problem, url_problem
 from modelkb.site.render import Renderer, html_to_markdown, sanitise
 
 from conftest import mkdocs_build

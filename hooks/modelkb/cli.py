@@ -12,9 +12,9 @@ from modelkb.errors import ModelkbError, TerminalFormatter, TerminalStream, term
 # name -> (module, one-line help). Each module has add_arguments(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("modelkb.commands.check", "validate catalog.yml and report every problem"),
-    "links": ("modelkb.commands.links", "check the catalog's outbound links (cached, dated)"),
+    "links": ("modelkb.commands.check_links", "check the catalog's outbound links (cached, dated)"),
     "restore": ("modelkb.commands.restore", "deblur photos with MSSNet"),
-    "import": ("modelkb.commands.importer", "merge recommender prompts into catalog.yml"),
+    "import": ("modelkb.commands.import_prompts", "merge recommender prompts into catalog.yml"),
     "gallery": ("modelkb.commands.gallery", "run the gallery workflows into the cache"),
     "plan": ("modelkb.commands.plan", "what the next build would compute, why, and how long"),
     "train": ("modelkb.commands.train", "train MSSNet weights"),

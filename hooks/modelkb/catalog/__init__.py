@@ -25,7 +25,6 @@ from modelkb.catalog.schema import (
     Tool,
     WeightsEntry,
     Workflow,
-    entry_from_data,
     validate_entry,
 )
 from modelkb.catalog.snapshot import SNAPSHOTS_KEPT
@@ -34,6 +33,6 @@ from modelkb.catalog.validate import load_catalog
 __all__ = [
     "ENTRY_CLASSES", "KEY_FIELD", "SECTIONS", "SNAPSHOTS_KEPT", "STEPS", "TYPE_NAMES", "Answer",
     "Catalog", "CatalogError", "Crop", "Entry", "GalleryEntry", "Model", "Paper", "Question",
-    "ResizeStep", "RestoreStep", "Task", "Tool", "WeightsEntry", "Workflow", "entry_from_data",
+    "ResizeStep", "RestoreStep", "Task", "Tool", "WeightsEntry", "Workflow",
     "load_catalog", "validate_entry",
 ]

@@ -1,18 +1,20 @@
 """The catalog schema: frozen entry dataclasses whose field descriptions are the published
 "Catalog reference", the validated types behind their annotations, and :class:`Catalog`.
 
-pydantic is imported only to validate (see :func:`_schema`); a build that reuses a validated
-snapshot (:mod:`modelkb.catalog.snapshot`) never imports it.
+pydantic reads every entry, from catalog.yml and from a validated snapshot
+(:mod:`modelkb.catalog.snapshot`) alike: :func:`validate_entry`. It is imported on first use
+(see :func:`_schema`), so importing the schema stays cheap.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_type_hints
 
+from modelkb.catalog.kinds import BY_FOLDER, LINKED
 from modelkb.catalog.yamlsrc import Problem
 from modelkb.errors import ModelkbError
 from modelkb.pixels import registry
@@ -29,8 +31,8 @@ MAX_CROPS_AREA = 500_000  # input pixels all of an entry's crops cover together 
 # Names the site itself uses for pages and folders (at the root and in each section folder):
 # an id or slug equal to one of them, before its first '.', ignoring case, is refused.
 RESERVED_NAMES = frozenset({
-    "index", "site", "assets", "search", "gallery", "404", "reference", "answers", "models",
-    "papers", "tools", "tasks", "sitemap", "catalog", "robots", "favicon"})
+    "index", "site", "assets", "search", "gallery", "404", "reference", "sitemap", "catalog",
+    "robots", "favicon", *BY_FOLDER})
 # C0 controls but tab and line breaks, DEL, C1 controls, lone surrogates, U+FFFE/U+FFFF.
 _CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
@@ -77,7 +79,7 @@ def _check_site_path(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    from modelkb.catalog.links import url_problem
+    from modelkb.catalog.markup import url_problem
 
     problem = url_problem(value, outside=True)
     if problem:
@@ -125,7 +127,7 @@ def _check_format_characters(value: str) -> None:
 
 
 def _check_markdown(value: str) -> str:
-    from modelkb.catalog.links import markdown_problem
+    from modelkb.catalog.markup import markdown_problem
 
     problem = markdown_problem(value)
     if problem:
@@ -163,7 +165,7 @@ def _f(description: str, default: Any = MISSING, factory: Any = MISSING) -> Any:
     return field(default=default, default_factory=factory, metadata={"description": description})
 
 
-if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating versions
+if TYPE_CHECKING:  # what type checkers see; _types() defines the validating versions
     Id = Slug = SitePath = Url = RelPath = Text = Markdown = Summary = Sha256 = Architecture = str
     Bool = bool
     NonNegInt = PosInt = int
@@ -172,8 +174,8 @@ if TYPE_CHECKING:  # what type checkers see; _schema() defines the validating ve
     Crops = list["Crop"]
 
 # Every entry is a frozen, keyword-only dataclass. Annotations name the validated types
-# (Id, Text, Url, ...) that _schema() defines when a catalog is validated, so a build that
-# reuses a validated snapshot never imports pydantic.
+# (Id, Text, Url, ...) that _types() makes with pydantic on first use; pydantic resolves the
+# names in that namespace (_schema), nothing is added to this module's.
 _entry = dataclass(frozen=True, kw_only=True)
 
 
@@ -181,7 +183,9 @@ _entry = dataclass(frozen=True, kw_only=True)
 class Entry:
     """Base of every catalog entry: unknown keys are errors, values are not coerced."""
 
-    __pydantic_config__ = {"extra": "forbid"}  # read by pydantic when validating
+    # read by pydantic: unknown keys are errors; the schema is built once the annotations'
+    # names are given (_schema)
+    __pydantic_config__ = {"extra": "forbid", "defer_build": True}
 
 
 @_entry
@@ -192,6 +196,11 @@ class Task(Entry):
     name: Text = _f("Display name, plain text.")
     summary: Markdown = _f("One or two sentences, Markdown without HTML.", "")
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
+
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
 
 
 @_entry
@@ -232,6 +241,11 @@ class Model(Entry):
     weights: list[WeightsEntry] = _f("Known weights releases.", factory=list)
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
 
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
+
 
 @_entry
 class Paper(Entry):
@@ -254,6 +268,11 @@ class Tool(Entry):
     link: Url = _f("Link to the tool (repository or homepage).")
     summary: Markdown = _f("What the tool does, Markdown without HTML.", "")
     previous: list[Id] = _f(PREVIOUS_IDS, factory=list)
+
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled."""
+        return self.name
 
 
 @_entry
@@ -347,6 +366,11 @@ class Question(Entry):
         "renamed slug is recognised by the unchanged question): their URLs, Markdown "
         "export and card redirect here.", factory=list)
 
+    @property
+    def title(self) -> str:
+        """What its page, links and card are titled: the question as asked."""
+        return self.question
+
 
 @_entry
 class Retired(Entry):
@@ -387,17 +411,11 @@ TYPE_NAMES = {
 _SCHEMA: dict[str, Any] = {}
 
 
-def _schema() -> dict[str, Any]:
-    """pydantic's validators for the sections (built once per process, on first use).
-
-    The annotations of the dataclasses name types (Id, Text, ...) that are defined here, with
-    pydantic, and added to this module's namespace, where pydantic resolves them.
-    """
-    if _SCHEMA:
-        return _SCHEMA
+def _types() -> dict[str, Any]:
+    """The validated types the annotations name (Id, Text, ...), made with pydantic."""
     from typing import Annotated
 
-    from pydantic import AfterValidator, Field, Strict, TypeAdapter, ValidationError
+    from pydantic import AfterValidator, Field, Strict
 
     strict_str = Annotated[str, Strict()]
     text_check = AfterValidator(_check_text)
@@ -421,57 +439,59 @@ def _schema() -> dict[str, Any]:
         "Crops": Annotated[list[Crop], AfterValidator(_check_crops)],
     }
     assert set(types) == set(TYPE_NAMES)
-    globals().update(types)
-    adapters = {cls: TypeAdapter(cls) for cls in ENTRY_CLASSES}
-    _SCHEMA.update(adapters=adapters, error=ValidationError)
+    return types
+
+
+def _schema() -> dict[str, Any]:
+    """The validated types and pydantic's ValidationError (made once per process, on first
+    use); the validators of the entry classes are added as they are first needed."""
+    if not _SCHEMA:
+        from pydantic import ValidationError
+
+        _SCHEMA.update(types=_types(), error=ValidationError, adapters={}, nested={})
     return _SCHEMA
+
+
+def _adapter(cls: type[Entry]) -> Any:
+    """pydantic's validator of entry class ``cls``, its annotations' names resolved in
+    :func:`_types`' namespace."""
+    schema = _schema()
+    adapter = schema["adapters"].get(cls)
+    if adapter is None:
+        from pydantic import TypeAdapter
+
+        adapter = TypeAdapter(cls)
+        adapter.rebuild(force=True, _types_namespace=schema["types"])
+        schema["adapters"][cls] = adapter
+    return adapter
+
+
+def _entries_in(hint: Any) -> tuple[type[Entry], ...]:
+    """The entry classes a type holds (itself, in a list, in a union, annotated), in order."""
+    if isinstance(hint, type) and issubclass(hint, Entry):
+        return (hint,)
+    return tuple(dict.fromkeys(c for arg in get_args(hint) for c in _entries_in(arg)))
 
 
 def validate_entry(cls: type[E], data: Any) -> E:
     """``data`` validated as one ``cls`` entry (raises pydantic's ValidationError)."""
-    return _schema()["adapters"][cls].validate_python(data)
+    return _adapter(cls).validate_python(data)
+
+
+def nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
+    """The entry classes field ``name`` of ``cls`` holds (one, or a list of them), else ()."""
+    schema = _schema()
+    if cls not in schema["nested"]:
+        hints = get_type_hints(cls, localns=schema["types"], include_extras=True)
+        schema["nested"][cls] = {field_name: inner for field_name, hint in hints.items()
+                                 if (inner := _entries_in(hint))}
+    return schema["nested"][cls].get(name, ())
 
 
 ENTRY_CLASSES: tuple[type[Entry], ...] = (
     Task, WeightsEntry, Model, Paper, Tool, RestoreStep, ResizeStep, Workflow, Crop,
     GalleryEntry, Answer, Question, Retired)
 E = TypeVar("E", bound=Entry)
-
-
-def _nested_entries(cls: type[Entry], name: str) -> tuple[type[Entry], ...]:
-    """The entry classes a field of ``cls`` holds (one, or a list of them), else ()."""
-    annotation = next(f.type for f in fields(cls) if f.name == name)
-    words = set(re.findall(r"\w+", str(annotation)))
-    if "Steps" in words:
-        return tuple(STEPS.values())
-    if "Crops" in words:
-        return (Crop,)
-    return tuple(c for c in ENTRY_CLASSES if c.__name__ in words)
-
-
-def entry_from_data(cls: type[E], data: dict[str, Any]) -> E:
-    """Rebuild an entry from the JSON of one that was validated (no validation, no pydantic)."""
-    values = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        inner = _NESTED[cls].get(f.name)
-        if inner:
-            value = ([_nested_from_data(inner, x) for x in value] if isinstance(value, list)
-                     else _nested_from_data(inner, value))
-        values[f.name] = value
-    return cls(**values)
-
-
-def _nested_from_data(inner: tuple[type[Entry], ...], item: dict[str, Any]) -> Entry:
-    """One nested entry: a step's class is chosen by its op, as pydantic's discriminator does."""
-    return entry_from_data(STEPS[item["op"]] if len(inner) > 1 else inner[0], item)
-
-
-# For each entry class, its fields that hold entries: field name -> the possible classes.
-_NESTED = {cls: {f.name: inner for f in fields(cls) if (inner := _nested_entries(cls, f.name))}
-           for cls in ENTRY_CLASSES}
 
 
 def architecture_of(model: Model) -> str | None:
@@ -515,10 +535,10 @@ class Catalog:
 
     def entry(self, entry_id: str) -> tuple[str, Any] | None:
         """The (kind, entry) a ``[[id]]`` shortcode refers to, or None."""
-        for kind in ("models", "papers", "tools", "tasks"):
-            found = getattr(self, kind).get(entry_id)
+        for kind in LINKED:
+            found = getattr(self, kind.kind).get(entry_id)
             if found is not None:
-                return kind, found
+                return kind.kind, found
         return None
 
     def urls(self) -> set[str]:

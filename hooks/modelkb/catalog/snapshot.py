@@ -1,11 +1,13 @@
-"""Validated catalogs kept as snapshots: a rebuild of unchanged bytes skips YAML and pydantic.
+"""Validated catalogs kept as snapshots: a rebuild of unchanged bytes skips the YAML, the
+checks between entries and the grounding of answers (Markdown parsed for its links).
 
-A snapshot is the plain JSON of the validated entries, keyed by the catalog file's bytes,
-the code that validates it (the validating modules and every modelkb module they import,
-found by following the imports) and the registered architectures and variants (which
-``architecture`` and ``variant`` are checked against), written atomically into the build
-cache; at most :data:`SNAPSHOTS_KEPT` are kept. An unusable snapshot is ignored (the catalog
-is validated).
+A snapshot is the plain JSON of the validated entries, read back by the schema's own
+validation (:func:`~modelkb.catalog.schema.validate_entry`, as catalog.yml's entries are),
+keyed by the catalog file's bytes, the code that validates it (the validating modules and
+every modelkb module they import, found by following the imports) and the registered
+architectures and variants (which ``architecture`` and ``variant`` are checked against),
+written atomically into the build cache; at most :data:`SNAPSHOTS_KEPT` are kept. An
+unusable snapshot is ignored (the catalog is validated).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
-from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, entry_from_data
+from modelkb.catalog.schema import KEY_FIELD, SECTIONS, Catalog, validate_entry
 from modelkb.files import atomic_write
 from modelkb.pixels.registry import registry_json
 from modelkb.sourcehash import code_digest
@@ -28,7 +30,7 @@ SNAPSHOT_FORMAT = 1
 SNAPSHOTS_KEPT = 8
 # The validation code: these modules and what they import.
 VALIDATION_SEEDS = ("modelkb.catalog.schema", "modelkb.catalog.validate",
-                    "modelkb.catalog.yamlsrc", "modelkb.catalog.links")
+                    "modelkb.catalog.yamlsrc", "modelkb.catalog.markup")
 
 
 @functools.cache
@@ -54,7 +56,7 @@ def load_snapshot(file: Path, path: Path) -> Catalog | None:
         for name, cls in SECTIONS.items():
             target = getattr(catalog, name)
             for item in data["sections"][name]:
-                target[item[KEY_FIELD[name]]] = entry_from_data(cls, item)
+                target[item[KEY_FIELD[name]]] = validate_entry(cls, item)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -2,7 +2,7 @@
 references between entries and the grounding of answers; every problem reported at once.
 
 Sizes are bounded before any work that grows with them: a list inside an entry holds at most
-:data:`MAX_LIST_ITEMS` items, a Markdown field is checked by ``links.markdown_problem``
+:data:`MAX_LIST_ITEMS` items, a Markdown field is checked by ``markup.markdown_problem``
 (length and nesting) before it is parsed, and each field is parsed once.
 """
 
@@ -13,7 +13,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from modelkb.catalog.links import (
+from modelkb.catalog.kinds import ANSWERS, LINKED
+from modelkb.catalog.markup import (
     MARKDOWN_HINT,
     Link,
     find_links,
@@ -22,14 +23,15 @@ from modelkb.catalog.links import (
     url_problem,
 )
 from modelkb.catalog.schema import (
-    _NESTED,
     KEY_FIELD,
     SECTIONS,
     STEPS,
     Catalog,
     CatalogError,
     Entry,
+    _adapter,
     _schema,
+    nested_entries,
 )
 from modelkb.catalog.snapshot import load_snapshot, save_snapshot, snapshot_key
 from modelkb.catalog.yamlsrc import Located, Problem, SourceError, read_yaml
@@ -42,7 +44,8 @@ def load_catalog(path: Path | str, *, display: str | None = None,
     """Load and validate ``path``; raise CatalogError listing every problem found.
 
     With ``snapshot_dir``, a catalog whose bytes validated before is loaded from its
-    snapshot there (no YAML parsing, no pydantic), and a newly validated one is saved.
+    snapshot there (no YAML parsing, no checks between entries, no grounding: its entries
+    are read back by the schema), and a newly validated one is saved.
     """
     path = Path(path)
     name = display or path.name
@@ -107,7 +110,7 @@ class Validator:
         key_field = KEY_FIELD[name]
         target: dict[str, Any] = getattr(self.catalog, name)
         schema = _schema()
-        adapter = schema["adapters"][SECTIONS[name]]
+        adapter = _adapter(SECTIONS[name])
         for i, item in enumerate(items):
             path = (name, i)
             key = item.get(key_field) if isinstance(item, dict) else None
@@ -170,8 +173,7 @@ class Validator:
 
     def references(self) -> None:
         cat = self.catalog
-        linkable = {"models": cat.models, "papers": cat.papers, "tools": cat.tools,
-                    "tasks": cat.tasks}
+        linkable = {k.kind: getattr(cat, k.kind) for k in LINKED}  # [[id]]: one id space
         owner: dict[str, str] = {}
         for kind in linkable:
             for i, item in _raw_entries(self.src.data, kind):  # a section may be any value
@@ -207,7 +209,7 @@ class Validator:
                 self.summary_links((kind, i, "summary"), item.get("summary"))
         for i, q in _raw_entries(self.src.data, "questions"):
             self.question_references(("questions", i), q, check, tuple(linkable))
-        for kind in (*linkable, "questions"):
+        for kind in (*linkable, ANSWERS.kind):
             self.previous_keys(kind)
         for i, item in _raw_entries(self.src.data, "retired"):
             self.retired(("retired", i), item)
@@ -385,7 +387,7 @@ def _known_keys_hint(model: type[Entry], loc: tuple) -> str:
         if part in STEPS and STEPS[part] in candidates:  # the step kind pydantic picked
             candidates = (STEPS[part],)
         elif len(candidates) == 1 and part in {f.name for f in fields(candidates[0])}:
-            candidates = _NESTED[candidates[0]].get(part, ())
+            candidates = nested_entries(candidates[0], part)
         else:
             candidates = ()
             break

@@ -9,6 +9,6 @@ the cached results.
 - :mod:`~modelkb.linkcheck.results`: one link's result and the dated results cached as
   ``<cache>/links.json``, read by ``modelkb links`` and by the site's Link health page.
 
-``modelkb links`` (``modelkb.commands.links``) puts them together; the site reads the
+``modelkb links`` (``modelkb.commands.check_links``) puts them together; the site reads the
 results only (``modelkb.site.link_health``), and a build never makes a request.
 """

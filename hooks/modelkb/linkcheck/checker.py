@@ -11,8 +11,9 @@
   again, ``retries`` times, after ``backoff`` x 2^n seconds (plus a little jitter), or
   after the server's ``Retry-After`` when it asks for at most ``retry_after_cap`` seconds;
   a longer wait is not made (a 429 is then "unverified", a 5xx "broken");
-- **redirects**: followed by hand up to ``max_redirects`` hops, a loop stopped at the first
-  address seen twice; the leading permanent hops (301, 308) give a moved link's new
+- **redirects**: followed by hand under modelkb's one policy (:mod:`modelkb.http_client`: up
+  to ``max_redirects`` hops, each to an http(s) address, a loop stopped at the first
+  address seen twice); the leading permanent hops (301, 308) give a moved link's new
   address (with the link's own ``#fragment`` kept);
 - **time**: every request is bounded (``timeout`` for the connection and for each read,
   twice that for the whole request);
@@ -34,15 +35,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from modelkb.http_client import PERMANENT, Redirects, Refused, async_client, is_redirect, location
 from modelkb.linkcheck.results import Result, clip, now_iso
 
 USER_AGENT = "modelkb-links/1 (checks the outbound links of a modelkb site)"
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-PERMANENT = frozenset({301, 308})
 HEAD_FALLBACK = frozenset({400, 403, 404, 405, 406, 410, 501})
 HEAD_REFUSED = frozenset({405, 501})  # the host does not do HEAD: GET from then on
 NETWORK_DOWN_HOSTS = 3
@@ -98,9 +98,8 @@ def check_urls(urls: Iterable[str], settings: Settings | None = None) -> Run:
 async def _check_all(urls: list[str], settings: Settings) -> Run:
     limits = httpx.Limits(max_connections=settings.concurrency,
                           max_keepalive_connections=settings.concurrency)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout), limits=limits,
-                                 follow_redirects=False,
-                                 headers={"User-Agent": USER_AGENT, "Accept": "*/*"}) as client:
+    async with async_client(timeout=httpx.Timeout(settings.timeout), limits=limits,
+                            headers={"User-Agent": USER_AGENT, "Accept": "*/*"}) as client:
         checker = _Checker(client, settings, {server(u) for u in urls})
         found = await asyncio.gather(*(checker.check(u) for u in urls))
     first = next(iter(checker.unreachable.items()), None)
@@ -233,39 +232,40 @@ class _Checker:
 
     async def _follow(self, url: str) -> Result:
         current, fragment = _defrag(url)
-        seen = {current}
+        redirects = Redirects(current, self.s.max_redirects)
         moved_to: str | None = None
         moved_code: int | None = None
         permanent = True  # only permanent hops so far
-        for _ in range(self.s.max_redirects + 1):
+        while True:
             try:
                 answer = await self._fetch(current)
             except _Failed as failed:
                 if current != _defrag(url)[0]:
                     failed.hint = f"{failed.hint}; after redirects to {clip(current, 200)}"
                 raise
-            if answer.status not in REDIRECTS or not answer.location:
+            if not is_redirect(answer.status, answer.location):
                 return self._final(url, current, answer, moved_to, moved_code, fragment)
             try:
-                following, _ = _defrag(urljoin(current, answer.location.strip()))
-            except ValueError:
-                following = ""
-            if urlsplit(following).scheme not in ("http", "https"):
-                raise _Failed(f"{_phrase(answer.status)} to a non-web address",
-                              "link the page the redirect should reach",
-                              network=False, retry=False)
+                following = redirects.follow(current, answer.location or "")
+            except Refused as refused:
+                raise self._refused(refused, answer.status, current) from None
             if permanent and answer.status in PERMANENT:
                 moved_to, moved_code = following, moved_code or answer.status
             else:
                 permanent = False
-            if following in seen:
-                raise _Failed("redirect loop",
-                              f"{clip(current, 200)} redirects back to {clip(following, 200)}; "
-                              "link the page it should reach", network=False, retry=False)
-            seen.add(following)
             current = following
-        raise _Failed(f"more than {self.s.max_redirects} redirects",
-                      "link the final address", network=False, retry=False)
+
+    def _refused(self, refused: Refused, status: int, current: str) -> _Failed:
+        """A redirect the policy (modelkb.http_client) does not follow, as a failure."""
+        if refused.why == "loop":
+            return _Failed("redirect loop",
+                           f"{clip(current, 200)} redirects back to {clip(refused.target, 200)}; "
+                           "link the page it should reach", network=False, retry=False)
+        if refused.why == "too-many":
+            return _Failed(f"more than {self.s.max_redirects} redirects",
+                           "link the final address", network=False, retry=False)
+        return _Failed(f"{_phrase(status)} to a non-web address",
+                       "link the page the redirect should reach", network=False, retry=False)
 
     def _final(self, url: str, current: str, answer: _Answer, moved_to: str | None,
                moved_code: int | None, fragment: str) -> Result:
@@ -367,7 +367,7 @@ class _Checker:
                                               2 * self.s.timeout)
             await response.aclose()  # the body is never read
         self.answers += 1
-        return _Answer(response.status_code, response.headers.get("location"),
+        return _Answer(response.status_code, location(response),
                        _retry_after(response.headers.get("retry-after")))
 
 

@@ -2,7 +2,7 @@
 
 :func:`catalog_links` walks the validated entries (any field typed ``Url``, and every
 absolute http(s) link that a ``Markdown`` field renders, found by
-:func:`modelkb.catalog.links.find_links`), so a field added to the schema is covered without
+:func:`modelkb.catalog.markup.find_links`), so a field added to the schema is covered without
 a change here. It needs no YAML: the site calls it on a catalog read from its snapshot.
 :func:`locate` adds each link's line and column from the YAML read with positions
 (:mod:`modelkb.catalog.yamlsrc`), for ``modelkb links``' ``catalog.yml:LINE:COL`` reports.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from urllib.parse import urlsplit
 
 from modelkb.catalog import KEY_FIELD, SECTIONS, Catalog
-from modelkb.catalog.links import find_links, url_problem
+from modelkb.catalog.markup import find_links, url_problem
 from modelkb.catalog.yamlsrc import Located
 
 ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org"})

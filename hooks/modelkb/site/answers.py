@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from modelkb.catalog.links import SHORTCODE_RE, Link, find_links  # noqa: F401 (re-exported)
+from modelkb.catalog.markup import Link, find_links  # noqa: F401 (re-exported)
 from modelkb.site.render import attr, link_markdown, plain  # noqa: F401 (re-exported)
-from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, SECTION_TITLES
+from modelkb.site.sections import ANSWERS, PAGE_KINDS, SECTION_TITLES
 
 if TYPE_CHECKING:
     from modelkb.catalog import Catalog, Question
@@ -106,7 +106,7 @@ def render_answer(q: Question, catalog: Catalog, renderer: Renderer,
     for kind, ids in (("models", q.models), ("papers", q.papers), ("tools", q.tools)):
         for ref in ids:
             entry = getattr(catalog, kind)[ref]
-            label = PAGE_SECTIONS[kind].label
+            label = PAGE_KINDS[kind].label
             links = render_links(reference_links(kind, entry))
             lines += [f"- **{label}: [[{ref}]]**" + (f" — {links}" if links else ""), ""]
             note = q.answer.notes.get(ref, "").strip()

@@ -14,12 +14,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from modelkb.catalog import Catalog
-from modelkb.catalog.links import url_problem
+from modelkb.catalog.markup import url_problem
 from modelkb.linkcheck.collect import LinkUse, catalog_links
 from modelkb.linkcheck.results import Result, load_results
 from modelkb.site.gallery_pages import photo_title
 from modelkb.site.render import link_markdown, plain
-from modelkb.site.sections import ANSWERS, GALLERY_DIR, REFERENCE_URI
+from modelkb.site.sections import ANSWERS, GALLERY_DIR, PAGE_KINDS, REFERENCE_URI
 
 LINK_HEALTH_URI = f"{REFERENCE_URI.split('/')[0]}/link-health.md"
 LINK_HEALTH_TITLE = "Link health"
@@ -98,7 +98,7 @@ def _owner(use: LinkUse, catalog: Catalog) -> str:
     """The catalog entry that uses a link, as a link to its page, and the field."""
     where = plain(".".join(str(p) for p in use.path[2:] if not isinstance(p, int))
                   .replace("answer.", "answer "))
-    if use.section in ("models", "papers", "tools", "tasks"):
+    if use.section in PAGE_KINDS and PAGE_KINDS[use.section].linked:
         return f"[[{use.key}]] ({where})"
     if use.section == "questions":
         question = catalog.questions[use.key].question

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import bisect
 import html
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 
 from modelkb.catalog import SECTIONS, TYPE_NAMES, Catalog, Entry
+from modelkb.catalog.markup import shortcode_extension
 from modelkb.site.answers import (
-    SHORTCODE_RE,
     link_markdown,
     plain,
     reference_links,
     render_answer,
     render_links,
 )
-from modelkb.site.render import Renderer, plain_text
+from modelkb.site.render import Renderer, plain_text, shortcode_link
 from modelkb.site.sections import (
     ANSWERS,
     BY_FOLDER,
-    PAGE_SECTIONS,
+    PAGE_KINDS,
     REFERENCE_URI,
     TASKS,
 )
@@ -39,8 +38,8 @@ def answer_uri(slug: str) -> str:
 
 
 def entry_uri(kind: str, entry_id: str) -> str:
-    """Source path of a model, paper, tool or task page."""
-    return PAGE_SECTIONS[kind].page_uri(entry_id)
+    """Source path of the page of an entry of ``kind`` (a model, a paper, ...)."""
+    return PAGE_KINDS[kind].page_uri(entry_id)
 
 
 class CitedBy:
@@ -89,8 +88,7 @@ def make_resolver(catalog: Catalog, urls: Urls | None = None):
         if found is None:
             return None
         kind, entry = found
-        return (urls.link(entry_uri(kind, entry_id), page_uri),
-                getattr(entry, "name", None) or entry.title)
+        return urls.link(entry_uri(kind, entry_id), page_uri), entry.title
     return resolve
 
 
@@ -124,25 +122,23 @@ def build_pages(catalog: Catalog, workflow_md: WorkflowRenderer | None = None,
         meta[uri] = (q.question, q.answer.summary, q.draft)
     pages[ANSWERS.index_uri] = _answers_index(catalog)
     meta[ANSWERS.index_uri] = (ANSWERS.title, "", False)
-    for kind in ("models", "papers", "tools"):
-        entries = getattr(catalog, kind)
-        for entry_id, entry in entries.items():
-            extra = extra_md(kind, entry_id) if extra_md else ""
-            lead = lead_md(kind, entry_id) if lead_md else ""
-            uri = entry_uri(kind, entry_id)
-            pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
-            meta[uri] = (getattr(entry, "name", None) or entry.title,
-                         summary_text(r, entry.summary), False)
-        section = PAGE_SECTIONS[kind]
-        pages[section.index_uri] = _kind_index(kind, catalog, r)
+    for section in PAGE_KINDS.values():
+        if section is ANSWERS:
+            continue
+        kind = section.kind
+        for entry_id, entry in getattr(catalog, kind).items():
+            uri = section.page_uri(entry_id)
+            if section is TASKS:
+                pages[uri] = _task_page(entry, catalog, cited, r,
+                                        lead_md(kind, entry_id) if lead_md else "")
+            else:
+                extra = extra_md(kind, entry_id) if extra_md else ""
+                lead = lead_md(kind, entry_id) if lead_md else ""
+                pages[uri] = _entry_page(kind, entry, catalog, cited, extra, r, lead)
+            meta[uri] = (entry.title, summary_text(r, entry.summary), False)
+        pages[section.index_uri] = (_tasks_index(catalog, cited) if section is TASKS
+                                    else _kind_index(kind, catalog, r))
         meta[section.index_uri] = (section.title, "", False)
-    for task_id, task in catalog.tasks.items():
-        uri = entry_uri("tasks", task_id)
-        pages[uri] = _task_page(task, catalog, cited, r,
-                                lead_md("tasks", task_id) if lead_md else "")
-        meta[uri] = (task.name, summary_text(r, task.summary), False)
-    pages[TASKS.index_uri] = _tasks_index(catalog, cited)
-    meta[TASKS.index_uri] = (TASKS.title, "", False)
     pages[REFERENCE_URI] = catalog_reference()
     meta[REFERENCE_URI] = ("Catalog reference", "", False)
     return pages
@@ -168,8 +164,7 @@ def _answers_index(catalog: Catalog) -> str:
 def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra: str,
                 renderer: Renderer, lead: str = "") -> str:
     uri = entry_uri(kind, entry.id)
-    title = getattr(entry, "name", None) or entry.title
-    lines = [f"# {plain(title)}", ""]
+    lines = [f"# {plain(entry.title)}", ""]
     facts: list[str] = []
     if kind == "models":
         facts.append(f"**Task:** [[{entry.task}]]")
@@ -202,7 +197,7 @@ def _entry_page(kind: str, entry: Entry, catalog: Catalog, cited: CitedBy, extra
 
 
 def _kind_index(kind: str, catalog: Catalog, renderer: Renderer) -> str:
-    lines = [f"# {PAGE_SECTIONS[kind].title}", ""]
+    lines = [f"# {PAGE_KINDS[kind].title}", ""]
     entries = getattr(catalog, kind)
     lines += [f"- [[{eid}]]" + (f" — {plain(_first_sentence(summary_text(renderer, e.summary)))}"
                                 if e.summary else "")
@@ -500,82 +495,22 @@ def _type_name(annotation: str) -> str:
     return words(text)
 
 
-def resolve_shortcodes(markdown: str, page_uri: str, catalog: Catalog,
-                       on_unknown: Callable[[str], None]) -> str:
-    """Replace ``[[id]]`` with a link to that entry's page, relative to ``page_uri``."""
-    page_dir = posixpath.dirname(page_uri)
-    up = "../" * (page_dir.count("/") + 1) if page_dir else ""  # back to the docs root
+def page_shortcodes(catalog: Catalog, page_uri: Callable[[], str],
+                    on_unknown: Callable[[str], None]):
+    """The ``[[id]]`` extension for the site's own pages (docs/ and the generated ones) as
+    MkDocs reads them: a link to the source of the entry's page, relative to the page being
+    read (``page_uri()``), which MkDocs turns into its URL as it does every page link."""
 
-    def link(m: re.Match) -> str:
-        found = catalog.entry(m.group(1))
+    def resolve(entry_id: str) -> tuple[str, str] | None:
+        found = catalog.entry(entry_id)
         if found is None:
-            on_unknown(m.group(1))
-            return m.group(0)
+            return None
         kind, entry = found
-        title = getattr(entry, "name", None) or entry.title
-        return f"[{plain(title)}]({up}{entry_uri(kind, m.group(1))})"
+        page_dir = posixpath.dirname(page_uri())
+        up = "../" * (page_dir.count("/") + 1) if page_dir else ""  # back to the docs root
+        return shortcode_link(f"{up}{entry_uri(kind, entry_id)}", entry.title)
 
-    return _outside_code(markdown, lambda part: SHORTCODE_RE.sub(link, part))
-
-
-_FENCE_CLOSE_RE = re.compile(r"^(```|~~~)[ \t]*$", re.MULTILINE)
-_CODE_OPEN_RE = re.compile(r"^(?:```|~~~)|`+", re.MULTILINE)
-_BACKTICKS_RE = re.compile(r"`+")
-
-
-def _code_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each fenced block (```/~~~ at a line start, to the next line that is
-    only the same fence) and each code span (a backtick run, to the next run of the same
-    length, as Python-Markdown reads it), in order. O(n log n): every closing is found by a
-    binary search in lists built once, so unclosed openings cost nothing more."""
-    closings: dict[str, list[tuple[int, int]]] = {"```": [], "~~~": []}
-    for m in _FENCE_CLOSE_RE.finditer(text):
-        closings[m.group(1)].append((m.start(), m.end()))
-    close_starts = {fence: [c[0] for c in found] for fence, found in closings.items()}
-    runs: dict[int, list[int]] = defaultdict(list)  # run length -> starts, ascending
-    run_at: dict[int, int] = {}
-    for m in _BACKTICKS_RE.finditer(text):
-        runs[m.end() - m.start()].append(m.start())
-        run_at[m.start()] = m.end() - m.start()
-    pos = 0
-    while (m := _CODE_OPEN_RE.search(text, pos)) is not None:
-        i = m.start()
-        fence = text[i:i + 3]
-        if fence in closings and (i == 0 or text[i - 1] == "\n"):
-            k = bisect.bisect_right(close_starts[fence], i)
-            if k < len(closings[fence]):
-                yield i, closings[fence][k][1]
-                pos = closings[fence][k][1]
-                continue
-            if fence == "~~~":
-                pos = i + 3
-                continue
-        length = run_at.get(i)
-        if length is None:  # inside a longer run (cannot happen for maximal runs)
-            pos = i + 1
-            continue
-        starts = runs[length]
-        k = bisect.bisect_left(starts, i + length + 1)  # at least one character inside
-        if k < len(starts):
-            yield i, starts[k] + length
-            pos = starts[k] + length
-        else:
-            pos = i + length
-
-
-def _outside_code(text: str, transform: Callable[[str], str]) -> str:
-    """``transform`` applied outside code, in the site's own Markdown (docs/ and generated
-    structure, never catalog text: that reaches pages as sanitised HTML blocks)."""
-    if "`" not in text and "~~~" not in text:
-        return transform(text)
-    out: list[str] = []
-    pos = 0
-    for start, end in _code_spans(text):
-        out.append(transform(text[pos:start]))
-        out.append(text[start:end])
-        pos = end
-    out.append(transform(text[pos:]))
-    return "".join(out)
+    return shortcode_extension(resolve, on_unknown)
 
 
 def absolute_links_to_relative(markdown: str, page_uri: str) -> str:

@@ -35,6 +35,7 @@ import logging
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mkdocs.structure.files import File, Files
 
@@ -55,8 +56,11 @@ from modelkb.site.publish import (
     site_link,
 )
 from modelkb.site.render import attr, markdown_text, plain
-from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, REFERENCE_URI
+from modelkb.site.sections import ANSWERS, PAGE_KINDS, REFERENCE_URI, PageKind
 from modelkb.site.urls import Urls
+
+if TYPE_CHECKING:
+    from modelkb.site.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +71,14 @@ RECORD_HEAD = """\
 # redirect there if the entry was renamed, and otherwise fails until the URL is listed under
 # `retired:` in the catalog. Delete a line only for a URL that was never published.
 """
-# kind -> the catalog section whose entries it belongs to ('page': a page of the site itself)
-KIND_GROUP = {"answer": "questions", "export": "questions", "card": "questions",
-              "model": "models", "paper": "papers", "tool": "tools", "task": "tasks",
-              "model-card": "models", "paper-card": "papers", "tool-card": "tools",
-              "task-card": "tasks", "page": "page"}
-GROUP_KIND = {"questions": "answer", "models": "model", "papers": "paper", "tools": "tool",
-              "tasks": "task", "page": "page"}
+EXPORT = "export"  # an answer's Markdown export (answers alone have one)
+# a catalog section's page kind in the record ('page': a page of the site itself)
+GROUP_KIND = {**{k.kind: k.record for k in PAGE_KINDS.values()}, "page": "page"}
 # an entry's preview card follows its page (renamed, retired) like an answer's card
-CARD_KINDS = {f"{GROUP_KIND[g]}-card": g for g in ("models", "papers", "tools", "tasks")}
+CARD_KINDS = {k.card: k.kind for k in PAGE_KINDS.values() if k is not ANSWERS}
+# kind -> the catalog section whose entries it belongs to ('page': a page of the site itself)
+KIND_GROUP = {ANSWERS.record: ANSWERS.kind, EXPORT: ANSWERS.kind, ANSWERS.card: ANSWERS.kind,
+              **{k.record: k.kind for k in PAGE_KINDS.values()}, **CARD_KINDS, "page": "page"}
 NO_FINGERPRINT = "-"
 # A record line names a canonical path inside the site: bounded like file systems bound names
 MAX_URL_LENGTH = 1024
@@ -127,7 +130,7 @@ def url_problem(url: str, kind: str) -> str | None:
         return f"the URL is more than {MAX_DEPTH} folders deep"
     if any(len(seg.encode("utf-8")) > MAX_SEGMENT_BYTES for seg in segments):
         return f"a segment of the URL is longer than {MAX_SEGMENT_BYTES} bytes"
-    if kind == "export":
+    if kind == EXPORT:
         return None if url.endswith(".md") else "an export's URL ends in '.md'"
     if kind == "card" or kind in CARD_KINDS:
         if url.startswith(f"/{CARDS_DIR}/") and url.endswith(".png"):
@@ -239,18 +242,11 @@ class Permalinks:
     _recorded: dict[str, Published] = field(default_factory=dict)  # the record as read
 
     @classmethod
-    def from_config(cls, config, settings, command: str | None) -> Permalinks:
-        """The record of the site of a MkDocs ``config``; ``settings`` as Project reads them."""
-        from modelkb.site.config import parse_settings
-        from modelkb.site.project import resolve
-
-        config_path = config.config_file_path
-        root = Path(config_path).parent if config_path else Path.cwd()
-        if settings is None:
-            settings = parse_settings(config.extra.get("modelkb"),
-                                      Path(config_path or "mkdocs.yml").name)
-        name = settings["published_urls"]
-        return cls(record_file=resolve(root, name), display=name, write=command != "serve")
+    def for_project(cls, project: Project, command: str | None) -> Permalinks:
+        """The record of a project's site (its setting ``published_urls``)."""
+        record = project.published_urls or project.root / "published-urls.txt"
+        return cls(record_file=record, display=project.display(record),
+                   write=command != "serve")
 
     def head(self, src_uri: str) -> str:
         """Extra head tags of a page: a removed page asks not to be indexed."""
@@ -320,7 +316,7 @@ class Permalinks:
                         f"{target}, which is not a page of this site",
                         "give the URL of a page this build makes, e.g. /answers/<slug>/"))
                     continue
-                kind = "export" if url.endswith(".md") else "page"
+                kind = EXPORT if url.endswith(".md") else "page"
                 self._keep(files, config, urls, base, url, kind, target,
                            resolver.answer_at(target), retired.note)
         for (group, key), lost in missing.items():
@@ -357,13 +353,13 @@ class Permalinks:
             return
         if self._taken is not None:
             self._taken.add(path)
-        if kind == "export":
+        if kind == EXPORT:
             if answer is not None:
                 self._copies.append((path, export_path(answer)))
             else:
                 self._notes[path] = _export_note(url, target, note, base)
             return
-        if kind == "card" or kind in CARD_KINDS:
+        if kind == ANSWERS.card or kind in CARD_KINDS:
             source = card or (card_path(answer) if answer else None)
             found = files.get_file_from_path(source) if source else None
             found = found or files.get_file_from_path(SITE_CARD)
@@ -464,16 +460,12 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
     catalog's entries (not drafts), answers' exports and cards, the site's own section
     pages, and the hand-written pages of docs/."""
     by_src: dict[str, tuple[str, str, str]] = {}
-    for q in catalog.published_questions():
-        by_src[PAGE_SECTIONS["questions"].page_uri(q.slug)] = (
-            "answer", q.slug, fingerprint(q.question))
-    for group in ("models", "papers", "tools", "tasks"):
-        for key, entry in getattr(catalog, group).items():
-            name = getattr(entry, "name", None) or entry.title
-            by_src[PAGE_SECTIONS[group].page_uri(key)] = (GROUP_KIND[group], key,
-                                                          fingerprint(name))
-    own = {s.index_uri for s in PAGE_SECTIONS.values()} | {GALLERY_URI, REFERENCE_URI,
-                                                            LINK_HEALTH_URI}
+    published = {kind: _published(catalog, kind) for kind in PAGE_KINDS.values()}
+    for kind, entries in published.items():
+        for key, entry in entries.items():
+            by_src[kind.page_uri(key)] = (kind.record, key, fingerprint(entry.title))
+    own = {s.index_uri for s in PAGE_KINDS.values()} | {GALLERY_URI, REFERENCE_URI,
+                                                         LINK_HEALTH_URI}
     found: dict[str, Published] = {}
     for f in files.documentation_pages():
         ident = by_src.get(f.src_uri)
@@ -481,20 +473,22 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
             ident = ("page", f.src_uri, NO_FINGERPRINT)
         if ident is not None:
             found[rooted(f.url)] = Published(rooted(f.url), *ident)
-    for q in catalog.published_questions():
-        fp = fingerprint(q.question)
-        found["/" + export_path(q.slug)] = Published("/" + export_path(q.slug), "export",
-                                                     q.slug, fp)
-        if files.get_file_from_path(card_path(q.slug)) is not None:
-            found["/" + card_path(q.slug)] = Published("/" + card_path(q.slug), "card",
-                                                       q.slug, fp)
-    for kind, group in CARD_KINDS.items():
-        for key, entry in getattr(catalog, group).items():
-            path = entry_card_path(group, key)
+    for q in published[ANSWERS].values():
+        url = "/" + export_path(q.slug)
+        found[url] = Published(url, EXPORT, q.slug, fingerprint(q.title))
+    for kind, entries in published.items():
+        for key, entry in entries.items():
+            path = entry_card_path(kind.kind, key)
             if files.get_file_from_path(path) is not None:
-                name = getattr(entry, "name", None) or entry.title
-                found["/" + path] = Published("/" + path, kind, key, fingerprint(name))
+                found["/" + path] = Published("/" + path, kind.card, key,
+                                              fingerprint(entry.title))
     return found
+
+
+def _published(catalog: Catalog, kind: PageKind) -> dict:
+    """The entries of ``kind`` that have published pages (drafts have none), by key."""
+    return {key: entry for key, entry in getattr(catalog, kind.kind).items()
+            if not getattr(entry, "draft", False)}
 
 
 class _Resolver:
@@ -505,7 +499,7 @@ class _Resolver:
         self.catalog, self.files, self.urls = catalog, files, urls
         self.current = current
         self.previous: dict[tuple[str, str], str] = {}
-        for group in ("questions", "models", "papers", "tools", "tasks"):
+        for group in PAGE_KINDS:
             for key, entry in getattr(catalog, group).items():
                 for before in entry.previous:
                     self.previous[(group, before)] = key
@@ -525,7 +519,7 @@ class _Resolver:
                                if p.kind in GROUP_KIND.values() and p.url in catalog.retired}
 
     def page_uri(self, group: str, key: str) -> str:
-        return key if group == "page" else PAGE_SECTIONS[group].page_uri(key)
+        return key if group == "page" else PAGE_KINDS[group].page_uri(key)
 
     def exists(self, group: str, key: str) -> bool:
         if group == "page":
@@ -535,9 +529,7 @@ class _Resolver:
     def fingerprint_of(self, group: str, key: str) -> str:
         if group == "page":
             return NO_FINGERPRINT
-        entry = getattr(self.catalog, group)[key]
-        return fingerprint(entry.question if group == "questions"
-                           else getattr(entry, "name", None) or entry.title)
+        return fingerprint(getattr(self.catalog, group)[key].title)
 
     def previous_urls(self) -> dict[str, Published]:
         """The URLs of every ``previous:`` key (they may predate the record)."""
@@ -545,19 +537,17 @@ class _Resolver:
         for (group, before), _key in self.previous.items():
             page = rooted(self.urls.page(self.page_uri(group, before)))
             found[page] = Published(page, GROUP_KIND[group], before)
-            if group == "questions":
-                for kind, path in (("export", export_path(before)),
-                                   ("card", card_path(before))):
-                    found["/" + path] = Published("/" + path, kind, before)
-            else:
-                path = entry_card_path(group, before)
-                found["/" + path] = Published("/" + path, f"{GROUP_KIND[group]}-card", before)
+            path = entry_card_path(group, before)
+            found["/" + path] = Published("/" + path, PAGE_KINDS[group].card, before)
+            if group == ANSWERS.kind:
+                found["/" + export_path(before)] = Published("/" + export_path(before), EXPORT,
+                                                             before)
         return found
 
     def answer_at(self, url: str | None) -> str | None:
         """The slug of the answer whose page is at ``url``, if it is one."""
         found = self.current.get(url or "")
-        return found.key if found is not None and found.kind == "answer" else None
+        return found.key if found is not None and found.kind == ANSWERS.record else None
 
     def outcome(self, published: Published) -> Outcome:
         retired = self.catalog.retired.get(published.url) \

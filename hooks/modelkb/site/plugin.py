@@ -43,7 +43,7 @@ from modelkb.site.pages import (
     answers_list,
     build_pages,
     make_resolver,
-    resolve_shortcodes,
+    page_shortcodes,
 )
 from modelkb.site.permalinks import Permalinks
 from modelkb.site.project import Project
@@ -124,6 +124,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         self._command: str | None = None
         self._build_lock: filelock.BaseFileLock | None = None
         self._highlighted: list = []
+        self._page_uri = ""  # the page MkDocs is reading ([[id]] links are relative to it)
+        self._shortcodes = None  # the [[id]] extension added to MkDocs' (one per config)
 
     @property
     def state(self) -> BuildState:
@@ -147,8 +149,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                                                  None if self.from_extra else self.config)
             self._lock_build(project)
             catalog = project.load_catalog()
-            permalinks = Permalinks.from_config(
-                config, None if self.from_extra else self.config, self._command)
+            permalinks = Permalinks.for_project(project, self._command)
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
         urls = Urls(config.use_directory_urls)
@@ -167,6 +168,12 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             raise PluginError(terminal_safe(str(exc))) from None
         publish.warn_without_site_url(config.get("site_url"))
         _add_theme_folder(config)
+        # [[id]] in the site's pages: the extension catalog text is read with, in MkDocs'
+        if self._shortcodes in config.markdown_extensions:
+            config.markdown_extensions.remove(self._shortcodes)
+        self._shortcodes = page_shortcodes(catalog, lambda: self._page_uri,
+                                           self._unknown_shortcode)
+        config.markdown_extensions.append(self._shortcodes)
         for key, uris in ASSET_URIS.items():
             present = [str(x) for x in config[key]]
             config[key].extend(uri for uri in uris if uri not in present)
@@ -240,7 +247,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             raise PluginError(terminal_safe(str(exc))) from None
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
-        """Set a generated page's metadata; expand ``[[id]]`` and the home page's answer list.
+        """Set a generated page's metadata; expand the home page's shortcodes (``[[id]]``
+        is read with the page: :func:`~modelkb.site.pages.page_shortcodes`).
 
         Titles and descriptions of catalog pages are set here, HTML-escaped as the theme
         prints them raw, rather than written as front matter (no YAML, any character).
@@ -261,11 +269,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             markdown = markdown.replace(HOME_PHOTOS_SHORTCODE, st.view.home_photos(uri))
         if HOME_HERO_SHORTCODE in markdown:
             markdown = markdown.replace(HOME_HERO_SHORTCODE, st.view.home_hero(uri))
-        unknown: list[str] = []
-        markdown = resolve_shortcodes(markdown, uri, st.catalog, unknown.append)
-        for entry_id in unknown:
-            log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
-                        f"docs/{uri}" if uri not in st.generated else uri, entry_id)
+        self._page_uri = uri  # MkDocs reads this page's Markdown next
         return absolute_links_to_relative(markdown, uri)
 
     def on_page_content(self, html: str, page, config, files) -> str:
@@ -274,6 +278,11 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         if page.file.src_uri in self.state.generated:
             return f'<div class="mkb-page">\n{html}\n</div>'
         return html
+
+    def _unknown_shortcode(self, entry_id: str) -> None:
+        uri = self._page_uri
+        log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
+                    f"docs/{uri}" if uri not in self.state.generated else uri, entry_id)
 
     def on_nav(self, nav, config, files):
         """Leave sections with nothing in them (e.g. no tools yet) out of the menu."""

@@ -57,6 +57,7 @@ class Project:
     download_weights: bool = False
     drafts: str = "show"
     gallery_failures: str = "warn"
+    published_urls: Path | None = None  # the record of published URLs (site/permalinks.py)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], root: Path) -> Project:
@@ -68,7 +69,8 @@ class Project:
                    max_pixels=settings["max_pixels"], site_weights=settings["weights"],
                    models=dict(settings["models"] or {}),
                    download_weights=bool(settings["download_weights"]),
-                   drafts=settings["drafts"], gallery_failures=settings["gallery_failures"])
+                   drafts=settings["drafts"], gallery_failures=settings["gallery_failures"],
+                   published_urls=resolve(root, settings["published_urls"]))
 
     @classmethod
     def from_mkdocs_config(cls, config, settings: Mapping[str, Any] | None = None) -> Project:

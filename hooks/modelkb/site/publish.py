@@ -25,7 +25,7 @@ from modelkb.files import atomic_write
 from modelkb.site import cards, figures
 from modelkb.site.answers import attr, reference_links, render_answer
 from modelkb.site.gallery_pages import GALLERY_URI, GalleryView, photo_title
-from modelkb.site.pages import CitedBy, answer_uri, default_renderer, entry_uri, summary_text
+from modelkb.site.pages import CitedBy, answer_uri, default_renderer, summary_text
 from modelkb.site.render import (
     Renderer,
     html_to_markdown,
@@ -33,7 +33,7 @@ from modelkb.site.render import (
     markdown_text,
     sanitise,
 )
-from modelkb.site.sections import ANSWERS, PAGE_SECTIONS, SECTION_ANCHORS
+from modelkb.site.sections import ANSWERS, PAGE_KINDS, SECTION_ANCHORS, TASKS, PageKind
 from modelkb.site.urls import Urls
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,14 @@ def export_path(slug: str) -> str:
 
 def card_path(slug: str) -> str:
     """Where an answer's preview card is published, relative to the site root."""
-    return f"{CARDS_DIR}/{slug}.png"
+    return entry_card_path(ANSWERS.kind, slug)
 
 
-def entry_card_path(kind: str, entry_id: str) -> str:
-    """Where a model's, paper's, tool's or task's card is published (a folder per kind, so
-    no entry's card can take an answer's name)."""
-    return f"{CARDS_DIR}/{PAGE_SECTIONS[kind].folder}/{entry_id}.png"
+def entry_card_path(kind: str, key: str) -> str:
+    """Where the card of the entry of ``kind`` with ``key`` is published: answers' beside
+    the site's card, the others' in a folder per kind (so none can take an answer's name)."""
+    folder = PAGE_KINDS[kind].card_dir
+    return f"{CARDS_DIR}/{folder}/{key}.png" if folder else f"{CARDS_DIR}/{key}.png"
 
 
 GALLERY_CARD = f"{CARDS_DIR}/pages/gallery.png"
@@ -214,10 +215,11 @@ def page_cards(pub: Publication) -> dict[str, Card]:
     for q in catalog.questions.values():
         found[answer_uri(q.slug)] = Card(card_path(q.slug), q.question, "",
                                          first_result(pub, q))
-    for kind in ("models", "papers", "tools", "tasks"):
-        label = PAGE_SECTIONS[kind].label
+    for section in PAGE_KINDS.values():
+        if section is ANSWERS:
+            continue
+        kind, label = section.kind, section.label
         for entry_id, entry in getattr(catalog, kind).items():
-            title = getattr(entry, "name", None) or entry.title
             photo = None
             if kind == "models":
                 photo = _first_pair(pub, (i for i, _ in view.model_results(entry_id)))
@@ -235,9 +237,9 @@ def page_cards(pub: Publication) -> dict[str, Card]:
                 if kind == "models" and entry.task in catalog.tasks:
                     facts = (label, catalog.tasks[entry.task].name, facts[1])
             summary = summary_text(renderer, entry.summary)
-            found[entry_uri(kind, entry_id)] = Card(entry_card_path(kind, entry_id), title,
-                                                    label.lower(), photo, clip(summary, 400),
-                                                    facts)
+            found[section.page_uri(entry_id)] = Card(entry_card_path(kind, entry_id),
+                                                     entry.title, label.lower(), photo,
+                                                     clip(summary, 400), facts)
     if catalog.gallery:
         found[GALLERY_URI] = Card(GALLERY_CARD, "Gallery", "gallery",
                                   _first_pair(pub, catalog.gallery),
@@ -437,9 +439,6 @@ def catalog_data(pub: Publication) -> dict[str, Any]:
     def url(src: str) -> str:
         return site_link(base, pub.urls.page(src))
 
-    def links(kind: str, entry) -> dict[str, str]:
-        return {label.lower(): target for label, target in reference_links(kind, entry)}
-
     data: dict[str, Any] = {
         "site": {"name": pub.site_name, "url": site_link(base, ""),
                  "description": pub.site_description},
@@ -451,18 +450,25 @@ def catalog_data(pub: Publication) -> dict[str, Any]:
             "sections": {a: f"{url(answer_uri(q.slug))}#{a}" for a in SECTION_ANCHORS},
             "models": list(q.models), "papers": list(q.papers), "tools": list(q.tools),
         } for q in catalog.published_questions()],
-        "tasks": [{"id": t.id, "name": t.name, "url": url(entry_uri("tasks", t.id))}
-                  for t in catalog.tasks.values()],
-        "models": [{"id": m.id, "name": m.name, "task": m.task,
-                    "url": url(entry_uri("models", m.id)), "links": links("models", m)}
-                   for m in catalog.models.values()],
-        "papers": [{"id": p.id, "title": " ".join(p.title.split()),
-                    "url": url(entry_uri("papers", p.id)), "links": links("papers", p)}
-                   for p in catalog.papers.values()],
-        "tools": [{"id": t.id, "name": t.name, "url": url(entry_uri("tools", t.id)),
-                   "links": links("tools", t)} for t in catalog.tools.values()],
     }
+    # the entries with pages of their own, tasks first (the others name them)
+    for section in sorted((k for k in PAGE_KINDS.values() if k is not ANSWERS),
+                          key=lambda k: k is not TASKS):
+        data[section.folder] = [_entry_data(section, entry, url(section.page_uri(key)))
+                                for key, entry in getattr(catalog, section.kind).items()]
     return data
+
+
+def _entry_data(section: PageKind, entry, url: str) -> dict[str, Any]:
+    """An entry of catalog.json: its id and title, a model's task, its page and its links."""
+    item: dict[str, Any] = {"id": entry.id, section.title_field: " ".join(entry.title.split())}
+    if section.kind == "models":
+        item["task"] = entry.task
+    item["url"] = url
+    if section is not TASKS:
+        item["links"] = {label.lower(): target
+                         for label, target in reference_links(section.kind, entry)}
+    return item
 
 
 def write_exports(pub: Publication, site_dir: Path) -> list[Path]:

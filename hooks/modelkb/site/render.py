@@ -2,7 +2,7 @@
 
 Catalog text is untrusted (it comes from prompts and pull requests). Every piece of it that
 reaches a page goes through :class:`Renderer`: Markdown fields are converted with the
-catalog's own extensions (``catalog.links.MARKDOWN_EXTENSIONS``, the set grounding and
+catalog's own extensions (``catalog.markup.MARKDOWN_EXTENSIONS``, the set grounding and
 ``modelkb check`` read with; never the site's ``markdown_extensions``), ``[[id]]`` becomes a
 link to the entry's page, and the HTML is cleaned by ``nh3`` against allowlists (tags,
 attributes, classes, URL schemes; images from this site only). Plain fields (names, titles,
@@ -17,23 +17,18 @@ from __future__ import annotations
 
 import html
 import re
-import xml.etree.ElementTree as etree
 from collections.abc import Callable
 from html.parser import HTMLParser
-from typing import Any
 from urllib.parse import urljoin
 
 import markdown
 import nh3
-from markdown.extensions import Extension
-from markdown.inlinepatterns import InlineProcessor
-from markdown.util import AtomicString
 
-from modelkb.catalog.links import (
-    SHORTCODE_PATTERN,
+from modelkb.catalog.markup import (
     image_problem,
     markdown_converter,
     markdown_problem,
+    shortcode_extension,
     url_problem,
 )
 
@@ -91,6 +86,12 @@ def link_markdown(url: str, label: str) -> str:
     return f"[{plain(label)}](<{safe_href(url)}>)"
 
 
+def shortcode_link(href: str, title: str) -> tuple[str, str]:
+    """What ``[[id]]`` becomes (see ``catalog.markup.shortcode_extension``): the checked link
+    to the entry's page and its title as HTML text (:func:`plain`)."""
+    return safe_href(href), plain(title)
+
+
 def plain(text: str) -> str:
     """Plain text as inline Markdown that renders as exactly that text, with no markup.
 
@@ -142,34 +143,6 @@ def sanitise(fragment: str) -> str:
 Resolver = Callable[[str, str], "tuple[str, str] | None"]
 
 
-class _ShortcodeProcessor(InlineProcessor):
-    """``[[id]]`` -> a link to the entry's page, its title as text (never Markdown)."""
-
-    def __init__(self, renderer: Renderer) -> None:
-        super().__init__(SHORTCODE_PATTERN)
-        self.renderer = renderer
-
-    def handleMatch(self, m: re.Match, data: str) -> tuple[Any, int, int]:  # noqa: N802
-        found = self.renderer.resolve(m.group(1), self.renderer.page_uri)
-        if found is None:
-            self.renderer.unknown.append((self.renderer.page_uri, m.group(1)))
-            return AtomicString(m.group(0)), m.start(0), m.end(0)
-        href, title = found
-        el = etree.Element("a", {"href": safe_href(href)})
-        el.text = AtomicString(" ".join(title.split()))
-        return el, m.start(0), m.end(0)
-
-
-class _ShortcodeExtension(Extension):
-    def __init__(self, renderer: Renderer) -> None:
-        super().__init__()
-        self.renderer = renderer
-
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
-        # After backslash escapes (180) and code spans (190), before links (160, 170).
-        md.inlinePatterns.register(_ShortcodeProcessor(self.renderer), "modelkb_shortcode", 175)
-
-
 class Renderer:
     """Catalog Markdown to sanitised HTML, with the catalog's fixed Markdown extensions."""
 
@@ -177,7 +150,13 @@ class Renderer:
         self.resolve: Resolver = resolve or (lambda entry_id, page: None)
         self.page_uri = ""
         self.unknown: list[tuple[str, str]] = []
-        self._md = markdown_converter([_ShortcodeExtension(self)])
+        self._md = markdown_converter([shortcode_extension(
+            self._shortcode, lambda entry_id: self.unknown.append((self.page_uri, entry_id)))])
+
+    def _shortcode(self, entry_id: str) -> tuple[str, str] | None:
+        """``[[id]]`` in text read for ``page_uri``: (checked link, title as HTML) or None."""
+        found = self.resolve(entry_id, self.page_uri)
+        return shortcode_link(*found) if found is not None else None
 
     def markdown_html(self, text: str, page_uri: str = "") -> str:
         """Markdown ``text`` as HTML, not sanitised (for our own page structure only)."""

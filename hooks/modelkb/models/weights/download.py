@@ -8,16 +8,18 @@ SHA-256 is downloaded once and the digest is recorded (with a loud warning sayin
 add to the catalog), so later builds verify against it.
 
 Every hop is checked before it is requested: the URL itself, each redirect (at most
-:data:`MAX_HOPS`) and the form of Google Drive's "confirm this large download" page (followed
-once) must be http:// or https:// with a host. The body is bounded: a Content-Length over the
-cap (:mod:`modelkb.models.weights.sizes`) is refused before reading, the bytes are counted and
-the download stops at the cap, and a body shorter than its Content-Length is an error. A zip
-member's declared size, encryption and compression method are checked before it is inflated.
+:data:`MAX_HOPS`, no loop) and the form of Google Drive's "confirm this large download" page
+(followed once) must be http:// or https:// with a host. The body is bounded: a
+Content-Length over the cap (:mod:`modelkb.models.weights.sizes`) is refused before reading,
+the bytes are counted and the download stops at the cap, and a body shorter than its
+Content-Length is an error. A zip member's declared size, encryption and compression method
+are checked before it is inflated.
 
 Each download is staged in its own temporary folder inside the cache and moved into place
 only when complete and verified, under a lock file named after the real path of its target
 (so threads and processes fetching the same file download it once); on any failure nothing
-is left but the lock. Uses requests (redirects followed by hand, so each hop is checked).
+is left but the lock. Uses httpx, redirects followed by hand under modelkb's one policy
+(:mod:`modelkb.http_client`), so each hop is checked.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 from modelkb.errors import ModelkbError
 from modelkb.files import atomic_write, hash_file, lock_for
+from modelkb.http_client import Redirects, Refused, client, is_redirect, location
 from modelkb.models.weights.sizes import archive_cap, check_members, megabytes, weights_cap
 
 log = logging.getLogger(__name__)
@@ -156,7 +159,7 @@ def _body(response, url: str, out_path: Path, cap: int, progress: bool) -> None:
         desc=f"downloading {Path(urlsplit(url).path).name or 'weights'}",
         disable=not progress, leave=False,
     ) as bar:
-        for chunk in response.iter_content(CHUNK):
+        for chunk in response.iter_bytes(CHUNK):
             count += len(chunk)
             if count > cap:
                 raise ModelkbError(f"{url}: stopped after {megabytes(cap)}, the cap for "
@@ -169,42 +172,44 @@ def _body(response, url: str, out_path: Path, cap: int, progress: bool) -> None:
                            "bytes it declared; try again (nothing was kept)")
 
 
-def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool) -> None:
-    """GET ``url`` into ``out_path``: redirects and one confirmation page followed, each hop
-    checked first."""
-    import requests
+def _page(response, limit: int = 1 << 20) -> bytes:
+    """At most ``limit`` bytes of a response's body (a confirmation page)."""
+    page = b""
+    for chunk in response.iter_bytes(CHUNK):
+        page += chunk
+        if len(page) >= limit:
+            break
+    return page[:limit]
 
-    current, hops, confirmed = url, 0, False
+
+def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool) -> None:
+    """GET ``url`` into ``out_path`` with httpx: redirects (modelkb's one policy,
+    :mod:`modelkb.http_client`) and one confirmation page followed, each hop checked first."""
+    import httpx
+
+    current, confirmed = url, False
+    redirects = Redirects(url, MAX_HOPS)
     headers = {"User-Agent": "modelkb", "Accept-Encoding": "identity"}
-    with requests.Session() as session:
+    with client(timeout=timeout, headers=headers) as session:
         while True:
             check_url(current, f"reached from {url}" if current != url else "")
             try:
-                response = session.get(current, stream=True, allow_redirects=False,
-                                       timeout=timeout, headers=headers)
-            except requests.RequestException as exc:
+                response = session.send(session.build_request("GET", current), stream=True)
+            except httpx.HTTPError as exc:
                 raise ModelkbError(
                     f"cannot download {url}: {_reason(exc)}; this machine looks offline or the "
                     "host is unreachable. Download the file elsewhere, check its SHA-256, and "
                     "pass its local path instead") from None
-            except ValueError as exc:  # requests parses a redirect's Location here
-                raise ModelkbError(f"cannot download {url}: it redirects to an address that "
-                                   f"is not a valid URL ({exc})") from None
-            with response:
-                if response.is_redirect:
-                    hops += 1
-                    if hops > MAX_HOPS:
-                        raise ModelkbError(f"cannot download {url}: more than {MAX_HOPS} "
-                                           "redirects")
-                    current = _join(current, response.headers["Location"], url)
+            try:
+                if is_redirect(response.status_code, location(response)):
+                    current = _next_hop(redirects, current, location(response), url)
                     continue
                 if response.status_code >= 400:
                     raise ModelkbError(f"cannot download {url}: HTTP {response.status_code} "
-                                       f"{response.reason}")
+                                       f"{response.reason_phrase}")
                 if response.headers.get("Content-Type", "").startswith("text/html"):
-                    page = response.raw.read(1 << 20, decode_content=True)
                     parser = _ConfirmPage()
-                    parser.feed(page.decode("utf-8", "replace"))
+                    parser.feed(_page(response).decode("utf-8", "replace"))
                     try:
                         target = parser.next_url(current)
                     except ValueError as exc:  # urljoin on a broken address
@@ -217,22 +222,32 @@ def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool
                     log.info("following the download confirmation of %s", urlsplit(url).netloc)
                     current, confirmed = target, True
                     continue
-                try:
-                    _body(response, url, out_path, cap, progress)
-                except requests.RequestException as exc:
-                    raise ModelkbError(f"cannot download {url}: the connection broke off "
-                                       f"({_reason(exc)}); try again (nothing was kept)"
-                                       ) from None
+                _body(response, url, out_path, cap, progress)
                 return
+            except httpx.HTTPError as exc:
+                raise ModelkbError(f"cannot download {url}: the connection broke off "
+                                   f"({_reason(exc)}); try again (nothing was kept)") from None
+            finally:
+                response.close()
 
 
-def _join(base: str, ref: str, url: str) -> str:
-    """The redirect ``ref`` made absolute against ``base``, one-line error when invalid."""
+def _next_hop(redirects: Redirects, current: str, location: str | None, url: str) -> str:
+    """Where a redirect leads, under the one redirect policy; a one-line error otherwise."""
     try:
-        return urljoin(base, ref)
-    except ValueError as exc:
-        raise ModelkbError(f"weights URL {url} redirects to {ref[:200]!r}, which is not a "
-                           f"valid URL ({exc})") from None
+        return redirects.follow(current, location or "")
+    except Refused as refused:
+        if refused.why == "invalid":
+            raise ModelkbError(f"weights URL {url} redirects to {refused.target[:200]!r}, "
+                               f"which is not a valid URL ({refused.detail})") from None
+        if refused.why == "loop":
+            raise ModelkbError(f"cannot download {url}: a redirect loop ({current} redirects "
+                               f"back to {refused.target})") from None
+        if refused.why == "too-many":
+            raise ModelkbError(f"cannot download {url}: more than {MAX_HOPS} redirects"
+                               ) from None
+        check_url(refused.target, f"reached from {url}")  # says why it is not downloaded
+        raise ModelkbError(f"cannot download {url}: it redirects to {refused.target}, "
+                           "which is not an http(s) address") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ import filelock
 import yaml
 
 from modelkb.catalog import CatalogError, load_catalog
-from modelkb.catalog.importer import Prompt, merge, parse_prompt, render
+from modelkb.catalog.prompts import Prompt, merge, parse_prompt, render
 from modelkb.catalog.validate import Validator
 from modelkb.catalog.yamlsrc import SourceError, read_yaml
 from modelkb.errors import ModelkbError, terminal_safe

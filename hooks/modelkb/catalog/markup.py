@@ -22,13 +22,13 @@ from __future__ import annotations
 import functools
 import re
 import xml.etree.ElementTree as etree
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 SHORTCODE_PATTERN = r"\[\[([a-z0-9][a-z0-9._-]*)\]\]"
-SHORTCODE_RE = re.compile(r"(?<!\\)" + SHORTCODE_PATTERN)
 _BARE_URL_RE = re.compile(r"(?<![\w(<])[a-zA-Z][a-zA-Z0-9+.-]*://[^\s)<>\]]+")
 _AUTOLINK_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9+.-]*:[^\s>]*)>")
 _SCHEME_RE = re.compile(r"\s*([a-zA-Z][a-zA-Z0-9+.-]*):")
@@ -176,27 +176,58 @@ def markdown_converter(extra: list | None = None):
     return markdown.Markdown(extensions=[*MARKDOWN_EXTENSIONS, *(extra or [])])
 
 
+def shortcode_extension(resolve: Callable[[str], tuple[str, str] | None],
+                        on_unknown: Callable[[str], None]) -> Any:
+    """The one ``[[id]]`` implementation, a Python-Markdown extension: each shortcode outside
+    code becomes the link ``resolve(id)`` gives as (href, the link's text as HTML), or stays
+    as written when it gives None (``on_unknown(id)`` is told). The grounding reads catalog
+    text with it to collect the ids; the site's renderer (catalog text) and MkDocs (the
+    site's own pages) to link them."""
+    return _shortcode_extension_class()(resolve, on_unknown)
+
+
 @functools.cache
-def _converter() -> tuple[Any, list[str]]:
-    """The grounding's converter (made once per process), with a pattern that records
-    shortcodes in the list returned with it."""
+def _shortcode_extension_class() -> type:
+    """The extension's class, made on first use (Python-Markdown is imported only then)."""
     from markdown.extensions import Extension
     from markdown.inlinepatterns import InlineProcessor
+    from markdown.util import AtomicString
 
-    seen: list[str] = []
+    class ShortcodeProcessor(InlineProcessor):
+        def __init__(self, extension: Any, md: Any) -> None:
+            super().__init__(SHORTCODE_PATTERN, md)
+            self.extension = extension
 
-    class Shortcode(InlineProcessor):
-        def handleMatch(self, m, data):  # noqa: N802
-            seen.append(m.group(1))
-            el = etree.Element("span")
-            el.text = m.group(0)
+        def handleMatch(self, m: re.Match, data: str) -> tuple[Any, int, int]:  # noqa: N802
+            found = self.extension.resolve(m.group(1))
+            if found is None:
+                self.extension.on_unknown(m.group(1))
+                return AtomicString(m.group(0)), m.start(0), m.end(0)
+            href, text_html = found
+            el = etree.Element("a", {"href": href})
+            el.text = AtomicString(self.md.htmlStash.store(text_html))  # kept as written
             return el, m.start(0), m.end(0)
 
-    class Shortcodes(Extension):
-        def extendMarkdown(self, md):  # noqa: N802
-            md.inlinePatterns.register(Shortcode(SHORTCODE_PATTERN), "modelkb_shortcode", 175)
+    class ShortcodeExtension(Extension):
+        def __init__(self, resolve: Callable[[str], tuple[str, str] | None],
+                     on_unknown: Callable[[str], None]) -> None:
+            super().__init__()
+            self.resolve = resolve
+            self.on_unknown = on_unknown
 
-    return markdown_converter([Shortcodes()]), seen
+        def extendMarkdown(self, md: Any) -> None:  # noqa: N802
+            # After backslash escapes (180) and code spans (190), before links (160, 170).
+            md.inlinePatterns.register(ShortcodeProcessor(self, md), "modelkb_shortcode", 175)
+
+    return ShortcodeExtension
+
+
+@functools.cache
+def _converter() -> tuple[Any, list[str]]:
+    """The grounding's converter (made once per process), with the shortcode extension
+    recording the ids in the list returned with it."""
+    seen: list[str] = []
+    return markdown_converter([shortcode_extension(lambda entry_id: None, seen.append)]), seen
 
 
 def find_links(text: str) -> list[Link]:

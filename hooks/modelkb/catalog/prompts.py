@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from modelkb.catalog.kinds import LINKED
 from modelkb.catalog.schema import _reserved
 from modelkb.errors import ModelkbError
 
@@ -452,8 +453,7 @@ def merge(data: dict[str, Any] | None, prompts: list[Prompt]) -> MergeResult:
     """
     data = copy.deepcopy(data) if isinstance(data, dict) else {}
     result = MergeResult()
-    ids = {str(e.get("id")) for s in ("tasks", "models", "papers", "tools")
-           for e in _entries(data, s)}
+    ids = {str(e.get("id")) for kind in LINKED for e in _entries(data, kind.kind)}
 
     models, papers, questions = _Lookup(), _Lookup(), _Lookup()
     for m in _entries(data, "models"):

@@ -25,7 +25,7 @@ from test_site import SEED_SLUG, Links, article
 from modelkb.catalog import load_catalog
 from modelkb.cli import build_parser
 from modelkb.gallery.records import GalleryRecord
-from modelkb.pixels.results import (
+from modelkb.pixels.runrecord import (
     ColourScores,
     Metrics,
     ReferenceScores,

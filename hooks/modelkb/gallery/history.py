@@ -20,7 +20,7 @@ from pathlib import Path
 from modelkb.catalog import Catalog
 from modelkb.catalog.schema import architecture_of
 from modelkb.gallery.records import GalleryRecord, GalleryReport, KeyMemory
-from modelkb.pixels.results import RecordError, StepInfo, from_dict
+from modelkb.pixels.runrecord import RecordError, StepInfo, from_dict
 
 log = logging.getLogger(__name__)
 

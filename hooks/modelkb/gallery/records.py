@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelkb.pixels.results import Metrics, RunRecord, Size, from_dict
+from modelkb.pixels.runrecord import Metrics, RunRecord, Size, from_dict
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Focus:
 
 @dataclass(frozen=True, kw_only=True)
 class GalleryRecord(RunRecord):
-    """One entry's ``metrics.json``: the run (:class:`~modelkb.pixels.results.RunRecord`,
+    """One entry's ``metrics.json``: the run (:class:`~modelkb.pixels.runrecord.RunRecord`,
     ``run.json``), its published crops and images, and where the viewer opens."""
 
     id: str

@@ -45,7 +45,7 @@ from modelkb.gallery.webimages import RENDER_VERSION
 from modelkb.models.weights import WeightsFile
 from modelkb.pixels import PIXEL_VERSION
 from modelkb.pixels.compute import EntryFault
-from modelkb.pixels.results import RecordError
+from modelkb.pixels.runrecord import RecordError
 from modelkb.sourcehash import code_digest
 
 # The code that computes pixels and numbers: the pixel package as its compute module

@@ -178,7 +178,7 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
     from PIL import Image
 
     from modelkb.pixels.imaging import read_rgb
-    from modelkb.pixels.results import RunRecord
+    from modelkb.pixels.runrecord import RunRecord
     from modelkb.pixels.workflows import run_workflow, total_scale
 
     run = RunRecord.read(result_dir / "run.json").run_dict()

@@ -3,7 +3,7 @@
 :func:`compute` writes what a gallery result is (``results/<key>`` in the gallery's cache):
 ``output.png`` (the workflow's output at full resolution), ``restored.png`` (the last
 restore step's output, at the input's size) and ``run.json``
-(:class:`~modelkb.pixels.results.RunRecord`). Everything that decides those bytes is in
+(:class:`~modelkb.pixels.runrecord.RunRecord`). Everything that decides those bytes is in
 this package; the gallery (:mod:`modelkb.gallery.single`) chooses the files, the weights
 and the cache entry, and reports faults.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelkb.pixels import PIXEL_VERSION
-from modelkb.pixels.results import RunRecord, Size, StepInfo, WeightsInfo, from_dict
+from modelkb.pixels.runrecord import RunRecord, Size, StepInfo, WeightsInfo, from_dict
 from modelkb.pixels.usererror import ModelkbError
 
 if TYPE_CHECKING:  # numpy loads only to compute: cached builds skip it
@@ -68,7 +68,7 @@ def compute(folder: Path, workflow: Steps, input_path: Path, input_display: str,
 
     from modelkb.pixels.imaging import as_u8, read_rgb, to_pil
     from modelkb.pixels.metrics import image_metrics
-    from modelkb.pixels.results import Metrics
+    from modelkb.pixels.runrecord import Metrics
     from modelkb.pixels.workflows import run_workflow
 
     clock = time.perf_counter()

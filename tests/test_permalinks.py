@@ -10,6 +10,7 @@ so that each build takes seconds; the built sites are served by `python -m http.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
 import re
 import shutil
@@ -126,6 +127,16 @@ def test_a_renamed_answer_serves_its_old_url_as_a_redirect_to_the_new_one(rename
     assert head.robots == "noindex"
     assert any(f'location.replace("../{NEW_SLUG}/" + location.search + location.hash)' in s
                for s in head.scripts)
+    # a forum unfurling the old link shows the new page: its title, description and card
+    old = body.decode("utf-8")
+    new_head = build.page(f"answers/{NEW_SLUG}")
+    title = re.search(r"<title>(.*?)</title>", old, re.S).group(1)
+    assert title.startswith("I doubled the size of a casual snapshot"), title
+    for tag in ("og:title", "og:description", "og:image", "twitter:card"):
+        found = re.search(rf'<meta (?:property|name)="{tag}" content="([^"]*)"', old)
+        expected = re.search(rf'<meta (?:property|name)="{tag}" content="([^"]*)"', new_head)
+        assert found and expected, tag
+        assert html.unescape(found.group(1)) == html.unescape(expected.group(1)), tag
     target = urljoin(server.base + f"answers/{SEED_SLUG}/", head.refresh.split("url=", 1)[1])
     assert target == server.base + f"answers/{NEW_SLUG}/"
     status, page = server.get(target)

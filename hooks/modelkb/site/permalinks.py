@@ -33,6 +33,7 @@ import html
 import json
 import logging
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -198,18 +199,24 @@ def output_path(url: str) -> str:
     return path + "index.html" if path.endswith("/") or not path else path
 
 
-def redirect_html(target: str, canonical: str) -> str:
+def redirect_html(target: str, canonical: str, title: str | None = None,
+                  preview: str = "") -> str:
     """A page that sends the reader on to ``target`` (relative to it), keeping the query
-    and the anchor; ``canonical`` is the target's address for search engines."""
+    and the anchor; ``canonical`` is the target's address for search engines. ``title`` and
+    ``preview`` (the target's link-preview meta tags) make a link to the old address show
+    the new page's title and card in forums and chats, which read a page without following
+    its refresh."""
     script = json.dumps(target).replace("<", "\\u003c")
+    name = html.escape(title) if title else html.escape(canonical)
     return (
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<title>Moved</title>\n" + NOINDEX + "\n"
+        f"<title>{html.escape(title) if title else 'Moved'}</title>\n" + NOINDEX + "\n"
         f"<link rel=\"canonical\" href=\"{attr(canonical)}\">\n"
         f"<meta http-equiv=\"refresh\" content=\"0; url={attr(target)}\">\n"
+        + (preview.strip() + "\n" if preview.strip() else "") +
         f"<script>location.replace({script} + location.search + location.hash)</script>\n"
         "</head>\n<body>\n"
-        f"<p>This page has moved to <a href=\"{attr(target)}\">{html.escape(canonical)}</a>."
+        f"<p>This page has moved to <a href=\"{attr(target)}\">{name}</a>."
         "</p>\n</body>\n</html>\n")
 
 
@@ -240,6 +247,7 @@ class Permalinks:
     _clashes: list[str] = field(default_factory=list)  # record lines that collide
     _taken: _Taken | None = None  # the paths this build writes
     _recorded: dict[str, Published] = field(default_factory=dict)  # the record as read
+    _preview: Callable[[str], tuple[str | None, str]] | None = None  # a page URL's title and tags
 
     @classmethod
     def for_project(cls, project: Project, command: str | None) -> Permalinks:
@@ -255,11 +263,13 @@ class Permalinks:
     # -- during the build -------------------------------------------------------------------
 
     def on_files(self, files: Files, config, catalog: Catalog, urls: Urls,
-                 site_url: str | None) -> Files:
+                 site_url: str | None,
+                 preview: Callable[[str], tuple[str | None, str]] | None = None) -> Files:
         """Add a redirect or a 'removed' page at every recorded URL this build does not make;
         raise ModelkbError naming the URLs that would break (``mkdocs serve``: warn)."""
         self.gone_pages = set()
         self._copies, self._notes, self._clashes = [], {}, []
+        self._preview = preview
         before = read_record(self.record_file, self.display)
         self._recorded = before
         self._taken = _Taken(files)
@@ -368,8 +378,9 @@ class Permalinks:
             return
         if target is not None:
             rel = Urls.relative(target.lstrip("/"), url.lstrip("/") or ".")
+            title, tags = self._preview(target) if self._preview else (None, "")
             files.append(File.generated(config, path, content=redirect_html(
-                rel, site_link(base, target.lstrip("/")))))
+                rel, site_link(base, target.lstrip("/")), title, tags)))
             log.info("%s moved: it redirects to %s", url, target)
             return
         src = _gone_source(url, urls, files)

@@ -240,9 +240,24 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         st.impact.cards(cards, drawn_before)
         for site_path, card in cards:
             files.append(File.generated(config, site_path, abs_src_path=str(card)))
+        pages = {"/" + (f.url if f.url not in (".", "./") else ""): f
+                 for f in files.documentation_pages()}
+
+        def preview(target: str) -> tuple[str, str]:
+            """A page's title and link-preview tags, for a redirect that leads to it."""
+            found = pages.get(target)
+            if found is None:
+                return None, ""
+            title, description, _hidden = st.meta.get(found.src_uri, (None, "", False))
+            meta = {"title": attr(title)} if title else {}
+            if description:
+                meta["description"] = attr(publish.clip(description))
+            return title, publish.head_tags(st.publication, publish.PageInfo(
+                found.src_uri, found.url, None, title, meta, False))
+
         try:  # every URL published before keeps working (or the build stops)
             return st.permalinks.on_files(files, config, st.catalog, st.publication.urls,
-                                          config.get("site_url"))
+                                          config.get("site_url"), preview)
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
 

@@ -130,6 +130,8 @@ def use_tiny_gallery(project: Path, weights: Path) -> Path:
         project / "gallery_src" / "portrait.png")
     text = (project / "catalog.yml").read_text(encoding="utf-8")
     text = re.sub(r"^(workflows|gallery):\n(?:[ #].*\n|\n)*", "", text, flags=re.M)
+    # the shipped weights name the gallery photos they were trained on: gone with the gallery
+    text = re.sub(r"^ +(?:# .*\n +)?trained_on: .*\n", "", text, flags=re.M)
     head, questions = text.split("\nquestions:\n", 1)
     questions = re.sub(r"^    (gallery|workflow): .*\n", "", questions, flags=re.M)
     papers = '    papers: ["2401.00261", "2502.03656", "2502.16025"]\n'

@@ -222,6 +222,10 @@ class WeightsEntry(Entry):
     stand_in: Bool = _f(
         "True for weights that are not this model's own but may run in its place when its "
         "own are unavailable; every picture they make is labelled as a stand-in.", False)
+    trained_on: list[Id] = _f(
+        "Gallery entries whose photos were among these weights' training photos: their "
+        "pictures say so, and never lead a page, the home page or a link-preview card.",
+        factory=list)
 
 
 @_entry

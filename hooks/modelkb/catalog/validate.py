@@ -195,6 +195,10 @@ class Validator:
         for i, m in _raw_entries(self.src.data, "models"):
             check(("models", i, "task"), m.get("task"), "tasks")
             self.weights_files(("models", i, "weights"), m.get("weights"))
+            for j, w in enumerate(m.get("weights") if isinstance(m.get("weights"), list) else []):
+                trained = w.get("trained_on") if isinstance(w, dict) else None
+                for k, ref in enumerate(trained if isinstance(trained, list) else []):
+                    check(("models", i, "weights", j, "trained_on", k), ref, "gallery")
             self.variant_of(("models", i, "variant"), m.get("architecture"), m.get("variant"))
         for i, wf in _raw_entries(self.src.data, "workflows"):
             for j, step in enumerate(wf.get("steps") if isinstance(wf.get("steps"), list) else []):

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 WIDTH, HEIGHT = 1200, 630
 MARGIN = 48
 TEXT_BAND = 230  # height of the question band above the before/after image
+# Photo pixels across each half of a card: 320 fill the 600 px half at almost 2x, so a card
+# shown 500 px wide in a forum (each half 250 px) still shows the region at 0.8x, where
+# before and after can be told apart; a 720 px region would be shrunk to a third.
+REGION_WIDTH = 320
 BACKGROUND = (24, 32, 48)
 INK = (245, 247, 250)
 MUTED = (160, 172, 190)
@@ -212,8 +216,9 @@ def plain_card(title: str, site_name: str, subtitle: str = "", facts: tuple[str,
 
 def card_region(before: Image.Image, after: Image.Image,
                 region: tuple[int, int, int, int] | None = None) -> tuple[int, int, int, int]:
-    """(x, y, w, h) of ``after`` both halves of a card show: ``region`` widened to the halves'
-    3:2 shape, or the 3:2 window (at most 720 px wide) where the model changed most
+    """(x, y, w, h) of ``after`` both halves of a card show: ``region`` fitted to the halves'
+    3:2 shape (at most REGION_WIDTH px wide, around its centre), or the 3:2 window of that
+    width where the model changed most
     (:func:`modelkb.gallery.webimages.changed_most`; the gallery records this window as an
     entry's ``focus``, where its viewer opens)."""
 
@@ -222,10 +227,10 @@ def card_region(before: Image.Image, after: Image.Image,
     if region is not None:
         x, y, w, h = region
         cx, cy = x + w / 2, y + h / 2
-        w = max(w, h * aspect)
+        w = min(max(w, h * aspect), REGION_WIDTH)
         h = w / aspect
     else:
-        w = min(W, 720)
+        w = min(W, REGION_WIDTH)
         h = w / aspect
     if h > H:
         h = H

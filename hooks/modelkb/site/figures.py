@@ -338,6 +338,18 @@ def metrics_table(record: GalleryRecord) -> str:
     return render("metrics.html", rows=metrics_rows(record))
 
 
+def seen_in_training(record: GalleryRecord | None, catalog: Catalog) -> bool:
+    """Whether the weights that made ``record`` were trained on its photo (the catalog's
+    ``trained_on`` of the weights entry with the same sha256): such a picture shows what
+    the weights learned, not how they do on a new photo."""
+    w = record.weights if record else None
+    model = catalog.models.get(w.model or "") if w else None
+    if model is None:
+        return False
+    return any(entry.sha256 == w.sha256 and record.id in entry.trained_on
+               for entry in model.weights)
+
+
 def made_by(record: GalleryRecord, catalog: Catalog) -> str:
     """The short label under a picture: the model, the weights that made it, their sha256
     prefix and, for stand-in weights, the word stand-in (explained once per page by
@@ -347,7 +359,8 @@ def made_by(record: GalleryRecord, catalog: Catalog) -> str:
         return ""
     model = catalog.models.get(w.model or "")
     return render("madeby.html", model_name=model.name if model else (w.model_name or w.model),
-                  weights_name=w.name or "weights", sha12=w.sha256[:12], stand_in=w.stand_in)
+                  weights_name=w.name or "weights", sha12=w.sha256[:12], stand_in=w.stand_in,
+                  trained=seen_in_training(record, catalog))
 
 
 def standin_note(record: GalleryRecord, catalog: Catalog) -> str:

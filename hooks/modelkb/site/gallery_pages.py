@@ -78,10 +78,19 @@ class GalleryView:
         return [(i, results[i].record) for i in ids if i in results]
 
     def lead_entry(self, ids: list[str]) -> str | None:
-        """The entry of ``ids`` where the model changed its photo most (the largest mean
-        change in its recorded focus window); None when none has a focus."""
-        focused = [(r.focus.change, i) for i, r in self._records(ids) if r.focus]
-        return max(focused)[1] if focused else None
+        """The entry of ``ids`` whose picture shows the model's effect best: the largest mean
+        change in its recorded focus window, among photos the weights were not trained on
+        (one they were is chosen only when there is no other); None when none has a focus."""
+        ranked = self.showcase(ids)
+        return ranked[0] if ranked else None
+
+    def showcase(self, ids) -> list[str]:
+        """``ids`` with a recorded focus, best first for leading a page or a card: photos the
+        weights never saw before those they were trained on, then the largest change in the
+        focus window (what a visitor sees at 1:1 or in a zoomed crop)."""
+        focused = [(figures.seen_in_training(r, self.catalog), -r.focus.change, n, i)
+                   for n, (i, r) in enumerate(self._records(list(ids))) if r.focus]
+        return [i for *_, i in sorted(focused)]
 
     def workflow_md(self, q: Question) -> AnswerPictures:
         """An answer's pictures: for its first screen the photo the model changed most
@@ -324,20 +333,26 @@ class GalleryView:
         return "\n\n".join(parts)
 
     def _hero_photo(self):
-        """(question, entry id, record, crop) of the first published answer's first photo
-        that has a zoomed crop with before and after (the automatic one when there)."""
+        """(question, entry id, record, crop) of the published answers' photo that shows the
+        model's effect best (:meth:`showcase`: never one the weights were trained on while
+        another exists) and has a zoomed crop with before and after (the automatic one, on
+        the region that changed most, when there)."""
         if not self.report:
             return None
+        shown = {}  # entry id -> the first published answer showing it
         for q in self.catalog.published_questions():
             for entry_id in self.entries_for(q):
-                result = self.report.results.get(entry_id)
-                if result is None:
-                    continue
-                crops = [c for c in result.record.crops
-                         if "baseline" in c.files and "output" in c.files]
-                crops.sort(key=lambda c: not c.auto)
-                if crops:
-                    return q, entry_id, result.record, crops[0]
+                shown.setdefault(entry_id, q)
+        ranked = self.showcase(shown) + [i for i in shown if i not in self.showcase(shown)]
+        for entry_id in ranked:
+            result = self.report.results.get(entry_id)
+            if result is None:
+                continue
+            crops = [c for c in result.record.crops
+                     if "baseline" in c.files and "output" in c.files]
+            crops.sort(key=lambda c: not c.auto)
+            if crops:
+                return shown[entry_id], entry_id, result.record, crops[0]
         return None
 
     def _holdings(self) -> str:

@@ -10,6 +10,7 @@ cannot follow.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -174,18 +175,31 @@ def first_result(pub: Publication, q: Question):
 
 
 def _first_pair(pub: Publication, ids):
-    """(entry id, result) of the first of ``ids`` whose result has before and after images."""
+    """(entry id, result) of the photo of ``ids`` that shows the model's effect best (the
+    gallery view's showcase order: never one the weights were trained on while another
+    exists; the rest in their order) whose result has before and after images."""
     report = pub.view.report
     if report is None:
         return None
-    for entry_id in ids:
+    ids = list(ids)
+    best = pub.view.showcase(ids)
+    for entry_id in [*best, *(i for i in ids if i not in best)]:
         result = report.results.get(entry_id)
         if result and "baseline.webp" in result.files and "output.webp" in result.files:
             return entry_id, result
     return None
 
 
-CARD_VERSION = 3  # bump when cards.py draws differently
+CARD_VERSION = 4  # bump to redraw every card when nothing cards.py imports changed but should
+
+
+@functools.cache
+def card_code_key() -> str:
+    """SHA-256 of the code that draws cards (cards.py and what it imports) and Pillow's
+    version: an edit there redraws the cards, an edit elsewhere draws none (once a process)."""
+    from modelkb.sourcehash import code_digest
+
+    return code_digest(("modelkb.site.cards",), ("pillow",), with_architectures=False)
 
 
 def card_gain(result) -> str | None:
@@ -194,7 +208,11 @@ def card_gain(result) -> str | None:
     ref = metrics.reference if metrics else None
     if ref is None or ref.gain.psnr is None:
         return None
-    return f"{ref.gain.psnr:+.1f} dB closer to the sharp original"
+    gain = ref.gain.psnr
+    text = (f"{gain:.1f} dB closer to the sharp photo" if gain >= 0
+            else f"{-gain:.1f} dB further from the sharp photo")
+    weights = result.record.weights
+    return f"STAND-IN weights · {text}" if weights and weights.stand_in else text
 
 
 def _plural(n: int, noun: str) -> str:
@@ -305,7 +323,8 @@ def _cached_card(cache_dir: Path, identity: tuple, draw: Callable[[], bytes]) ->
     an unchanged build reads the cache and writes nothing to it)."""
     import hashlib
 
-    key = hashlib.sha256(json.dumps([CARD_VERSION, *identity]).encode("utf-8")).hexdigest()
+    key = hashlib.sha256(json.dumps([CARD_VERSION, card_code_key(), *identity])
+                         .encode("utf-8")).hexdigest()
     path = cache_dir / f"{key[:32]}.png"
     if not path.is_file():
         try:

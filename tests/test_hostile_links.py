@@ -198,8 +198,9 @@ def test_the_budget_ends_the_run_and_names_what_was_not_checked(
     assert elapsed < 2, elapsed
     assert status == 3, out
     lines = out.splitlines()
-    assert lines[0].startswith(f"{where(catalog, f'{server.base}/hang')}: {server.base}/hang: not checked: "
-                               "the time budget of 1 s ran out (run again: "), lines
+    hanging = f"{server.base}/hang"
+    assert lines[0].startswith(f"{where(catalog, hanging)}: {hanging}: not checked: the time "
+                               "budget of 1 s ran out (run again: "), lines
     assert "1 not checked" in lines[-1] and "2 ok" in lines[-1]
     assert "the time budget of 1 s ran out" in lines[-1]
     results = saved(tmp_path)

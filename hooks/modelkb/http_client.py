@@ -77,8 +77,8 @@ def url_problem(url: str) -> str | None:
     later (port, host name, characters) is parsed now, so no address fails mid-request."""
     if len(url) > MAX_URL:
         return f"longer than {MAX_URL:,} characters"
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        return "it contains a space or a control character"
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        return "it contains a control character"
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -88,7 +88,8 @@ def _item(status: str, url: str, result: Result | None, uses: list[LinkUse],
             parts.append(f"now at {new}")
         elif result.status != "ok" and result.hint:
             parts.append(plain(result.hint))
-        parts.append(f"checked {plain(_when(result.checked))}")
+        tried = "tried" if result.status == NOT_CHECKED else "checked"
+        parts.append(f"{tried} {plain(_when(result.checked))}")
     owners = ", ".join(dict.fromkeys(_owner(use, catalog) for use in uses))
     return f"- {' · '.join(parts)} · in {owners}"
 

@@ -6,9 +6,13 @@ Caps are lowered with ``sizes._cap`` where a case would otherwise stream hundred
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.server
 import io
+import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -206,7 +210,8 @@ def test_confirmation_form_to_a_local_file_is_refused(server, tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("target", ["ftp://127.0.0.1:9/w.pt", "file:///etc/passwd",
-                                    "http://[::1/w.pt"])
+                                    "http://[::1/w.pt", "http://127.0.0.1:99999/w.pt",
+                                    "http://xn--a.example/w.pt", "javascript:alert(1)"])
 def test_redirect_to_another_scheme_is_refused(server, tmp_path: Path, target: str) -> None:
     base, routes, hits = server
     routes["/w.pt"] = redirect(target)
@@ -384,3 +389,108 @@ def test_real_cap_refuses_a_declared_gibibyte(tmp_path: Path) -> None:
     bomb.write_bytes(bytes(raw))
     with pytest.raises(ModelkbError, match="declare 1,074 MB or more .* cap of 451 MB"):
         load_weights(bomb)
+
+
+# Issue 34, family 14: a full disk during a download is one clear error, nothing kept.
+
+FSIZE_DOWNLOAD = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+from modelkb.cli import main
+from modelkb.errors import ModelkbError
+from modelkb.models.weights import fetch
+if sys.argv[1] == "first":  # an entry without its SHA-256: the first download records it
+    try:
+        fetch(sys.argv[2], None, sys.argv[3], progress=False)
+    except ModelkbError as exc:
+        print("ERROR", exc)
+    sys.exit(0)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _no_room_message(text: str, url: str, folder: Path) -> None:
+    assert f"no space left on device while downloading {url} into {folder}" in text, text
+    assert "nothing was kept" in text and "free space" in text, text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("case", ["restore", "first"])
+def test_full_disk_during_a_download_file_size_limit(case: str, server, photo: Path,
+                                                     tmp_path: Path) -> None:
+    """A write past the process's file size limit (EFBIG, as ENOSPC on a full disk): one
+    line naming the file, the folder and the fix; the partial download removed, no digest
+    recorded, no output written."""
+    base, routes, _hits = server
+    data = os.urandom(1 << 20)  # 1 MiB, four times the limit
+    routes["/w.pt"] = body(data)
+    url = f"{base}/w.pt"
+    folder = tmp_path / "xdg" / "modelkb" / "weights"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop("MODELKB_WEIGHTS", None)
+    if case == "first":
+        args = ["first", url, str(folder)]
+    else:
+        args = ["cli", "restore", str(photo), "-o", str(tmp_path / "out.png"),
+                "--weights", f"{url}#sha256={sha(data)}"]
+    proc = subprocess.run([sys.executable, "-c", FSIZE_DOWNLOAD, *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    if case == "first":
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("ERROR "), proc.stdout + proc.stderr
+        _no_room_message(proc.stdout, url, folder)
+        assert recorded_sha256(url, None, folder) is None
+    else:
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        err = proc.stderr.strip().splitlines()[-1].split("\r")[-1]  # after the progress bar
+        assert err.startswith("modelkb restore: error: "), proc.stderr
+        assert proc.stderr.count("error") == 1, proc.stderr
+        _no_room_message(err, url, folder)
+        assert not (tmp_path / "out.png").exists()
+    assert os.strerror(errno.EFBIG) in proc.stdout + proc.stderr
+    assert cache_files(folder) == []  # the partial download is gone
+
+
+def test_full_disk_during_a_download_tmpfs(server, tmp_path: Path) -> None:
+    """The same on a real full file system: a 512 KiB tmpfs (ENOSPC); skipped where
+    mounting is not allowed (the file size limit test covers the same code)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); "
+                    "test_full_disk_during_a_download_file_size_limit covers the same code")
+    try:
+        base, routes, _hits = server
+        data = os.urandom(1 << 20)
+        routes["/w.pt"] = body(data)
+        folder = mount / "weights"
+        start = time.monotonic()
+        with pytest.raises(ModelkbError) as info:
+            fetch(f"{base}/w.pt", None, folder, progress=False)
+        _no_room_message(str(info.value), f"{base}/w.pt", folder)
+        assert os.strerror(errno.ENOSPC) in str(info.value)
+        assert cache_files(folder) == [] and recorded_sha256(f"{base}/w.pt", None, folder) is None
+        assert time.monotonic() - start < 2
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_content_length_of_other_digits_is_one_line(server, tmp_path: Path) -> None:
+    """'\u00b2' is a digit to Python, not to HTTP: an answer that is not valid HTTP."""
+    base, routes, _hits = server
+
+    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", "\u00b2")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(b"ab")
+        h.close_connection = True
+    routes["/w.pt"] = route
+    with pytest.raises(ModelkbError, match="the server's answer is not valid HTTP"):
+        fetch(f"{base}/w.pt", sha(b"ab"), tmp_path / "dl", progress=False)
+    assert cache_files(tmp_path / "dl") == []

@@ -240,6 +240,8 @@ def test_an_unreadable_results_file_is_checked_again(site: Site, tmp_path: Path)
     proc = links(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines() == [
+        "cache/links.json is not a link results file (Expecting value: line 1 column 33 "
+        "(char 32)); treated as missing: every link is checked again",
         "catalog.yml: 1 link (1 checked now, 0 from results younger than --max-age): 1 ok, "
         "0 broken"]
     saved = json.loads((tmp_path / "cache" / "links.json").read_text(encoding="utf-8"))

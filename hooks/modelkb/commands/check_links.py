@@ -8,11 +8,17 @@ the cache folder (``<cache>/links.json``): a link checked within ``--max-age`` i
 again, and the site's Link health page shows them.
 
 Each link that is not fine is printed as ``catalog.yml:LINE:COL: URL: 404 Not Found (hint)``
-(a moved one with its new address as the hint), then one summary line. Exit status: 0 when
-no link is broken (moved and unverified ones are printed but pass), 1 when one is, 2 when
-nothing could be reached at all (no network: one line says so, the cached results are
-kept and nothing is written); a catalog with problems is reported as ``modelkb check``
-does, with status 1.
+(a moved one with its new address as the hint), then one summary line. The run takes at
+most ``--budget`` (5 minutes); a host that timed out ``--host-timeouts`` times (2) is not
+asked again; links left for either reason are printed as "not checked: ..." and recorded
+so (the Link health page lists them), and asked first by the next run.
+
+Exit status (:data:`EXIT_STATUS`): 0 when every link was checked and none is broken (moved
+and unverified ones are printed but pass), 1 when one is broken, 2 when nothing could be
+reached at all (no network: one line says so, the cached results are kept and nothing is
+written), 3 when none is broken but some were not checked; a catalog with problems is
+reported as ``modelkb check`` does, with status 1. An interrupted run (Ctrl-C, SIGTERM)
+keeps the results it found, says so, and exits with 130.
 """
 
 from __future__ import annotations
@@ -26,18 +32,29 @@ from pathlib import Path
 from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.yamlsrc import Problem, SourceError, read_yaml
 from modelkb.errors import ModelkbError
-from modelkb.linkcheck.checker import Settings, check_urls, server
+from modelkb.linkcheck.checker import NOT_CHECKED, Settings, check_urls, server
 from modelkb.linkcheck.collect import (
     catalog_links,
     locate,
     offline_problems,
     problem_position,
 )
-from modelkb.linkcheck.results import STATUSES, Result, load_results, now_iso, save_results
+from modelkb.linkcheck.results import (
+    RESULTS_FILE,
+    STATUSES,
+    Result,
+    load_results,
+    now_iso,
+    save_results,
+)
 from modelkb.site.project import SNAPSHOT_DIR, Project
 
 DEFAULT_CATALOG = Path("catalog.yml")
 DEFAULT_CACHE = Path(".cache") / "modelkb"  # beside a catalog that has no mkdocs.yml
+EXIT_STATUS = ("exit status: 0 every link checked, none broken; 1 a broken link (or a catalog "
+               "problem); 2 nothing could be reached (no network); 3 none broken, but some "
+               "links not checked (--budget ran out, or their host timed out); 130 "
+               "interrupted (the results found so far are kept)")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)\Z")
 
@@ -63,10 +80,18 @@ def _bounded(kind: type, low: float, high: float):
     return parse
 
 
+def _positive(parse):
+    def positive(text: str) -> timedelta:
+        value = parse(text)
+        if value <= timedelta(0):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a time longer than zero")
+        return value
+    return positive
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `modelkb links`."""
-    parser.epilog = ("exit status: 0 no broken link, 1 a broken link (or a catalog problem), "
-                     "2 nothing could be reached (no network)")
+    parser.epilog = EXIT_STATUS
     parser.add_argument("catalog", nargs="?", default=None, type=Path,
                         help="the catalog file (default: the one the site's mkdocs.yml names, "
                              "else catalog.yml)")
@@ -90,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=_bounded(int, 0, 10), default=2, metavar="N",
                         help="tries again after a connection error, a time-out, 429 or 5xx, "
                              "with growing waits (default: 2)")
+    parser.add_argument("--budget", type=_positive(duration), default=timedelta(minutes=5),
+                        metavar="DURATION",
+                        help="the most the whole run may take (e.g. 90s, 10m); links not "
+                             "checked by then are reported as such (default: 5m)")
+    parser.add_argument("--host-timeouts", type=_bounded(int, 1, 100), default=2, metavar="N",
+                        help="after N requests to one host got no answer within --timeout, "
+                             "its other links are not asked (default: 2)")
     parser.add_argument("--json", action="store_true",
                         help="print the report as JSON (the same exit status)")
 
@@ -135,12 +167,25 @@ def run(args: argparse.Namespace) -> int:
     cached = load_results(cache_dir)
     now = datetime.now(timezone.utc)
     fresh = {url: r for url, r in cached.items()
-             if r.checked_at is not None and timedelta(0) <= now - r.checked_at <= args.max_age}
+             if r.checked_at is not None and r.status != NOT_CHECKED
+             and timedelta(0) <= now - r.checked_at <= args.max_age}
     wanted = list(dict.fromkeys(u.url for u in uses))
     to_check = [u for u in wanted if u not in fresh and u not in malformed]
     settings = Settings(timeout=args.timeout, concurrency=args.concurrency,
-                        per_host=args.per_host, retries=args.retries)
-    outcome = check_urls(to_check, settings) if to_check else None
+                        per_host=args.per_host, retries=args.retries,
+                        budget=args.budget.total_seconds(), host_timeouts=args.host_timeouts)
+    keep = {u.url for u in uses}
+    done: dict[str, Result] = {}
+    try:
+        outcome = check_urls(to_check, settings, done) if to_check else None
+    except KeyboardInterrupt:
+        kept = [r for r in done.values() if not r.network]  # a network failure may be ours
+        if kept:
+            _save(cache_dir, cached, keep, {r.url: r for r in kept})
+        print(f"{name}: interrupted: {len(kept)} of {len(to_check)} "
+              f"link{'s' if len(to_check) != 1 else ''} checked; their results are kept in "
+              f"{cache_dir / RESULTS_FILE}")
+        raise
     results = {url: fresh[url] for url in wanted if url in fresh and url not in malformed}
     network_down = outcome is not None and outcome.network_down
     if outcome is not None:
@@ -153,24 +198,20 @@ def run(args: argparse.Namespace) -> int:
                                               reason=problem.message, checked=checked,
                                               hint=problem.hint)
     if outcome is not None and not network_down:
-        keep = {u.url for u in uses}
-        merged = {url: r for url, r in cached.items() if url in keep}
-        merged.update({url: r for url, r in results.items() if r.status != "unverified"})
-        try:
-            save_results(cache_dir, merged)
-        except OSError as exc:
-            raise ModelkbError(f"cannot write {cache_dir / 'links.json'}: "
-                               f"{exc.strerror or exc}; check the cache folder's permissions "
-                               "and free space, or pass --cache") from None
+        _save(cache_dir, cached, keep, results)
 
     findings = _findings(name, uses, offline, results, located)
     broken = sum(f["status"] == "broken" for f in findings)
     counts = {status: sum(r.status == status for r in results.values()) for status in STATUSES}
-    summary = _summary(name, wanted, fresh, to_check, counts, outcome, network_down)
-    status = 1 if broken else (2 if network_down else 0)
+    summary = _summary(name, wanted, fresh, to_check, counts, outcome, network_down,
+                       settings)
+    status = 1 if broken else (2 if network_down else (3 if counts[NOT_CHECKED] else 0))
     if args.json:
         report = {"catalog": name, "checked": checked, "exit_status": status,
-                  "network_down": network_down, "summary": summary,
+                  "network_down": network_down,
+                  "budget_ran_out": bool(outcome and outcome.budget_ran_out),
+                  "hosts_given_up": list(outcome.slow_hosts) if outcome else [],
+                  "summary": summary,
                   "counts": counts, "requests": outcome.requests if outcome else 0,
                   "findings": findings,
                   "links": [_link_json(u, results.get(u.url)) for u in uses]}
@@ -181,6 +222,27 @@ def run(args: argparse.Namespace) -> int:
                       f"{finding['subject']}: {finding['reason']}", finding["hint"]))
     print(summary)
     return status
+
+
+def _save(cache_dir: Path, cached: dict[str, Result], keep: set[str],
+          results: dict[str, Result]) -> None:
+    """Write the results file: the cached results of links still in the catalog, updated by
+    ``results``. What nothing was learnt about keeps its older result: an unverified link
+    always, a link not checked when it has one (it is still asked first next time)."""
+    merged = {url: r for url, r in cached.items() if url in keep}
+    for url, result in results.items():
+        if result.status == "unverified":
+            continue
+        if result.status == NOT_CHECKED and url in merged \
+                and merged[url].status != NOT_CHECKED:
+            continue
+        merged[url] = result
+    try:
+        save_results(cache_dir, merged)
+    except OSError as exc:
+        raise ModelkbError(f"cannot write {cache_dir / RESULTS_FILE}: "
+                           f"{exc.strerror or exc}; check the cache folder's permissions "
+                           "and free space, or pass --cache") from None
 
 
 def _findings(name: str, uses, offline, results: dict[str, Result], located) -> list[dict]:
@@ -208,7 +270,7 @@ def _findings(name: str, uses, offline, results: dict[str, Result], located) -> 
 
 
 def _summary(name: str, wanted: list[str], fresh: dict, to_check: list[str],
-             counts: dict[str, int], outcome, network_down: bool) -> str:
+             counts: dict[str, int], outcome, network_down: bool, settings: Settings) -> str:
     hosts = len({server(u) for u in to_check})
     if network_down:
         return (f"{name}: no network: none of the {hosts} host{'s' if hosts != 1 else ''} "
@@ -217,15 +279,26 @@ def _summary(name: str, wanted: list[str], fresh: dict, to_check: list[str],
                 "run again when online")
     reused = sum(url in fresh for url in wanted)
     parts = [f"{counts[s]} {s}" for s in STATUSES if counts[s] or s in ("ok", "broken")]
-    return (f"{name}: {len(wanted)} link{'s' if len(wanted) != 1 else ''}"
+    text = (f"{name}: {len(wanted)} link{'s' if len(wanted) != 1 else ''}"
             f" ({len(to_check)} checked now, {reused} from results younger than --max-age): "
             + ", ".join(reversed(parts)))
+    if outcome is not None and outcome.slow_hosts:
+        count = len(outcome.slow_hosts)
+        text += (f"; gave up on {count} host{'s' if count != 1 else ''} that timed out "
+                 f"{settings.host_timeouts} time{'s' if settings.host_timeouts != 1 else ''} "
+                 f"({', '.join(outcome.slow_hosts[:5])}{', ...' if count > 5 else ''})")
+    if outcome is not None and outcome.budget_ran_out:
+        left = sum(r.reason.startswith("not checked: the time budget")
+                   for r in outcome.results.values())
+        text += (f"; the time budget of {settings.budget:g} s ran out: {left} "
+                 f"link{'s' if left != 1 else ''} not checked (run again, or raise --budget)")
+    return text
 
 
 def _link_json(use, result: Result | None) -> dict:
     return {"url": use.url, "line": use.line, "col": use.col, "section": use.section,
             "entry": use.key, "field": use.field,
-            "status": result.status if result else "not checked",
+            "status": result.status if result else NOT_CHECKED,
             "reason": result.reason if result else "", "hint": result.hint if result else "",
             "fix": result.fix if result else None,
             "checked": result.checked if result else None}

@@ -21,7 +21,18 @@
   every one of those connections failed (name, refusal, connect time-out) it counts as
   unreachable and its other links are not tried, and when three hosts (or all, if fewer)
   are unreachable before anything at all answered, the links not yet checked are left
-  "unverified" and the run says the network is down (:attr:`Run.network_down`).
+  "unverified" and the run says the network is down (:attr:`Run.network_down`);
+- **a slow host**: once ``host_timeouts`` requests to one host got no answer in time (2 by
+  default), its links not yet asked are "not checked: host H timed out twice", without a
+  request (the links that timed out are broken, as ever);
+- **a budget**: the whole run takes at most ``budget`` seconds; the links still being
+  checked then are "not checked: the time budget of N s ran out" (:attr:`Run.budget_ran_out`).
+
+Whatever a server answers, each link gets a :class:`Result` and the run goes on: headers are
+parsed defensively (``Retry-After`` is ASCII digits or an HTTP date, at most a day), a
+redirect target is checked by the one policy before it is requested, and any other failure
+while checking a link becomes that link's "broken" result with its reason. The results found
+so far are in the ``done`` mapping the caller passes, so an interrupted run keeps them.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import signal
 import socket
 import ssl
 from collections.abc import Iterable
@@ -46,6 +58,9 @@ USER_AGENT = "modelkb-links/1 (checks the outbound links of a modelkb site)"
 HEAD_FALLBACK = frozenset({400, 403, 404, 405, 406, 410, 501})
 HEAD_REFUSED = frozenset({405, 501})  # the host does not do HEAD: GET from then on
 NETWORK_DOWN_HOSTS = 3
+MAX_RETRY_AFTER = 86400.0  # seconds: a longer Retry-After counts as a day
+NOT_CHECKED = "not checked"
+_ASCII_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,8 @@ class Settings:
     max_redirects: int = 10
     backoff: float = 0.5
     retry_after_cap: float = 30.0
+    budget: float | None = 300.0  # seconds for the whole run (None: no limit)
+    host_timeouts: int = 2  # time-outs after which a host's other links are not asked
 
 
 @dataclass
@@ -70,6 +87,8 @@ class Run:
     answers: int  # HTTP answers received
     network_down: bool  # nothing could be reached at all
     first_error: str  # the first network failure, as "host: reason" ('' when none)
+    budget_ran_out: bool = False  # some links were not checked for want of time
+    slow_hosts: tuple[str, ...] = ()  # hosts given up on after repeated time-outs
 
 
 @dataclass(frozen=True)
@@ -83,30 +102,75 @@ class _Failed(Exception):
     """A request that got no HTTP answer, classified."""
 
     def __init__(self, reason: str, hint: str, *, network: bool, retry: bool,
-                 status: str = "broken"):
+                 status: str = "broken", timeout: bool = False, skipped: bool = False):
         super().__init__(reason)
         self.reason, self.hint = reason, hint
         self.network, self.retry, self.status = network, retry, status
+        self.timeout = timeout  # no answer in time (the host counts towards giving up)
+        self.skipped = skipped  # not asked: its host was given up on
 
 
-def check_urls(urls: Iterable[str], settings: Settings | None = None) -> Run:
-    """Check each URL (duplicates once); see the module docstring."""
+def check_urls(urls: Iterable[str], settings: Settings | None = None,
+               done: dict[str, Result] | None = None) -> Run:
+    """Check each URL (duplicates once); see the module docstring. Each result is put in
+    ``done`` as soon as it is known; a SIGTERM (as a SIGINT) ends the run with
+    KeyboardInterrupt, the results found so far left in ``done``."""
     unique = list(dict.fromkeys(urls))
-    return asyncio.run(_check_all(unique, settings or Settings()))
+    try:
+        return asyncio.run(_check_all(unique, settings or Settings(),
+                                      done if done is not None else {}))
+    except asyncio.CancelledError:  # SIGTERM cancelled the run
+        raise KeyboardInterrupt from None
 
 
-async def _check_all(urls: list[str], settings: Settings) -> Run:
+def _budget_result(url: str, budget: float) -> Result:
+    return Result(url=url, status=NOT_CHECKED,
+                  reason=f"not checked: the time budget of {budget:g} s ran out",
+                  checked=now_iso(),
+                  hint=("run again: links checked in this run are not asked again within "
+                        "--max-age; or raise --budget"))
+
+
+async def _check_all(urls: list[str], settings: Settings, done: dict[str, Result]) -> Run:
     limits = httpx.Limits(max_connections=settings.concurrency,
                           max_keepalive_connections=settings.concurrency)
-    async with async_client(timeout=httpx.Timeout(settings.timeout), limits=limits,
-                            headers={"User-Agent": USER_AGENT, "Accept": "*/*"}) as client:
-        checker = _Checker(client, settings, {server(u) for u in urls})
-        found = await asyncio.gather(*(checker.check(u) for u in urls))
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    terminate = False  # SIGTERM ends the run as SIGINT does, the results so far kept
+    if main is not None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, main.cancel)
+            terminate = True
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass  # not the main thread, or no signals here
+    try:
+        async with async_client(timeout=httpx.Timeout(settings.timeout), limits=limits,
+                                headers={"User-Agent": USER_AGENT, "Accept": "*/*"}
+                                ) as client:
+            checker = _Checker(client, settings, {server(u) for u in urls}, done)
+            tasks = [asyncio.create_task(checker.check(u)) for u in urls]
+            try:
+                if tasks:
+                    await asyncio.wait(tasks, timeout=settings.budget)
+            finally:
+                pending = [t for t in tasks if not t.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        if terminate:
+            loop.remove_signal_handler(signal.SIGTERM)
+    unfinished = [url for url in urls if url not in done]  # when the budget ran out
+    for url in unfinished:
+        done[url] = _budget_result(url, settings.budget or 0)
     first = next(iter(checker.unreachable.items()), None)
-    return Run(results=dict(zip(urls, found, strict=True)), requests=checker.requests,
+    return Run(results={url: done[url] for url in urls}, requests=checker.requests,
                answers=checker.answers,
                network_down=not checker.reached and bool(checker.unreachable),
-               first_error=f"{_shown(first[0])}: {first[1].reason}" if first else "")
+               first_error=f"{_shown(first[0])}: {first[1].reason}" if first else "",
+               budget_ran_out=bool(unfinished),
+               slow_hosts=tuple(_shown(h) for h in checker.slow_hosts))
 
 
 def _shown(host: str) -> str:
@@ -135,19 +199,28 @@ def _phrase(code: int) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks to wait (a number or an HTTP date), or None."""
-    if not value:
+    """Seconds a Retry-After header asks to wait, at most :data:`MAX_RETRY_AFTER`: ASCII
+    digits or an HTTP date (RFC 9110); anything else (other digits, a sign, a fraction, a
+    date Python cannot hold) is no Retry-After at all."""
+    if not value or not value.isascii():
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _ASCII_DIGITS.match(value):
+        return min(float(value[:12]), MAX_RETRY_AFTER)  # 12 digits are more than a day
+    if len(value) > 64:
+        return None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        wait = (when - datetime.now(timezone.utc)).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, wait), MAX_RETRY_AFTER)
+
+
+def _wait(seconds: float) -> str:
+    return "a day or more" if seconds >= MAX_RETRY_AFTER else f"{seconds:.0f} s"
 
 
 def _causes(exc: BaseException) -> Iterable[BaseException]:
@@ -168,7 +241,7 @@ def _classify(exc: BaseException, timeout: float) -> _Failed:
     if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
         return _Failed(f"no answer within {timeout:g} s",
                        "the server is too slow or stuck; try again later, or raise --timeout",
-                       network=False, retry=True)
+                       network=False, retry=True, timeout=True)
     if isinstance(exc, httpx.ConnectError):
         text = " ".join(str(e) for e in chain)
         if any(isinstance(e, ssl.SSLError) for e in chain) or "SSL" in text:
@@ -207,8 +280,11 @@ def _error_hint(code: int) -> str:
 
 
 class _Checker:
-    def __init__(self, client: httpx.AsyncClient, settings: Settings, hosts: set[str]):
-        self.client, self.s = client, settings
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, hosts: set[str],
+                 done: dict[str, Result]):
+        self.client, self.s, self.done = client, settings, done
+        self.timeouts: dict[str, int] = {}  # host -> requests that got no answer in time
+        self.slow_hosts: list[str] = []  # hosts given up on, in the order it happened
         self.all = asyncio.Semaphore(settings.concurrency)
         self.per_host: dict[str, asyncio.Semaphore] = {}
         self.no_head: set[str] = set()
@@ -224,11 +300,19 @@ class _Checker:
                                                                  len(self.hosts))
 
     async def check(self, url: str) -> Result:
+        """The link's result; never raises (but for cancellation)."""
         try:
-            return await self._follow(url)
+            result = await self._follow(url)
         except _Failed as failed:
-            return Result(url=url, status=failed.status, reason=failed.reason,
-                          checked=now_iso(), hint=failed.hint, network=failed.network)
+            result = Result(url=url, status=failed.status, reason=clip(failed.reason),
+                            checked=now_iso(), hint=clip(failed.hint), network=failed.network)
+        except Exception as exc:  # an answer nothing above foresaw: this link's result only
+            result = Result(url=url, status="broken",
+                            reason=clip(f"check failed ({type(exc).__name__}: {exc})", 200),
+                            checked=now_iso(),
+                            hint="the server's answer could not be read; open it in a browser")
+        self.done[url] = result
+        return result
 
     async def _follow(self, url: str) -> Result:
         current, fragment = _defrag(url)
@@ -264,6 +348,10 @@ class _Checker:
         if refused.why == "too-many":
             return _Failed(f"more than {self.s.max_redirects} redirects",
                            "link the final address", network=False, retry=False)
+        if refused.why == "invalid":
+            return _Failed(f"{_phrase(status)} to an address that is not a valid URL",
+                           f"{clip(refused.target, 200)}: {clip(refused.detail, 200)}; link "
+                           "the page the redirect should reach", network=False, retry=False)
         return _Failed(f"{_phrase(status)} to a non-web address",
                        "link the page the redirect should reach", network=False, retry=False)
 
@@ -283,7 +371,7 @@ class _Checker:
         if code == 429:
             wait = answer.retry_after
             hint = ("the server limits requests"
-                    + (f" and asks to wait {wait:.0f} s" if wait is not None else "")
+                    + (f" and asks to wait {_wait(wait)}" if wait is not None else "")
                     + "; check again later")
             return Result(url=url, status="unverified", reason=_phrase(code),
                           checked=now_iso(), code=code, hint=hint)
@@ -304,14 +392,18 @@ class _Checker:
                 await asyncio.sleep(wait + random.uniform(0, self.s.backoff / 4))
             try:
                 answer = await self._head_or_get(url)
-            except _Failed:
-                raise  # the host or the network is known to be unreachable
-            except (httpx.HTTPError, asyncio.TimeoutError, OSError) as exc:
+            except _Failed as known:
+                if known.skipped and isinstance(outcome, _Failed):
+                    raise outcome from None  # this link's own time-out, not the skip
+                raise  # the host or the network is known to be unreachable, or too slow
+            except Exception as exc:  # any failure of this request is classified
                 outcome = _classify(exc, self.s.timeout)
                 if not outcome.network:
                     self.reached = True
                 elif self._give_up_on(host, outcome):
                     break
+                if outcome.timeout:
+                    self._timed_out(host)
                 if not outcome.retry:
                     break
                 continue
@@ -337,6 +429,13 @@ class _Checker:
         self.unreachable.setdefault(host, failure)
         return True
 
+    def _timed_out(self, host: str) -> None:
+        """Count a request to ``host`` that got no answer in time; after ``host_timeouts``
+        of them, its links not yet asked are not checked."""
+        self.timeouts[host] = self.timeouts.get(host, 0) + 1
+        if self.timeouts[host] >= self.s.host_timeouts and host not in self.slow_hosts:
+            self.slow_hosts.append(host)
+
     async def _head_or_get(self, url: str) -> _Answer:
         host = server(url)
         if host not in self.no_head:
@@ -358,6 +457,12 @@ class _Checker:
             known = self.unreachable.get(host)
             if known is not None:
                 raise _copy(known)
+            if host in self.slow_hosts:
+                count = self.timeouts[host]
+                times = {1: "once", 2: "twice"}.get(count, f"{count} times")
+                raise _Failed(f"not checked: host {_shown(host)} timed out {times}",
+                              "the server is too slow; run again later, or raise --timeout",
+                              network=False, retry=False, status=NOT_CHECKED, skipped=True)
             if self.network_down:
                 raise _Failed("not checked: no network", "run again when online",
                               network=True, retry=False, status="unverified")

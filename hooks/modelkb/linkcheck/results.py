@@ -3,15 +3,19 @@
 A result is ``ok`` (a 2xx answer), ``moved`` (a 2xx answer reached through a permanent
 redirect, 301 or 308: ``fix`` is the new address), ``broken`` (an error answer, a redirect
 loop, no answer within the time limit, a host that does not resolve or refuses the
-connection, a malformed arXiv link) or ``unverified`` (rate limited past the wait modelkb
-accepts: nothing is known).
+connection, a malformed arXiv link), ``unverified`` (rate limited past the wait modelkb
+accepts: nothing is known) or ``not checked`` (no request was made or finished: the time
+budget ran out, or the link's host was given up on after repeated time-outs; ``reason``
+says which).
 
 ``links.json`` maps each URL to its latest result with the time it was checked (UTC,
-ISO 8601). It is written atomically; a file that cannot be read, or a record of the wrong
-shape, counts as no result (the link is checked again), so a damaged or hand-edited file
-can neither stop a run nor put markup on the Link health page (the page escapes every
-text anyway). Text that came from a server (a reason phrase, a redirect target) is clipped
-to :data:`MAX_TEXT` characters.
+ISO 8601). It is written atomically. It is a cache: a file that cannot be read, is larger
+than :data:`MAX_FILE` bytes, is not JSON (``NaN`` and ``Infinity`` included), nests too
+deeply or has not the shape it is written with counts as no results, and a record of the
+wrong shape as no result for its link (the links are checked again), with one warning; so
+a damaged or hand-edited file can neither stop a run nor put markup on the Link health
+page (the page escapes every text anyway). Text that came from a server (a reason phrase,
+a redirect target) is clipped to :data:`MAX_TEXT` characters.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ log = logging.getLogger(__name__)
 
 RESULTS_FILE = "links.json"  # in the cache folder
 RESULTS_FORMAT = 1
-STATUSES = ("broken", "moved", "unverified", "ok")  # worst first
+STATUSES = ("broken", "moved", "unverified", "not checked", "ok")  # worst first
 MAX_TEXT = 300
+MAX_FILE = 64 << 20  # bytes: a larger links.json is not read
 
 
 @dataclass(frozen=True)
@@ -82,24 +87,42 @@ def _result_from(url: str, data: object) -> Result | None:
     return result if result.checked_at is not None else None
 
 
-def load_results(cache_dir: Path) -> dict[str, Result]:
-    """The cached results by URL; {} when there are none or the file cannot be read."""
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_results(cache_dir: Path, level: int = logging.WARNING) -> dict[str, Result]:
+    """The cached results by URL; {} when there are none or the file is not a results file
+    (then one message at ``level`` says so, as when some records are dropped)."""
     path = Path(cache_dir) / RESULTS_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE + 1)
+        if len(raw) > MAX_FILE:
+            raise ValueError(f"larger than {MAX_FILE >> 20} MiB")
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        log.debug("link results %s unusable (%s); links are checked again", path, exc)
+    except (OSError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else clip(str(exc), 200)
+        log.log(level, "%s is not a link results file (%s); treated as missing: every link "
+                "is checked again", path, why)
         return {}
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT \
             or not isinstance(data.get("results"), dict):
+        log.log(level, "%s is not a link results file (not the shape modelkb writes); "
+                "treated as missing: every link is checked again", path)
         return {}
     found = {}
     for url, record in data["results"].items():
         result = _result_from(url, record)
         if result is not None:
             found[url] = result
+    dropped = len(data["results"]) - len(found)
+    if dropped:
+        log.log(level, "%s: %d record%s not the shape modelkb writes; treated as missing: "
+                "%s checked again", path, dropped, "s are" if dropped != 1 else " is",
+                "those links are" if dropped != 1 else "that link is")
     return found
 
 

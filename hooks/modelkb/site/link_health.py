@@ -3,13 +3,15 @@ it, broken ones first, each with the date it was checked and the catalog entries
 
 The page is built from the results cached in the cache folder (``links.json``, see
 :mod:`modelkb.linkcheck.results`); a build makes no request. Without results it says how to
-produce them. Everything from the results file (reasons, hints, a moved link's new address,
-which a server chose) is shown as plain text; only addresses that pass the site's URL check
-become links.
+produce them; links a run did not check (its time budget ran out, or their host timed out
+repeatedly) are listed with the reason under "Not checked yet". Everything from the results
+file (reasons, hints, a moved link's new address, which a server chose) is shown as plain
+text; only addresses that pass the site's URL check become links.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,7 +37,9 @@ def link_health_page(catalog: Catalog, cache_dir: Path) -> str:
     by_url: dict[str, list[LinkUse]] = defaultdict(list)
     for use in catalog_links(catalog):
         by_url[use.url].append(use)
-    results = {url: r for url, r in load_results(cache_dir).items() if url in by_url}
+    # a damaged results file is told at info level: a cache never fails a --strict build
+    results = {url: r for url, r in load_results(cache_dir, logging.INFO).items()
+               if url in by_url}
     lines = [f"# {LINK_HEALTH_TITLE}", "",
              ("The catalog's links to other sites (papers, code, weights, photo sources and "
               "links in the text), as `modelkb links` last found them."), ""]
@@ -84,7 +88,8 @@ def _item(status: str, url: str, result: Result | None, uses: list[LinkUse],
             parts.append(f"now at {new}")
         elif result.status != "ok" and result.hint:
             parts.append(plain(result.hint))
-        parts.append(f"checked {plain(_when(result.checked))}")
+        tried = "tried" if result.status == NOT_CHECKED else "checked"
+        parts.append(f"{tried} {plain(_when(result.checked))}")
     owners = ", ".join(dict.fromkeys(_owner(use, catalog) for use in uses))
     return f"- {' · '.join(parts)} · in {owners}"
 

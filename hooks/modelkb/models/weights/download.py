@@ -18,12 +18,15 @@ are checked before it is inflated.
 Each download is staged in its own temporary folder inside the cache and moved into place
 only when complete and verified, under a lock file named after the real path of its target
 (so threads and processes fetching the same file download it once); on any failure nothing
-is left but the lock. Uses httpx, redirects followed by hand under modelkb's one policy
+is left but the lock. A disk that fills up (ENOSPC, EDQUOT, or EFBIG past a file size
+limit) is one error naming the file, the cache folder and the fix; the partial download is
+removed and no digest is recorded. Uses httpx, redirects followed by hand under modelkb's one policy
 (:mod:`modelkb.http_client`), so each hop is checked.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -39,7 +42,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 from modelkb.errors import ModelkbError
 from modelkb.files import atomic_write, hash_file, lock_for
-from modelkb.http_client import Redirects, Refused, client, is_redirect, location
+from modelkb.http_client import Redirects, Refused, client, is_redirect, location, url_problem
 from modelkb.models.weights.sizes import archive_cap, check_members, megabytes, weights_cap
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,8 @@ CHUNK = 1 << 16
 MAX_HOPS = 5
 RECORDED = "recorded-sha256.json"
 LOCKS = ".locks"
+# Out of room: no space, over quota, or over the process's file size limit (RLIMIT_FSIZE).
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def default_cache_dir() -> Path:
@@ -79,6 +84,9 @@ def check_url(url: str, context: str = "") -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ModelkbError(f"weights URL {shown!r}{where}: only http:// and https:// URLs "
                            "with a host can be downloaded")
+    problem = url_problem(url)  # what httpx would fail on mid-request (host name, length)
+    if problem is not None:
+        raise ModelkbError(f"weights URL {shown!r}{where} is not a valid URL ({problem})")
     return url
 
 
@@ -146,8 +154,8 @@ class _ConfirmPage(HTMLParser):
 
 def _body(response, url: str, out_path: Path, cap: int, progress: bool) -> None:
     """Stream a 200 response into ``out_path``, bounded by ``cap`` and its Content-Length."""
-    length = response.headers.get("Content-Length")
-    declared = int(length) if length and length.strip().isdigit() else None
+    length = (response.headers.get("Content-Length") or "").strip()
+    declared = int(length) if re.fullmatch(r"[0-9]{1,20}", length) else None
     if declared is not None and declared > cap:
         raise ModelkbError(f"{url}: refused, it declares {megabytes(declared)}, more than the "
                            f"cap of {megabytes(cap)} for weights downloads")
@@ -195,7 +203,10 @@ def _download(url: str, out_path: Path, cap: int, timeout: float, progress: bool
             check_url(current, f"reached from {url}" if current != url else "")
             try:
                 response = session.send(session.build_request("GET", current), stream=True)
-            except httpx.HTTPError as exc:
+            except httpx.RemoteProtocolError as exc:
+                raise ModelkbError(f"cannot download {url}: the server's answer is not valid "
+                                   f"HTTP ({_reason(exc)})") from None
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise ModelkbError(
                     f"cannot download {url}: {_reason(exc)}; this machine looks offline or the "
                     "host is unreachable. Download the file elsewhere, check its SHA-256, and "
@@ -315,6 +326,21 @@ def fetch(url: str, sha256: str | None, cache_dir: str | Path | None = None,
     if sha256 is not None and not _HEX64.match(sha256):
         raise ModelkbError(
             f"a SHA-256 of 64 hex digits is required to download {url}, got {sha256!r}")
+    try:
+        return _fetch_locked(url, sha256, folder, timeout, progress, member)
+    except OSError as exc:
+        if exc.errno not in DISK_FULL_ERRNOS:
+            raise
+        what = f"{url}{f' ({member})' if member else ''}"
+        raise ModelkbError(
+            f"no space left on device while downloading {what} into {folder} "
+            f"({os.strerror(exc.errno)}): nothing was kept; free space there, or keep "
+            "downloaded weights on a disk with room (they go to the user cache folder, "
+            "$XDG_CACHE_HOME/modelkb/weights on Linux)") from None
+
+
+def _fetch_locked(url: str, sha256: str | None, folder: Path, timeout: float, progress: bool,
+                  member: str | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     first = hashlib.sha256(f"{url}#{member or ''}".encode()).hexdigest()[:16]
     key = cache_path(url, sha256, folder, member) if sha256 else folder / f"first-{first}"
@@ -347,6 +373,8 @@ def _fetch_into(url: str, expected: str, folder: Path, staging: Path, timeout: f
             f"downloaded {url}{f' ({member})' if member else ''} but its SHA-256 is {got}, "
             f"not the expected {expected}; the file was discarded (wrong URL, changed file, "
             "or a tampered download)")
+    target = cache_path(url, got, folder, member)
+    target.parent.mkdir(parents=True, exist_ok=True)  # before the record: it may not fit
     if not expected:
         with _lock(folder, folder / RECORDED):
             recorded = _recorded(folder)
@@ -356,8 +384,6 @@ def _fetch_into(url: str, expected: str, folder: Path, staging: Path, timeout: f
                     "'sha256: %s' to its weights entry in the catalog so every later "
                     "download is verified against it", url,
                     f" ({member})" if member else "", got, got)
-    target = cache_path(url, got, folder, member)
-    target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(payload, target)  # same file system: the staging folder is in the cache
     return target
 

@@ -133,13 +133,16 @@ def _copy(shard: Path, tmp_path: Path) -> Path:
 
 def _entry(root: Path, level: str, holding: str) -> Path:
     """The shard's entry folder of ``level`` that holds the file ``holding``."""
-    found = [p for p in (root / "shard" / level).iterdir() if (p / holding).is_file()]
+    found = [p for p in (root / "shard" / level).iterdir()
+             if not p.name.startswith(".") and (p / holding).is_file()]
     assert found, (level, holding)
     return found[0]
 
 
 def _renders_of(root: Path, entry_id: str) -> Path:
     for folder in (root / "shard" / "renders").iterdir():
+        if folder.name.startswith("."):
+            continue
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         if metrics["id"] == entry_id:
             return folder

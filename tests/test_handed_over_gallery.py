@@ -375,8 +375,8 @@ print(json.dumps({"code": code, "seconds": seconds, "peak_kib": peak}))
 @pytest.mark.parametrize("bomb", ["webp", "png"])
 def test_an_image_bomb_in_a_shard_is_refused_quickly_in_bounded_memory(
         shard: Path, tmp_path: Path, bomb: str) -> None:
-    """The viewer's images replaced by bombs (a 12,000 x 12,000 WebP of a few bytes; a
-    10,000 x 10,000 PNG of about 300 KB), manifests resealed: the merge refuses them from
+    """The viewer's images replaced by bombs (a 12,000 x 12,000 WebP of 30 bytes; a
+    10,000 x 10,000 PNG of 285 KB), manifests resealed: the merge refuses them from
     their headers, in a fresh process, under 2 s and 300 MB."""
     root = _copy(shard, tmp_path)
     folder = _renders_of(root, "plain")

@@ -114,13 +114,15 @@ def merge(config_file: str | Path, sources: list[Path], weights: str | None = No
           cache: Path | None = None):  # -> MergeReport
     """Merge the shard cache folders ``sources`` into the site's cache (or ``cache``)."""
     from modelkb.gallery.runner import gallery_keys
+    from modelkb.gallery.shardcheck import EntryChecker
     from modelkb.gallery.shards import merge_caches
 
     project = _project(config_file, None, weights, cache)
     catalog = project.load_catalog()
     keys, failures = gallery_keys(catalog, project.gallery_dir, project.cache_dir,
                                   project.weights_choice())
-    report = merge_caches([(s, str(s)) for s in sources], project.cache_dir, keys)
+    checker = EntryChecker(catalog, project.gallery_dir, keys, project.max_pixels)
+    report = merge_caches([(s, str(s)) for s in sources], project.cache_dir, keys, checker)
     report.missing += [str(f) for f in failures]
     return report
 

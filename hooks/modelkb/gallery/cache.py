@@ -17,9 +17,10 @@ they write, not the cache: two builds sharing a cache never compute the same ent
 by threads of one build or by several processes.
 
 Every read verifies the entry against its manifest (each file's size and SHA-256, and no
-file more or less): an entry changed on disk (a flipped byte, an edited ``metrics.json``),
-or whose manifest is unreadable, is reported with a warning and computed again. Reading
-never writes, so an unchanged build works on a read-only cache.
+file more or less), then with the cache's ``check`` (its records against their schema): an
+entry changed on disk (a flipped byte, an edited ``metrics.json``), whose manifest is
+unreadable, or whose record is not one the code writes, is reported with a warning and
+computed again. Reading never writes, so an unchanged build works on a read-only cache.
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ def _short(key: str) -> str:
 class Cache:
     """A folder of immutable entries addressed by key (a hex digest)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, check: Callable[[Path], str | None] | None = None):
         self.root = Path(root)
+        self.check = check  # what else is wrong with a verified entry folder (its records)
 
     def path(self, key: str) -> Path:
         """Where the entry for ``key`` lives (whether or not it exists)."""
@@ -157,7 +159,7 @@ class Cache:
                     return f"has a changed file {name} (SHA-256 mismatch)"
             except OSError as exc:
                 return f"has an unreadable file {name} ({exc.strerror or exc})"
-        return None
+        return self.check(folder) if self.check is not None else None
 
     def keys(self) -> list[str]:
         """Keys of the entries present (temporary folders excluded)."""

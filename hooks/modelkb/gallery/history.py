@@ -6,20 +6,27 @@ run made them, so a result says why it was computed ("input photo changed").
 (each restore step), the CPU side of computed entries, and rendering; the cost model
 (:mod:`modelkb.gallery.forecast`) reads them. Both are written atomically under a lock, and
 only when they change (an unchanged build writes nothing: a read-only cache still works).
+
+Both are caches: one that is not JSON, holds NaN or Infinity, or fails its schema
+(:func:`keys_problem`, :func:`timings_problem`) is treated as missing, with one warning
+naming it, and the next run writes it again whole.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from modelkb.catalog import Catalog
 from modelkb.catalog.schema import architecture_of
-from modelkb.gallery.records import GalleryRecord, GalleryReport, KeyMemory
+from modelkb.gallery.records import GalleryRecord, GalleryReport, KeyMemory, strict_json
 from modelkb.pixels.runrecord import RecordError, StepInfo, from_dict
 
 log = logging.getLogger(__name__)
@@ -32,26 +39,107 @@ OTHER_STEPS = "decode, metrics, encode"  # the CPU side of a computed entry
 RENDER = "render"  # publishing one entry's files (CPU)
 
 
-def _read_json(path: Path) -> dict:
-    """A history file's content; {} when missing, unreadable or of another version."""
+def keys_problem(data: Any) -> str | None:
+    """What is wrong with parsed ``gallery-keys.json`` (None when it fits its schema)."""
+    entries = data.get("entries", {})
+    if not isinstance(entries, dict):
+        return "'entries' is not a mapping"
+    for entry_id, value in entries.items():
+        try:
+            from_dict(KeyMemory, value, f"entries.{entry_id}")
+        except RecordError as exc:
+            return str(exc)
+    return None
+
+
+STAT_NUMBERS = ("seconds", "megapixels", "seconds_per_megapixel", "load_seconds")
+
+
+MAX_TIMING = 1e9  # no timing of a picture, nor a count of megapixels, comes near this
+
+
+def _number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 <= value <= MAX_TIMING)
+
+
+def timings_problem(data: Any) -> str | None:
+    """What is wrong with parsed ``timings.json`` (None when it fits its schema): devices ->
+    names -> {samples, seconds, megapixels, seconds_per_megapixel, load_seconds}, finite
+    numbers at least 0 (seconds_per_megapixel required); variants: weights digest -> name."""
+    devices, variants = data.get("devices", {}), data.get("variants", {})
+    if not isinstance(devices, dict) or not isinstance(variants, dict):
+        return "'devices' or 'variants' is not a mapping"
+    if not all(isinstance(v, str) for v in variants.values()):
+        return "a variant is not a name"
+    for label, table in devices.items():
+        if not isinstance(table, dict):
+            return f"devices.{label} is not a mapping"
+        for name, stat in table.items():
+            where = f"devices.{label}.{name}"
+            if not isinstance(stat, dict) or "seconds_per_megapixel" not in stat:
+                return f"{where} has no seconds_per_megapixel"
+            if not isinstance(stat.get("samples", 0), int) or isinstance(stat.get("samples"),
+                                                                          bool):
+                return f"{where}.samples is not a whole number"
+            for key in STAT_NUMBERS:
+                if key in stat and not _number(stat[key]):
+                    return f"{where}.{key} is {stat[key]!r}, not a number from 0 to 1e9"
+    return None
+
+
+_warned: set[tuple[str, int, int]] = set()  # (file, mtime, size) already warned about
+_warned_lock = threading.Lock()
+
+
+def _read_json(path: Path, problem: Callable[[Any], str | None]) -> dict:
+    """A history file's content; {} when missing, unreadable, of another version, or failing
+    its schema check ``problem`` (then one warning per process names it)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) and data.get("version") == _HISTORY_VERSION else {}
+    except (OSError, UnicodeDecodeError) as exc:
+        return _damaged(path, f"cannot be read: {exc}")
+    try:
+        data = strict_json(text, path.name)
+    except RecordError as exc:
+        return _damaged(path, str(exc).removeprefix(f"{path.name}: "))
+    if not isinstance(data, dict):
+        return _damaged(path, "not a JSON object")
+    if data.get("version") != _HISTORY_VERSION:
+        return {}  # another modelkb's: as if missing, expected
+    found = problem(data)
+    return _damaged(path, found) if found else data
 
 
-def _update_json(path: Path, change) -> None:
+def _damaged(path: Path, problem: str) -> dict:
+    """{} for the damaged history file ``path``, after a warning (once per state of it)."""
+    try:
+        info = path.stat()
+        state = (str(path), info.st_mtime_ns, info.st_size)
+    except OSError:
+        state = (str(path), 0, 0)
+    with _warned_lock:
+        first = state not in _warned
+        _warned.add(state)
+    if first:
+        log.warning("gallery: %s is damaged (%s); treated as missing: the next gallery run "
+                    "writes it again", path, problem)
+    return {}
+
+
+def _update_json(path: Path, change, problem: Callable[[Any], str | None]) -> None:
     """Apply ``change(data)`` to a history file under its lock and write it atomically, only
     when it changed (an unchanged build writes nothing: a read-only cache still works)."""
     from modelkb.files import atomic_write, file_lock
 
-    current = _read_json(path)
+    current = _read_json(path, problem)
     if change(json.loads(json.dumps(current)) or {"version": _HISTORY_VERSION}) == current:
         return  # nothing new: no lock, no write
     try:
         with file_lock(path.with_name(f".{path.name}.lock")):
-            before = _read_json(path)
+            before = _read_json(path, problem)
             after = change(json.loads(json.dumps(before)) or {"version": _HISTORY_VERSION})
             if after != before:
                 atomic_write(path, json.dumps(after, indent=1, sort_keys=True))
@@ -62,14 +150,9 @@ def _update_json(path: Path, change) -> None:
 
 def load_memory(cache_dir: str | Path) -> dict[str, KeyMemory]:
     """Each entry's key parts as the last gallery run using ``cache_dir`` made them."""
-    entries = _read_json(Path(cache_dir) / KEYS_FILE).get("entries")
-    memory: dict[str, KeyMemory] = {}
-    for entry_id, data in (entries or {}).items():
-        try:
-            memory[entry_id] = from_dict(KeyMemory, data, f"{KEYS_FILE}: {entry_id}")
-        except RecordError:
-            continue  # an entry written by another version: as if never run
-    return memory
+    entries = _read_json(Path(cache_dir) / KEYS_FILE, keys_problem).get("entries") or {}
+    return {entry_id: from_dict(KeyMemory, data, f"{KEYS_FILE}: {entry_id}")
+            for entry_id, data in entries.items()}  # checked by keys_problem
 
 
 def remember_keys(cache_dir: str | Path, report: GalleryReport,
@@ -87,7 +170,7 @@ def remember_keys(cache_dir: str | Path, report: GalleryReport,
             data["entries"] = {k: v for k, v in entries.items() if k in wanted}
         return data
 
-    _update_json(Path(cache_dir) / KEYS_FILE, change)
+    _update_json(Path(cache_dir) / KEYS_FILE, change, keys_problem)
 
 
 def cpu_label() -> str:
@@ -128,7 +211,7 @@ def _add_sample(table: dict, label: str, name: str, seconds: float, megapixels: 
     stat["seconds"] = round(stat.get("seconds", 0.0) * keep + max(seconds, 0.0), 6)
     stat["megapixels"] = round(stat.get("megapixels", 0.0) * keep + megapixels, 6)
     stat["seconds_per_megapixel"] = round(stat["seconds"] / stat["megapixels"], 6)
-    stat["samples"] += 1
+    stat["samples"] = stat.get("samples", 0) + 1
     if load:  # the first use of a network in a run loads it
         stat["load_seconds"] = round(load, 3)
 
@@ -165,9 +248,9 @@ def record_timings(cache_dir: str | Path, catalog: Catalog, report: GalleryRepor
         return data
 
     if report.computed or render_seconds:
-        _update_json(Path(cache_dir) / TIMINGS_FILE, change)
+        _update_json(Path(cache_dir) / TIMINGS_FILE, change, timings_problem)
 
 
 def read_timings(cache_dir: str | Path) -> dict:
     """The cache's ``timings.json`` ({} when there is none yet)."""
-    return _read_json(Path(cache_dir) / TIMINGS_FILE)
+    return _read_json(Path(cache_dir) / TIMINGS_FILE, timings_problem)

@@ -11,11 +11,62 @@ differ into the reasons an impact report and ``modelkb plan`` give ("input photo
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelkb.pixels.runrecord import Metrics, RunRecord, Size, from_dict
+from modelkb.pixels.runrecord import Metrics, RecordError, RunRecord, Size, from_dict
+
+MAX_RECORD_BYTES = 1 << 20  # a record or history file of the cache (the largest are a few KB)
+
+
+def _no_constant(name: str) -> float:
+    raise RecordError(f"holds {name}, which JSON has no number for")
+
+
+def _finite(value: Any, where: str) -> None:
+    """Refuse (RecordError) infinite numbers anywhere in parsed JSON (``1e999`` parses as
+    infinity), and nesting deeper than a record has."""
+    stack = [(value, where, 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if depth > 32:
+            raise RecordError(f"{at}: nested more deeply than a record is")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise RecordError(f"{at}: holds Infinity, which is not a measured number")
+        if isinstance(item, dict):
+            stack.extend((v, f"{at}.{k}", depth + 1) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{at}[{i}]", depth + 1) for i, v in enumerate(item))
+
+
+def strict_json(text: str, where: str) -> Any:
+    """Parsed JSON of a record or cache file, refusing (RecordError, naming ``where``) what
+    no record holds: NaN and Infinity, numbers that overflow to infinity, more than
+    :data:`MAX_RECORD_BYTES`, text that is not JSON."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise RecordError(f"{where}: {len(text):,} characters, more than a record holds")
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecordError as exc:
+        raise RecordError(f"{where}: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise RecordError(f"{where}: not JSON ({exc})") from None
+    _finite(data, where)
+    return data
+
+
+def read_record(path: Path, cls: type, where: str | None = None) -> Any:
+    """The record of dataclass ``cls`` in the JSON file ``path`` (RecordError when it cannot
+    be read or does not fit its schema)."""
+    name = where or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{name}: cannot be read ({exc})") from None
+    return from_dict(cls, strict_json(text, name), name)
 
 
 @dataclass(frozen=True)

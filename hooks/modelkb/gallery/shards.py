@@ -18,11 +18,16 @@ Unlike a hash of the id, the shares move when entries are added: every shard of 
 must use the same commit (a CI matrix does).
 
 **Merge.** :func:`merge_caches` copies the entries of shard cache folders into one cache.
-Before anything is copied, every entry is checked: its manifest names its folder's key,
-every file matches the size and SHA-256 its manifest records, and its key is one the
-site's build looks up (:func:`~modelkb.gallery.runner.gallery_keys`: the same photos,
-weights, workflow and code). Any corrupt or foreign entry refuses the whole merge with a
-message naming it; nothing is copied. Entries are then copied one at a time through
+A shard comes from another machine, and what it holds is published: before anything is
+copied, every entry is checked: no symbolic link anywhere in the shard folder, its
+manifest names its folder's key, every file matches the size and SHA-256 its manifest
+records, its key is one the site's build looks up
+(:func:`~modelkb.gallery.runner.gallery_keys`: the same photos, weights, workflow and
+code), and it holds exactly the files a render of that entry writes, images of their
+format and pixel size under the gallery's pixel limit, records by their schema
+(:class:`modelkb.gallery.shardcheck.EntryChecker`). Any corrupt, forged or foreign entry
+refuses the whole merge with one line naming the shard folder, the entry and the file;
+nothing is copied. Entries are then copied one at a time through
 :meth:`Cache.put` (a temporary folder renamed into place), so an interrupted merge leaves
 only complete entries, and merging again copies nothing twice.
 """
@@ -39,6 +44,8 @@ from modelkb.catalog.schema import architecture_of
 from modelkb.errors import ModelkbError
 from modelkb.gallery.cache import MANIFEST, Cache
 from modelkb.gallery.forecast import variant_cost
+from modelkb.gallery.shardcheck import EntryChecker, scan_problem
+from modelkb.gallery.single import gallery_caches
 
 WORK_COST = 0.15  # per pixel, every entry: decode, encode, web images, crops, metrics
 ENTRY_COST = 4096.0  # per entry, in mssnet-small pixels: reading, hashing, writing records
@@ -119,10 +126,16 @@ class MergeReport:
         return text
 
 
-def _check_entry(folder: Path, level: str, expected: set[str], shown: str) -> None:
-    """Refuse (MergeError) an entry folder that is corrupt or not one this site uses."""
-    problem = "is a symbolic link, not a folder" if folder.is_symlink() else \
-        Cache(folder.parent).verify(folder)
+def _check_entry(folder: Path, level: str, expected: set[str], shown: str,
+                 checker: EntryChecker) -> None:
+    """Refuse (MergeError) an entry folder that is corrupt, forged or not one this site
+    uses."""
+    problem = "is a symbolic link, not a folder" if folder.is_symlink() else None
+    found = scan_problem(folder) if problem is None else None
+    if found is not None:
+        raise MergeError(f"{shown}: {found}; nothing was merged: run that shard again, and "
+                         "merge the folder it wrote as it is")
+    problem = problem or Cache(folder.parent).verify(folder)
     if problem is None:
         try:
             named = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("key")
@@ -138,12 +151,20 @@ def _check_entry(folder: Path, level: str, expected: set[str], shown: str) -> No
             f"{shown}: not an entry of this site's gallery (its {level} key is not one the "
             "build looks up: made from other photos, weights, workflow or code than this "
             "checkout's); nothing was merged: run every shard from this commit")
+    found = checker.problem(level, folder)
+    if found is not None:
+        raise MergeError(f"{shown}: {found}; nothing was merged: run that shard again from "
+                         "this commit (a render writes only its images, crops and records)")
 
 
 def shard_folders(source: Path, display: str) -> list[tuple[str, Path]]:
     """(level, entry folder) of every entry in the shard cache ``source``."""
     if not source.is_dir():
         raise MergeError(f"{display}: no such folder; give the cache folders the shards wrote")
+    for level in LEVELS:
+        if (source / level).is_symlink():
+            raise MergeError(f"{display}/{level}: is a symbolic link; nothing was merged: "
+                             "give the folder the shard wrote, with no links in it")
     found = [(level, p) for level in LEVELS if (source / level).is_dir()
              for p in sorted((source / level).iterdir())
              if p.is_dir() and not p.name.startswith(".")]
@@ -154,10 +175,11 @@ def shard_folders(source: Path, display: str) -> list[tuple[str, Path]]:
 
 
 def merge_caches(sources: list[tuple[Path, str]], dest: Path,
-                 keys: dict[str, tuple[str, str]]) -> MergeReport:
+                 keys: dict[str, tuple[str, str]], checker: EntryChecker) -> MergeReport:
     """Merge the shard caches ``sources`` ((folder, name shown in messages) pairs) into the
     cache folder ``dest``; ``keys`` are the (results, renders) keys the site's build looks up
-    by entry id. Checks every entry first (see the module's notes), then copies."""
+    by entry id, ``checker`` holds entries to what a render of theirs writes. Checks every
+    entry first (see the module's notes), then copies."""
     expected = {"results": {k[0] for k in keys.values()},
                 "renders": {k[1] for k in keys.values()}}
     entries: dict[tuple[str, str], Path] = {}
@@ -165,10 +187,11 @@ def merge_caches(sources: list[tuple[Path, str]], dest: Path,
         if source.resolve() == dest.resolve():
             raise MergeError(f"{display}: is the cache merged into; give the shards' folders")
         for level, folder in shard_folders(source, display):
-            _check_entry(folder, level, expected[level], f"{display}/{level}/{folder.name}")
+            _check_entry(folder, level, expected[level], f"{display}/{level}/{folder.name}",
+                         checker)
             entries.setdefault((level, folder.name), folder)
     report = MergeReport()
-    caches = {level: Cache(dest / level) for level in LEVELS}
+    caches = dict(zip(LEVELS, gallery_caches(dest), strict=True))
     for (level, key), folder in sorted(entries.items()):
         report.copied += copy_entry(folder, caches[level], key)
     report.present = len(entries) - report.copied

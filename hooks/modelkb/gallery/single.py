@@ -40,12 +40,13 @@ from modelkb.gallery.records import (
     GalleryRecord,
     KeyParts,
     change_reasons,
+    read_record,
 )
 from modelkb.gallery.webimages import RENDER_VERSION
 from modelkb.models.weights import WeightsFile
 from modelkb.pixels import PIXEL_VERSION
 from modelkb.pixels.compute import EntryFault
-from modelkb.pixels.runrecord import RecordError
+from modelkb.pixels.runrecord import RecordError, RunRecord
 from modelkb.sourcehash import code_digest
 
 # The code that computes pixels and numbers: the pixel package as its compute module
@@ -70,6 +71,32 @@ def code_key() -> str:
 def render_code_key() -> str:
     """SHA-256 of the code that renders published files (computed once per process)."""
     return code_digest(RENDER_SEEDS, RENDER_LIBRARIES, with_architectures=False)
+
+
+def result_problem(folder: Path) -> str | None:
+    """What is wrong with the records of the results entry ``folder`` (its ``run.json``
+    against :class:`RunRecord`: every field's type, no NaN or Infinity), None when nothing."""
+    try:
+        read_record(folder / "run.json", RunRecord)
+    except RecordError as exc:
+        return f"has a record outside its schema ({exc})"
+    return None
+
+
+def render_problem(folder: Path) -> str | None:
+    """What is wrong with the record of the renders entry ``folder`` (its ``metrics.json``
+    against :class:`GalleryRecord`), None when nothing."""
+    try:
+        read_record(folder / "metrics.json", GalleryRecord)
+    except RecordError as exc:
+        return f"has a record outside its schema ({exc})"
+    return None
+
+
+def gallery_caches(cache_dir: Path) -> tuple[Cache, Cache]:
+    """The results and renders caches under ``cache_dir``, checking their records."""
+    return (Cache(cache_dir / "results", check=result_problem),
+            Cache(cache_dir / "renders", check=render_problem))
 
 
 def workflow_json(workflow: Workflow) -> str:
@@ -132,8 +159,7 @@ class EntryRunner:
         self.catalog = catalog
         self.gallery_dir = gallery_dir
         self.max_pixels = max_pixels
-        self.results = Cache(cache_dir / "results")
-        self.renders = Cache(cache_dir / "renders")
+        self.results, self.renders = gallery_caches(cache_dir)
         self.device = device
         self.choice = choice
         self._weights: dict[str, WeightsFile | ModelkbError] = {}

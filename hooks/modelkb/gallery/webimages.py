@@ -16,6 +16,10 @@ Every file written here is linked from the pages (nothing is published unseen):
   with its ``focus``: the window of the output where the model changed the photo most
   against the plain resize (the viewer opens there at 1:1).
 
+:func:`render_files` says which files, formats and pixel sizes a render of an entry
+writes, from the same size rules: a merged shard (:mod:`modelkb.gallery.shardcheck`) may
+bring exactly those.
+
 The renders cache key holds this module's code and what it imports
 (:func:`modelkb.gallery.single.render_code_key`: the pixel package's imaging, workflows and
 metrics, the gallery's records), Pillow's version and :data:`RENDER_VERSION`: a change here
@@ -48,6 +52,7 @@ CROP_SIDE = 232  # crops are shown about this wide (a 3-4 column grid), zoomed a
 WEBP_QUALITY = 82  # the model's output
 SOFT_QUALITY = 62  # views that are blurry or noise (baseline, input, reference, heat map)
 CROP_QUALITY = 90  # crops are published at their real pixels and zoomed by the browser
+AUTO_LABEL = "where the model changed the photo most"  # the automatic crop's label
 DIFF_MAX = 10.0  # ΔE00 at which the heat map saturates (2 is just noticeable)
 # Heat map colours from "no change" to DIFF_MAX: near-black, purple, red-orange, yellow.
 HEAT_STOPS = ((0.0, (12, 10, 24)), (0.25, (84, 20, 120)), (0.55, (200, 50, 70)),
@@ -60,15 +65,20 @@ def to_pil8(rgb: np.ndarray) -> Image.Image:
     return to_pil(rgb)
 
 
+def fit_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled down so its long side is at most ``side`` (unchanged when it is)."""
+    if max(size) <= side:
+        return size
+    scale = side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
 def _fit(image: Image.Image, side: int) -> Image.Image:
     """The image scaled down (Lanczos) so its long side is at most ``side``."""
     from PIL import Image
 
-    if max(image.size) <= side:
-        return image
-    scale = side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
+    size = fit_size(image.size, side)
+    return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
 
 
 def _save_webp(image: Image.Image, path: Path, quality: int = WEBP_QUALITY) -> tuple[int, int]:
@@ -77,14 +87,18 @@ def _save_webp(image: Image.Image, path: Path, quality: int = WEBP_QUALITY) -> t
     return image.size
 
 
+def auto_crop_side(width: int, height: int) -> int:
+    """The side of the automatic crop's square on an input of ``width`` x ``height``."""
+    return min(max(8, min(128, min(height, width) // 4)), height, width)
+
+
 def auto_crop(input_rgb: np.ndarray, restored: np.ndarray) -> tuple[int, int, int, int]:
     """(x, y, w, h) of the square where the model changed the image most (box-filtered |diff|)."""
     import numpy as np
     from scipy.ndimage import uniform_filter
 
     height, width = input_rgb.shape[:2]
-    side = max(8, min(128, min(height, width) // 4))
-    side = min(side, height, width)
+    side = auto_crop_side(width, height)
     diff = np.abs(restored.astype(np.float32) - input_rgb.astype(np.float32)).mean(axis=2)
     box = uniform_filter(diff, size=side, mode="constant")
     half = side // 2
@@ -124,10 +138,11 @@ def focus_window(before: Image.Image, after: Image.Image) -> Focus:
     return Focus(x=x, y=y, width=w, height=h, change=round(float(np.abs(a - b).mean()), 3))
 
 
-def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str) -> tuple[int, int, int, int]:
+def _clamp_crop(crop: Crop, width: int, height: int, entry_id: str, quiet: bool = False
+                ) -> tuple[int, int, int, int]:
     x, y = min(crop.x, width - 1), min(crop.y, height - 1)
     w, h = min(crop.width, width - x), min(crop.height, height - y)
-    if (x, y, w, h) != (crop.x, crop.y, crop.width, crop.height):
+    if (x, y, w, h) != (crop.x, crop.y, crop.width, crop.height) and not quiet:
         log.warning("gallery: %s: crop %d,%d %dx%d reaches outside the %dx%d input; "
                     "clipped to %d,%d %dx%d", entry_id, crop.x, crop.y, crop.width, crop.height,
                     width, height, x, y, w, h)
@@ -154,20 +169,85 @@ def _write_crops(folder: Path, name: str, box: tuple[int, int, int, int], scale:
     (width, height) they are shown at)."""
     from PIL import Image
 
-    x, y, w, h = box
-    ow, oh = max(1, round(w * scale)), max(1, round(h * scale))
-    zoom = max(1, round(CROP_SIDE / max(ow, oh)))
-    size = (ow * zoom, oh * zoom)
     files = {}
     for role, array in images.items():
-        factor = 1.0 if role == "input" else scale
-        x0, y0 = round(x * factor), round(y * factor)
-        x1 = x0 + (w if role == "input" else ow)
-        y1 = y0 + (h if role == "input" else oh)
+        x0, y0, x1, y1 = crop_bounds(role, box, scale)
         piece = Image.fromarray(array[y0:y1, x0:x1])
         files[role] = f"{name}-{role}.webp"
         _save_webp(piece, folder / files[role], quality=CROP_QUALITY)
-    return files, size
+    return files, crop_shown_size(box, scale)
+
+
+def crop_bounds(role: str, box: tuple[int, int, int, int], scale: float
+                ) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the crop ``box`` (input pixels) in the view ``role`` (the input
+    at its size, the others at the output's: ``scale`` times it), before the array clips."""
+    x, y, w, h = box
+    factor = 1.0 if role == "input" else scale
+    x0, y0 = round(x * factor), round(y * factor)
+    if role == "input":
+        return x0, y0, x0 + w, y0 + h
+    return x0, y0, x0 + max(1, round(w * scale)), y0 + max(1, round(h * scale))
+
+
+def crop_shown_size(box: tuple[int, int, int, int], scale: float) -> tuple[int, int]:
+    """The (width, height) a crop's views are shown at: the output's pixels, zoomed alike
+    by a whole factor to about CROP_SIDE."""
+    ow, oh = max(1, round(box[2] * scale)), max(1, round(box[3] * scale))
+    zoom = max(1, round(CROP_SIDE / max(ow, oh)))
+    return ow * zoom, oh * zoom
+
+
+FileShape = tuple[str, tuple[int, int] | None]  # (format: PNG, WEBP or JSON; pixel size)
+
+
+def crop_boxes(entry: GalleryEntry, input_size: tuple[int, int], restored: bool,
+               auto_box: tuple[int, int, int, int] | None
+               ) -> list[tuple[str, tuple[int, int, int, int], str | None, bool]]:
+    """(name, box in input pixels, label, automatic) of each crop a render writes: the
+    entry's crops clipped to the input, and with a restore step the automatic one at
+    ``auto_box`` (where :func:`auto_crop` found it)."""
+    width, height = input_size
+    boxes = [(f"crop-{i}", _clamp_crop(c, width, height, entry.id, quiet=True), c.label, False)
+             for i, c in enumerate(entry.crops, start=1)]
+    if restored and auto_box is not None:
+        boxes.append(("crop-auto", auto_box, AUTO_LABEL, True))
+    return boxes
+
+
+def render_files(entry: GalleryEntry, workflow: Workflow, input_size: tuple[int, int],
+                 auto_box: tuple[int, int, int, int] | None = None) -> dict[str, FileShape]:
+    """Every file :func:`render_entry` writes for ``entry`` on an input of ``input_size``
+    (as decoded: EXIF orientation applied): name -> (format, pixel size); ``metrics.json``
+    -> ("JSON", None). ``auto_box`` is where the automatic crop is (with a restore step)."""
+    from modelkb.pixels.workflows import resized_size, total_scale
+
+    output = input_size
+    restored = False
+    for step in workflow.steps:
+        if step.op == "resize":
+            output = resized_size(*output, step.scale)
+        else:
+            restored = True
+    views = {"output": fit_size(output, WEB_SIDE), "baseline": fit_size(output, WEB_SIDE),
+             "input": fit_size(input_size, WEB_SIDE)}
+    if entry.reference:
+        views["reference"] = fit_size(output, WEB_SIDE)
+    if restored:
+        views["diff"] = input_size
+    views["thumb-input"] = fit_size(input_size, THUMB_SIDE)
+    views["thumb-output"] = fit_size(output, THUMB_SIDE)
+    files: dict[str, FileShape] = {f"{name}.webp": ("WEBP", size) for name, size in views.items()}
+    roles = ["input", "baseline", "output"] + (["reference"] if entry.reference else [])
+    scale = total_scale(workflow)
+    for name, box, _label, _auto in crop_boxes(entry, input_size, restored, auto_box):
+        for role in roles:
+            limit = input_size if role == "input" else output
+            x0, y0, x1, y1 = crop_bounds(role, box, scale)
+            files[f"{name}-{role}.webp"] = ("WEBP", (min(x1, limit[0]) - x0,
+                                                     min(y1, limit[1]) - y0))
+    files["metrics.json"] = ("JSON", None)
+    return files
 
 
 def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.ndarray,
@@ -213,12 +293,10 @@ def render_entry(folder: Path, entry: GalleryEntry, workflow: Workflow, rgb: np.
                                        folder / "thumb-output.webp")
 
     crops: list[CropInfo] = []
-    boxes: list[tuple[str, tuple[int, int, int, int], str | None, bool]] = [
-        (f"crop-{i}", _clamp_crop(c, width, height, entry.id), c.label, False)
-        for i, c in enumerate(entry.crops, start=1)]
-    if restored is not None:
-        boxes.append(("crop-auto", auto_crop(rgb, restored),
-                      "where the model changed the photo most", True))
+    for crop in entry.crops:  # warn about crops reaching outside the input
+        _clamp_crop(crop, width, height, entry.id)
+    boxes = crop_boxes(entry, (width, height), restored is not None,
+                       auto_crop(rgb, restored) if restored is not None else None)
     for name, box, label, automatic in boxes:
         files, size = _write_crops(folder, name, box, scale, arrays)
         sizes[name] = size

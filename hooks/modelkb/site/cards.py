@@ -11,8 +11,10 @@ bottom, so neither half of it is empty.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import warnings
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # Pillow loads only when a card is drawn: cached builds skip 
 
     Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
-from modelkb.gallery.webimages import changed_most
+from modelkb.gallery.webimages import WEB_SIDE, changed_most
 from modelkb.limits import MAX_CARD_TITLE
 
 log = logging.getLogger(__name__)
@@ -255,29 +257,42 @@ def _badge(draw: ImageDraw.ImageDraw, text: str) -> None:
     draw.text((x1 - width + pad_x, y1 - 26 - pad_y - 4), text, font=face, fill=BACKGROUND)
 
 
+CARD_MAX_PIXELS = WEB_SIDE * WEB_SIDE  # the gallery's viewer images, which cards show
+
+
 def answer_card(question: str, site_name: str, before: Path | None = None,
                 after: Path | None = None, gain: str | None = None,
                 region: tuple[int, int, int, int] | None = None, kind: str = "",
-                facts: tuple[str, ...] = (), subtitle: str = "") -> bytes:
+                facts: tuple[str, ...] = (), subtitle: str = "",
+                max_pixels: int = CARD_MAX_PIXELS) -> bytes:
     """A 1200x630 PNG: the title (an answer's question, a model's name, ...), then one region
     of the photo before (left half, the plain resize) and after (right half, the workflow's
     output), and the measured ``gain``; ``kind`` names the page beside the site's name and
     ``subtitle`` fills the lines a short title leaves free.
 
     Both halves show the same region: ``region`` (pixels of ``after``) or where the model
-    changed the photo most. Without both images the card is a text card with ``facts``.
+    changed the photo most. Without both images the card is a text card with ``facts``, and
+    so with images declaring more than ``max_pixels`` (refused from their headers, before
+    decoding: the gallery publishes none so large).
     """
     from PIL import Image, ImageDraw
 
     if before is None or after is None:
         return plain_card(question, site_name, subtitle, facts=facts, kind=kind)
     try:
-        with Image.open(before, formats=["WEBP", "PNG"]) as b, \
-                Image.open(after, formats=["WEBP", "PNG"]) as a:
+        with contextlib.ExitStack() as files:
+            with warnings.catch_warnings():  # Pillow's bomb warning: sizes are checked here
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                b, a = (files.enter_context(Image.open(path, formats=["WEBP", "PNG"]))
+                        for path in (before, after))
+            for shown in (b, a):
+                if shown.width * shown.height > max_pixels:
+                    raise ValueError(f"{shown.width}x{shown.height} pixels, more than the "
+                                     f"{max_pixels:,} of a gallery picture")
             before_img, after_img = b.convert("RGB"), a.convert("RGB")
-    except OSError as exc:
-        log.warning("card for %r: cannot read %s (%s); drawing a plain card", question[:40],
-                    before, exc)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        log.warning("card for %r: cannot read %s or %s (%s); drawing a plain card",
+                    question[:40], before, after, exc)
         return plain_card(question, site_name, subtitle, facts=facts, kind=kind)
     half = WIDTH // 2
     area = (half, HEIGHT - TEXT_BAND)

@@ -33,12 +33,44 @@ class Build:
         return (self.site / url_path / "index.html").read_text(encoding="utf-8")
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
-            ) -> subprocess.CompletedProcess:
-    """Run `modelkb ARGS` in a subprocess, as a user would."""
+def run_cli_process(*args: str, cwd: Path | None = None, env: dict | None = None
+                    ) -> subprocess.CompletedProcess:
+    """Run `modelkb ARGS` in a process of its own: for what only a fresh interpreter shows
+    (architectures registered by installed distributions found at start-up)."""
     return subprocess.run([sys.executable, "-m", "modelkb.cli", *args], cwd=cwd,
                           capture_output=True, text=True, env={**os.environ, **(env or {})},
                           timeout=600)
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
+            ) -> subprocess.CompletedProcess:
+    """Run `modelkb ARGS` as a user would, in this process (``modelkb.cli.main``, the entry
+    point the installed command calls): the working folder, the environment, stdout and
+    stderr as a subprocess would have them, without paying Python's and torch's start-up
+    for each call (tests that need a process of its own, for signals or resource limits,
+    start one)."""
+    import contextlib
+    import io
+
+    from modelkb.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(env or {})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["modelkb", *args], code, out.getvalue(),
+                                       err.getvalue())
 
 
 @pytest.fixture(scope="session")

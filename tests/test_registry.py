@@ -26,7 +26,7 @@ from modelkb import sourcehash
 from modelkb.errors import ModelkbError
 from modelkb.pixels import registry
 
-from conftest import ROOT, mkdocs_build, run_cli
+from conftest import ROOT, mkdocs_build, run_cli_process
 
 TESTS = Path(__file__).resolve().parent
 TOY_CATALOG = """\
@@ -146,12 +146,12 @@ def test_a_registered_toy_architecture_runs_in_a_built_site(tmp_path: Path, toy)
 def test_without_the_registration_the_catalog_names_the_known_ones(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.yml"
     catalog.write_text(TOY_CATALOG, encoding="utf-8")
-    result = run_cli("check", str(catalog))  # no toy distribution on the path
+    result = run_cli_process("check", str(catalog))  # no toy distribution on the path
     assert result.returncode == 1
     assert f"{catalog}:8:19: 'architecture' is not a registered architecture (known: mssnet)" \
         in result.stdout, result.stdout
     assert result.stderr == ""
-    registered = run_cli("check", str(catalog), env=_toy_distribution(tmp_path / "dist"))
+    registered = run_cli_process("check", str(catalog), env=_toy_distribution(tmp_path / "dist"))
     assert registered.returncode == 0, registered.stdout + registered.stderr
 
 
@@ -159,7 +159,7 @@ def test_unknown_variant_is_located_and_lists_the_registered_ones(tmp_path: Path
     catalog = tmp_path / "catalog.yml"
     catalog.write_text(TOY_CATALOG.replace("variant: toy-rgb", "variant: toy-cmyk"),
                        encoding="utf-8")
-    result = run_cli("check", str(catalog), env=_toy_distribution(tmp_path / "dist"))
+    result = run_cli_process("check", str(catalog), env=_toy_distribution(tmp_path / "dist"))
     assert result.returncode == 1
     assert (f"{catalog}:14:30: model 'toy-negative' cannot run in a workflow: variant "
             "'toy-cmyk' is not one of toy-rgb (set 'variant:' to one of toy-rgb)"

@@ -31,13 +31,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Log lines to whatever ``sys.stdout`` is when they are written (a caller that captures
+    output, such as a test calling :func:`main` in-process, gets them too)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ sets it
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, turn user errors into messages and exit codes. Whatever
     a command prints, and every error and log line, is terminal safe (control characters
     escaped; stderr keeps carriage returns for progress bars, errors escape them too)."""
     core = logging.getLogger("modelkb")  # the core modules' progress lines, as plain text
     if not core.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler.setFormatter(TerminalFormatter("%(message)s"))
         core.addHandler(handler)
         core.setLevel(logging.INFO)

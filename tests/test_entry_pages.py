@@ -114,7 +114,7 @@ def test_model_page_shows_each_photo_before_and_after_from_the_built_site(site):
 
 def test_model_page_summary_matches_the_gallery_records(site):
     results = text(between(article(site.page(f"models/{MODEL}")), "results-on-the-gallery",
-                           "run-it-on-your-photo"))
+                           "at-a-glance"))
     found = records(site)
     for record in found.values():
         ref, sharp = record.metrics.reference, record.metrics.sharpness
@@ -386,3 +386,22 @@ def test_pages_show_their_pictures_on_the_first_screen(request):
                 assert not watch.errors, watch.errors
             finally:
                 context.close()
+
+
+def test_model_page_states_its_facts_at_a_glance(site):
+    """Input/output, the variant in words, the shipped weights' size (counted from the file,
+    checked here by torch), licence and sha256, and an install line before `modelkb
+    restore`."""
+    from safetensors.torch import load_file
+
+    from modelkb.site.gallery_pages import INSTALL_COMMAND
+
+    body = text(between(article(site.page(f"models/{MODEL}")), "at-a-glance",
+                        "run-it-on-your-photo"))
+    shipped = (Path(__file__).resolve().parents[1] / "hooks" / "modelkb" / "weights"
+               / "mssnet-small-modelkb.safetensors")
+    count = sum(t.numel() for t in load_file(str(shipped)).values() if t.is_floating_point())
+    assert f"{count / 1e6:.2f} million numbers" in body
+    assert f"{shipped.stat().st_size / 1e6:.1f} MB fp16 safetensors" in body
+    assert "scale 1x" in body and "RGB photo" in body and "licence MIT" in body
+    assert INSTALL_COMMAND in body and "torch==2.13.0" in INSTALL_COMMAND

@@ -207,8 +207,9 @@ class GalleryView:
         """What a model's page shows below its summary: how to run it, its weights."""
         if kind != "models":
             return ""
+        model = self.catalog.models[entry_id]
         return "\n\n".join(part for part in (
-            run_md(self.catalog.models[entry_id]),
+            glance_md(model), run_md(model),
             self.model_weights_md(entry_id, has_model_card)) if part)
 
     def model_results_md(self, model_id: str) -> str:
@@ -450,6 +451,65 @@ def _default_weights_file(model: Model) -> Path | None:
     found = default_weights(None)
     arch = architecture_of_variant(found[0]) if found else None
     return found[1] if arch is not None and arch.name == model.architecture else None
+
+
+def parameter_count(path: Path) -> int | None:
+    """The parameters a .safetensors file holds, from its header alone (no tensor read, no
+    torch): the sum of the element counts of its floating-point tensors."""
+    import json
+    import math
+    import struct
+
+    try:
+        with path.open("rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            if size > 50_000_000:
+                return None
+            header = json.loads(fh.read(size))
+    except (OSError, ValueError, struct.error):
+        return None
+    return sum(math.prod(t["shape"]) for name, t in header.items()
+               if name != "__metadata__" and str(t.get("dtype", "")).startswith(("F", "BF")))
+
+
+def glance_md(model: Model) -> str:
+    """A model page's facts at a glance, as a model hub shows them: what goes in and comes
+    out, the variant in words, the size of the shipped weights (parameters, file, sha256),
+    their licence, and the install line before `modelkb restore`."""
+    if not model.architecture:
+        return ""
+    facts = ["**Input and output**: an RGB photo of any size in, the restored photo at the "
+             "same size out (scale 1x: it removes blur and noise; a workflow may enlarge "
+             "after it)"]
+    if model.variant:
+        facts.append(f"**Variant**: {code_span(model.variant)}, the size of the network that "
+                     "runs it (the authors' full model is `mssnet`; `mssnet-small` is a "
+                     "smaller one, faster and weaker)")
+    for w in model.weights:
+        path = _shipped_path(w.file) if w.file else None
+        if path is None or not path.is_file():
+            continue
+        params = parameter_count(path)
+        size = path.stat().st_size
+        facts.append(f"**{plain(w.name)}**" + (" (stand-in)" if w.stand_in else "")
+                     + (f": {params / 1e6:.2f} million numbers (parameters and fixed "
+                        "buffers)" if params else "")
+                     + f", {size / 1e6:.1f} MB fp16 safetensors, shipped with modelkb"
+                     + (f", licence {plain(w.licence)}" if w.licence else "")
+                     + (f", sha256 <code>{w.sha256[:12]}</code>" if w.sha256 else ""))
+    official = next((w for w in model.weights if w.official), None)
+    if official is not None:
+        facts.append(f"**{plain(official.name)}** (the authors'): licence "
+                     + (plain(official.licence) if official.licence else "not stated"))
+    return "\n".join(["## At a glance", "", *(f"- {f}" for f in facts), "",
+                      ("Install modelkb (Python 3.10 or newer) from a checkout of its "
+                       "repository, the CPU build of PyTorch first, then run it as below:"), "",
+                      "```sh", INSTALL_COMMAND, "```", ""])
+
+
+# the README's install, as one line (torch first: plain `torch` would pull a CUDA build)
+INSTALL_COMMAND = ("python3 -m venv .venv && .venv/bin/pip install torch==2.13.0 && "
+                   ".venv/bin/pip install .")
 
 
 def run_md(model: Model) -> str:

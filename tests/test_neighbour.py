@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from test_catalog import MINIMAL
 
+from conftest import PUBLISHING as PUBLISH
 from conftest import mkdocs_build
 
 pytest.importorskip("material")
 pytest.importorskip("mkdocs_redirects")
 
 RECORD = "published-urls.txt"
-# a build for publishing: a real site_url, and not a local copy
-PUBLISH = {"MODELKB_LOCAL_BUILD": "0", "SITE_URL": "https://neighbour.example/"}
 POST_URL = "/blog/2026/11/20/hello-from-the-vision-team/"
 REDIRECTS = """\
   - redirects:

@@ -21,9 +21,15 @@ A redirect is a static HTML file at the old URL (meta refresh, canonical link, a
 that keeps the query and the ``#anchor``); an answer's old Markdown export is a copy of the
 new one (tools that fetch it get the answer, not a note they cannot follow), its old card a
 copy of the new card. A removed page is a themed page saying so, out of the sitemap and the
-search index. The record is rewritten (atomically, only when it changes) after a build
-succeeds; ``mkdocs serve`` previews without writing it and reports broken URLs as warnings,
-so the names typed while editing never become published URLs.
+search index. The record is rewritten (atomically, only when it changes) after a build for
+publishing succeeds (a real ``site_url``, see :func:`~modelkb.site.publish.is_publishing`);
+``mkdocs serve`` and local builds compare without writing it and report broken URLs as
+warnings, so scratch pages and the names typed while editing never become published URLs.
+
+What is recorded is what MkDocs publishes, taken after every other plugin (the plugin's
+late ``on_nav``): a blog post at its final URL, the site's own pages only while the setting
+``protect_pages`` is on, and no page another plugin generates. A URL that mkdocs-redirects
+serves (its ``redirect_maps``) counts as kept.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ log = logging.getLogger(__name__)
 
 RECORD_HEAD = """\
 # Every URL this site has published: URL, kind, catalog key, fingerprint (one a line, sorted).
-# `mkdocs build` adds new URLs (modelkb; see docs/publishing.md, "URLs that last"): commit
+# A build for publishing adds new URLs (modelkb; see docs/publishing.md, "URLs that last"): commit
 # this file with catalog.yml. When a build no longer makes a URL listed here, it writes a
 # redirect there if the entry was renamed, and otherwise fails until the URL is listed under
 # `retired:` in the catalog. Delete a line only for a URL that was never published.

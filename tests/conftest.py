@@ -100,6 +100,11 @@ def project(tmp_path: Path, shared_cache: Path) -> Path:
     return copy_project(tmp_path / "project", shared_cache)
 
 
+# ``env`` of a build for publishing: a real site_url and not a local copy, so the build
+# writes the record of published URLs (local builds compare with it and warn)
+PUBLISHING = {"MODELKB_LOCAL_BUILD": "0", "SITE_URL": "https://kb.example/"}
+
+
 def mkdocs_build(project: Path, *, strict: bool = True, env: dict | None = None) -> Build:
     """Run a real `mkdocs build` of ``project`` and return what it produced."""
     site = project / "site"

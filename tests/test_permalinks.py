@@ -27,7 +27,7 @@ import pytest
 from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, serve_site
 from test_site import SEED_SLUG
 
-from conftest import ROOT, copy_project, mkdocs_build
+from conftest import PUBLISHING, ROOT, copy_project, mkdocs_build
 
 RECORD = "published-urls.txt"
 NEW_SLUG = "everyday-noise-in-real-super-resolution"
@@ -107,7 +107,7 @@ def renamed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("renamed")
     project = no_gallery_project(tmp, tmp / "cache")
     edit(project, f"  - slug: {SEED_SLUG}\n", f"  - slug: {NEW_SLUG}\n")
-    first = mkdocs_build(project)
+    first = mkdocs_build(project, env=PUBLISHING)  # writes the record; the local copy doesn't
     assert first.returncode == 0, first.output
     record = project / RECORD
     written = record.read_bytes(), record.stat().st_mtime_ns
@@ -197,7 +197,7 @@ def test_a_renamed_task_keeps_its_page_and_its_card(tmp_path):
     text = cat.read_text(encoding="utf-8")
     assert "id: image-deblurring\n" in text
     cat.write_text(text.replace("image-deblurring", "deblurring"), encoding="utf-8")
-    build = mkdocs_build(project)
+    build = mkdocs_build(project, env=PUBLISHING)
     assert build.returncode == 0, build.output
     head = Head((build.site / "tasks/image-deblurring/index.html").read_text(encoding="utf-8"))
     assert head.refresh == "0; url=../deblurring/"
@@ -245,7 +245,7 @@ def test_removing_a_model_needs_a_retired_entry(tmp_path, shared_cache):
     extra = ("  - id: old-deblurrer\n    name: Old Deblurrer\n    task: image-deblurring\n"
              "    summary: A model the catalog once listed.\n")
     edit(project, "\npapers:\n", "\n" + extra + "\npapers:\n")
-    first = mkdocs_build(project)
+    first = mkdocs_build(project, env=PUBLISHING)
     assert first.returncode == 0, first.output
     record = project / RECORD
     recorded = record.read_bytes()

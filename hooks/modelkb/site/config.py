@@ -49,6 +49,8 @@ class ModelkbConfig(base.Config):
     # The record of every URL the site has published (modelkb.site.permalinks): kept in git
     # beside the catalog; builds add to it, and fail when a URL in it would break.
     published_urls = opt.Type(str, default="published-urls.txt")
+    # Whether the site's own pages (docs/, blog posts) are protected like catalog pages
+    protect_pages = opt.Type(bool, default=True)
 
 
 SETTING_NAMES = tuple(name for name, _ in ModelkbConfig._schema)

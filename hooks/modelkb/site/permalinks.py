@@ -21,9 +21,15 @@ A redirect is a static HTML file at the old URL (meta refresh, canonical link, a
 that keeps the query and the ``#anchor``); an answer's old Markdown export is a copy of the
 new one (tools that fetch it get the answer, not a note they cannot follow), its old card a
 copy of the new card. A removed page is a themed page saying so, out of the sitemap and the
-search index. The record is rewritten (atomically, only when it changes) after a build
-succeeds; ``mkdocs serve`` previews without writing it and reports broken URLs as warnings,
-so the names typed while editing never become published URLs.
+search index. The record is rewritten (atomically, only when it changes) after a build for
+publishing succeeds (a real ``site_url``, see :func:`~modelkb.site.publish.is_publishing`);
+``mkdocs serve`` and local builds compare without writing it and report broken URLs as
+warnings, so scratch pages and the names typed while editing never become published URLs.
+
+What is recorded is what MkDocs publishes, taken after every other plugin (the plugin's
+late ``on_nav``): a blog post at its final URL, the site's own pages only while the setting
+``protect_pages`` is on, and no page another plugin generates. A URL that mkdocs-redirects
+serves (its ``redirect_maps``) counts as kept.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 
 from modelkb.catalog import Catalog
 from modelkb.catalog.yamlsrc import SourceError, read_yaml
@@ -54,6 +60,7 @@ from modelkb.site.publish import (
     card_path,
     entry_card_path,
     export_path,
+    is_publishing,
     site_link,
 )
 from modelkb.site.render import attr, markdown_text, plain
@@ -67,7 +74,7 @@ log = logging.getLogger(__name__)
 
 RECORD_HEAD = """\
 # Every URL this site has published: URL, kind, catalog key, fingerprint (one a line, sorted).
-# `mkdocs build` adds new URLs (modelkb; see docs/publishing.md, "URLs that last"): commit
+# A build for publishing adds new URLs (modelkb; see docs/publishing.md, "URLs that last"): commit
 # this file with catalog.yml. When a build no longer makes a URL listed here, it writes a
 # redirect there if the entry was renamed, and otherwise fails until the URL is listed under
 # `retired:` in the catalog. Delete a line only for a URL that was never published.
@@ -238,7 +245,8 @@ class Permalinks:
 
     record_file: Path
     display: str  # the record's name in messages
-    write: bool = True  # False for `mkdocs serve`: broken URLs warn, the record is kept
+    write: bool = True  # only publishing builds: otherwise broken URLs warn, the record is kept
+    protect_pages: bool = True  # the site's own pages are recorded and checked too
     gone_pages: set[str] = field(default_factory=set)  # src_uri of 'removed' pages
     _record: dict[str, Published] = field(default_factory=dict)
     _changed: bool = False
@@ -250,11 +258,14 @@ class Permalinks:
     _preview: Callable[[str], tuple[str | None, str]] | None = None  # a page URL's title and tags
 
     @classmethod
-    def for_project(cls, project: Project, command: str | None) -> Permalinks:
-        """The record of a project's site (its setting ``published_urls``)."""
+    def for_project(cls, project: Project, command: str | None,
+                    site_url: str | None = None) -> Permalinks:
+        """The record of a project's site (its setting ``published_urls``), written only by
+        a publishing build (:func:`~modelkb.site.publish.is_publishing`)."""
         record = project.published_urls or project.root / "published-urls.txt"
         return cls(record_file=record, display=project.display(record),
-                   write=command != "serve")
+                   write=is_publishing(site_url, command),
+                   protect_pages=project.protect_pages)
 
     def head(self, src_uri: str) -> str:
         """Extra head tags of a page: a removed page asks not to be indexed."""
@@ -264,9 +275,13 @@ class Permalinks:
 
     def on_files(self, files: Files, config, catalog: Catalog, urls: Urls,
                  site_url: str | None,
-                 preview: Callable[[str], tuple[str | None, str]] | None = None) -> Files:
+                 preview: Callable[[str], tuple[str | None, str]] | None = None,
+                 redirects: dict[str, str] | None = None) -> Files:
         """Add a redirect or a 'removed' page at every recorded URL this build does not make;
-        raise ModelkbError naming the URLs that would break (``mkdocs serve``: warn)."""
+        raise ModelkbError naming the URLs that would break (a build that is not for
+        publishing: warn). Called after every other plugin's ``on_files``, so page URLs are
+        the ones MkDocs publishes (a blog post's from its date and slug). ``redirects``: the
+        old URLs another plugin (mkdocs-redirects' ``redirect_maps``) serves as redirects."""
         self.gone_pages = set()
         self._copies, self._notes, self._clashes = [], {}, []
         self._preview = preview
@@ -274,9 +289,11 @@ class Permalinks:
         self._recorded = before
         self._taken = _Taken(files)
         old = dict(before)
-        current = current_urls(catalog, files, urls)
-        served = {rooted(f.url) for f in files}
-        served |= {rooted(f.url[:-len("index.html")]) for f in files
+        current = current_urls(catalog, files, urls, self.protect_pages)
+        built = [f for f in files if f.inclusion.is_included()]  # no draft blog post
+        served = {rooted(f.url) for f in built}
+        served |= set(redirects or {})
+        served |= {rooted(f.url[:-len("index.html")]) for f in built
                    if f.url.endswith("index.html")}
         served |= set(current) | {"/" + CATALOG_JSON}
         pages = {rooted(f.url): f for f in files.documentation_pages()}
@@ -289,7 +306,8 @@ class Permalinks:
         drafts: set[str] = set()
         base = base_url(site_url)
         for url, published in sorted(old.items()):
-            if url in served:
+            if url in served or (published.group == "page" and not self.protect_pages
+                                  and url not in catalog.retired):
                 continue
             outcome = resolver.outcome(published)
             if outcome.how in ("missing", "draft"):
@@ -300,7 +318,7 @@ class Permalinks:
             if outcome.how == "moved":
                 record[url] = Published(url, published.kind, outcome.key,
                                         resolver.fingerprint_of(published.group, outcome.key))
-                target = rooted(urls.page(resolver.page_uri(published.group, outcome.key)))
+                target = resolver.url_of(published.group, outcome.key)
             else:
                 target = outcome.redirect
                 if target is not None and target not in pages:
@@ -388,7 +406,9 @@ class Permalinks:
             files.append(File.generated(config, path, content=_gone_html(url, note)))
             return
         self.gone_pages.add(src)
-        files.append(File.generated(config, src, content=_gone_markdown(url, src, note)))
+        gone = File.generated(config, src, content=_gone_markdown(url, src, note))
+        gone.inclusion = InclusionLevel.NOT_IN_NAV  # added after the menu is made
+        files.append(gone)
 
     def _record_line(self, url: str) -> str:
         """':LINE' of ``url`` in the record ('' when it is not a line of the file)."""
@@ -466,10 +486,14 @@ def _write_new(site_dir: Path, rel: str, data: bytes) -> None:
                            f"{exc.strerror or exc}") from None
 
 
-def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Published]:
+def current_urls(catalog: Catalog, files: Files, urls: Urls,
+                 protect_pages: bool = True) -> dict[str, Published]:
     """The URLs this build publishes for good, with their identities: the pages of the
-    catalog's entries (not drafts), answers' exports and cards, the site's own section
-    pages, and the hand-written pages of docs/."""
+    catalog's entries (not drafts), answers' exports and cards, modelkb's section pages,
+    and (``protect_pages``) the site's own pages from its docs folder, each at the URL
+    MkDocs publishes it at (a blog post's from its date and slug). Pages another plugin
+    generates (a blog's archive, category and pagination pages) are not recorded: they
+    list other pages, and come and go with them."""
     by_src: dict[str, tuple[str, str, str]] = {}
     published = {kind: _published(catalog, kind) for kind in PAGE_KINDS.values()}
     for kind, entries in published.items():
@@ -480,7 +504,7 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
     found: dict[str, Published] = {}
     for f in files.documentation_pages():
         ident = by_src.get(f.src_uri)
-        if ident is None and (f.generated_by is None or f.src_uri in own):
+        if ident is None and ((f.generated_by is None and protect_pages) or f.src_uri in own):
             ident = ("page", f.src_uri, NO_FINGERPRINT)
         if ident is not None:
             found[rooted(f.url)] = Published(rooted(f.url), *ident)
@@ -494,6 +518,49 @@ def current_urls(catalog: Catalog, files: Files, urls: Urls) -> dict[str, Publis
                 found["/" + path] = Published("/" + path, kind.card, key,
                                               fingerprint(entry.title))
     return found
+
+
+REDIRECTS_PLUGIN = "redirects"  # mkdocs-redirects' name in mkdocs.yml's plugins
+
+
+def declared_redirects(config, urls: Urls) -> dict[str, str]:
+    """The old URLs (from the site's root) that another plugin serves as redirects, with
+    where they lead: mkdocs-redirects' ``redirect_maps``, read from its loaded settings. A
+    recorded URL listed there moved the ecosystem's way, and needs no ``retired:`` entry."""
+    found: dict[str, str] = {}
+    for name, plugin in (config.get("plugins") or {}).items():
+        module = type(plugin).__module__ or ""
+        if name.split(" ")[0] != REDIRECTS_PLUGIN and not module.startswith("mkdocs_redirects"):
+            continue
+        maps = getattr(plugin, "config", {}).get("redirect_maps") or {}
+        for old, new in maps.items():
+            url = urls.page(str(old).replace("\\", "/").lstrip("/"))
+            found[rooted(url)] = str(new)
+            if url.endswith("index.html"):
+                found[rooted(url[:-len("index.html")])] = str(new)
+    return found
+
+
+def same_url_clashes(files: Files, own: set[str], docs: str) -> list[str]:
+    """One message for every file that MkDocs would write where modelkb writes one of its
+    generated files (``own``: their source paths), naming both sources: the site's own
+    ``docs/models.md`` and the generated ``models/index.md`` are both ``/models/``."""
+    by_dest: dict[str, list[File]] = {}
+    for f in files:
+        by_dest.setdefault(f.dest_uri, []).append(f)
+    problems = []
+    for dest, found in sorted(by_dest.items()):
+        mine = [f for f in found if f.src_uri in own]
+        others = [f for f in found if f.src_uri not in own]
+        if not mine or not others:
+            continue
+        url = rooted(found[0].url)
+        names = ", ".join(f"{docs}/{f.src_uri}" if f.generated_by is None
+                          else f"{f.src_uri} (made by {f.generated_by})" for f in others)
+        problems.append(f"{names} and modelkb's generated {mine[0].src_uri} are both "
+                        f"published at {url} ({dest}): rename or move {names}, or link to "
+                        "the generated page instead")
+    return problems
 
 
 def _published(catalog: Catalog, kind: PageKind) -> dict:
@@ -536,6 +603,14 @@ class _Resolver:
         if group == "page":
             return self.files.get_file_from_path(key) is not None
         return key in getattr(self.catalog, group)
+
+    def url_of(self, group: str, key: str) -> str:
+        """The URL (from the site's root) the entry or page ``key`` is published at now."""
+        if group == "page":
+            found = self.files.get_file_from_path(key)
+            if found is not None:
+                return rooted(found.url)
+        return rooted(self.urls.page(self.page_uri(group, key)))
 
     def fingerprint_of(self, group: str, key: str) -> str:
         if group == "page":
@@ -615,7 +690,8 @@ def _missing_problem(catalog: Catalog, group: str, key: str, urls: list[str],
                 "is gone')")
     if group == "page":
         what = f"the page {key}"
-        keep = f"restore docs/{key}"
+        keep = (f"restore docs/{key}, or give its old URL a redirect in mkdocs-redirects' "
+                "redirect_maps")
     else:
         kind = GROUP_KIND[group]
         what = f"{kind} '{key}'"

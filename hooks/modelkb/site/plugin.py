@@ -25,7 +25,7 @@ from pathlib import Path
 
 import filelock
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 
 from modelkb.catalog import Catalog
@@ -45,7 +45,7 @@ from modelkb.site.pages import (
     make_resolver,
     page_shortcodes,
 )
-from modelkb.site.permalinks import Permalinks
+from modelkb.site.permalinks import Permalinks, declared_redirects, same_url_clashes
 from modelkb.site.project import Project
 from modelkb.site.render import Renderer, attr
 from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
@@ -108,6 +108,7 @@ class BuildState:
     publication: publish.Publication
     permalinks: Permalinks
     generated: set[str] = field(default_factory=set)
+    own_files: set[str] = field(default_factory=set)  # src_uri of every file modelkb adds
     meta: PageMeta = field(default_factory=dict)  # src_uri -> (title, description, hidden)
     impact: Impact = field(default_factory=Impact)  # what the build wrote (impact report)
 
@@ -149,7 +150,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                                                  None if self.from_extra else self.config)
             self._lock_build(project)
             catalog = project.load_catalog()
-            permalinks = Permalinks.for_project(project, self._command)
+            permalinks = Permalinks.for_project(project, self._command,
+                                                config.get("site_url"))
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
         urls = Urls(config.use_directory_urls)
@@ -195,12 +197,14 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         """
         st = self.state
         cache_dir = st.project.cache_dir
+        st.own_files = {uri for uris in ASSET_URIS.values() for uri in uris}
         if st.catalog.gallery:
             st.view.report = self._run_gallery()
             from modelkb.gallery.runner import publish_list
 
             for site_path, cache_file in publish_list(st.view.report, GALLERY_DIR):
                 files.append(File.generated(config, site_path, abs_src_path=str(cache_file)))
+                st.own_files.add(site_path)
         has_card = files.get_file_from_path("model-card.md") is not None
         st.meta = {}
         st.renderer.unknown.clear()
@@ -240,26 +244,8 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         st.impact.cards(cards, drawn_before)
         for site_path, card in cards:
             files.append(File.generated(config, site_path, abs_src_path=str(card)))
-        pages = {"/" + (f.url if f.url not in (".", "./") else ""): f
-                 for f in files.documentation_pages()}
-
-        def preview(target: str) -> tuple[str, str]:
-            """A page's title and link-preview tags, for a redirect that leads to it."""
-            found = pages.get(target)
-            if found is None:
-                return None, ""
-            title, description, _hidden = st.meta.get(found.src_uri, (None, "", False))
-            meta = {"title": attr(title)} if title else {}
-            if description:
-                meta["description"] = attr(publish.clip(description))
-            return title, publish.head_tags(st.publication, publish.PageInfo(
-                found.src_uri, found.url, None, title, meta, False))
-
-        try:  # every URL published before keeps working (or the build stops)
-            return st.permalinks.on_files(files, config, st.catalog, st.publication.urls,
-                                          config.get("site_url"), preview)
-        except ModelkbError as exc:
-            raise PluginError(terminal_safe(str(exc))) from None
+        st.own_files |= st.generated | {site_path for site_path, _card in cards}
+        return files
 
     def on_page_markdown(self, markdown: str, page, config, files) -> str:
         """Set a generated page's metadata; expand the home page's shortcodes (``[[id]]``
@@ -314,6 +300,46 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                         if getattr(getattr(item, "file", None), "src_uri", None) not in empty]
         self.state.impact.urls = [f.url for f in files.documentation_pages()]
         return nav
+
+    @event_priority(-100)
+    def _on_nav_record(self, nav, config, files: Files):
+        """After every other plugin's ``on_files`` and ``on_nav``, when the URLs and the
+        pages MkDocs publishes are settled (a blog post's URL comes from its date and slug,
+        and a draft post is left out only in ``on_nav``): no file of the site at a URL
+        modelkb generates; then every URL published before keeps working
+        (:class:`~modelkb.site.permalinks.Permalinks`)."""
+        st = self.state
+        clashes = same_url_clashes(files, st.own_files,
+                                   st.project.display(Path(config["docs_dir"])))
+        if clashes:
+            raise PluginError("\n".join(["a page or file of the site is published where "
+                                         "modelkb publishes a generated one:",
+                                         *(f"  {c}" for c in clashes)]))
+        pages = {"/" + (f.url if f.url not in (".", "./") else ""): f
+                 for f in files.documentation_pages()}
+
+        def preview(target: str) -> tuple[str, str]:
+            """A page's title and link-preview tags, for a redirect that leads to it."""
+            found = pages.get(target)
+            if found is None:
+                return None, ""
+            title, description, _hidden = st.meta.get(found.src_uri, (None, "", False))
+            meta = {"title": attr(title)} if title else {}
+            if description:
+                meta["description"] = attr(publish.clip(description))
+            return title, publish.head_tags(st.publication, publish.PageInfo(
+                found.src_uri, found.url, None, title, meta, False))
+
+        try:  # every URL published before keeps working (or the build stops)
+            st.permalinks.on_files(files, config, st.catalog, st.publication.urls,
+                                   config.get("site_url"), preview,
+                                   declared_redirects(config, st.publication.urls))
+        except ModelkbError as exc:
+            raise PluginError(terminal_safe(str(exc))) from None
+        return nav
+
+    _on_nav_menu = on_nav
+    on_nav = CombinedEvent(_on_nav_menu, _on_nav_record)
 
     def on_page_context(self, context, page, config, nav):
         """Hand the template the page's link-preview meta tags (Open Graph, Twitter), which

@@ -58,6 +58,7 @@ class Project:
     drafts: str = "show"
     gallery_failures: str = "warn"
     published_urls: Path | None = None  # the record of published URLs (site/permalinks.py)
+    protect_pages: bool = True  # the site's own pages are recorded too (site/permalinks.py)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], root: Path) -> Project:
@@ -70,7 +71,8 @@ class Project:
                    models=dict(settings["models"] or {}),
                    download_weights=bool(settings["download_weights"]),
                    drafts=settings["drafts"], gallery_failures=settings["gallery_failures"],
-                   published_urls=resolve(root, settings["published_urls"]))
+                   published_urls=resolve(root, settings["published_urls"]),
+                   protect_pages=bool(settings.get("protect_pages", True)))
 
     @classmethod
     def from_mkdocs_config(cls, config, settings: Mapping[str, Any] | None = None) -> Project:

@@ -94,6 +94,29 @@ SITE_URL_ENV = "SITE_URL"  # read by mkdocs.yml: site_url: !ENV [SITE_URL, ...]
 _LOOPBACK = ("localhost", "0.0.0.0", "::1", "::")
 
 
+def is_local_build() -> bool:
+    """Whether ``MODELKB_LOCAL_BUILD`` asks for a local copy (1, true or yes)."""
+    import os
+
+    return os.environ.get(LOCAL_BUILD_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def is_real_site_url(site_url: str | None) -> bool:
+    """Whether ``site_url`` is set to an address others can reach (not a loopback one)."""
+    url = (site_url or "").strip()
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    return bool(host) and host not in _LOOPBACK and not host.startswith("127.") \
+        and not host.endswith(".localhost")
+
+
+def is_publishing(site_url: str | None, command: str | None) -> bool:
+    """Whether a build makes the site for publishing: ``mkdocs build`` (or ``gh-deploy``)
+    with a real ``site_url`` and without ``MODELKB_LOCAL_BUILD``. Only such a build writes
+    the record of published URLs; ``mkdocs serve``, local copies and builds for a loopback
+    address compare with it and warn (modelkb.site.permalinks)."""
+    return command != "serve" and not is_local_build() and is_real_site_url(site_url)
+
+
 def check_site_url(site_url: str | None, command: str | None) -> None:
     """Refuse to build for publishing with a missing or loopback ``site_url``.
 

@@ -110,7 +110,7 @@ def _remove_stale(catalog: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Parse every prompt, merge, validate, then write (or print the diff with --dry-run)."""
-    args.catalog = site_catalog(args.catalog, args.config)[0]
+    args.catalog = site_catalog(args.catalog, getattr(args, "config", None))[0]
     with _holding(_import_lock(args.catalog), args.catalog):
         if not args.dry_run:
             _remove_stale(args.catalog)

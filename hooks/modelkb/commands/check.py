@@ -11,8 +11,7 @@ import argparse
 from pathlib import Path
 
 from modelkb.catalog import CatalogError, load_catalog
-
-DEFAULT_CATALOG = Path("catalog.yml")
+from modelkb.commands.site_files import add_config_option, site_catalog
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,21 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("catalog", nargs="?", default=None, type=Path,
                         help="the catalog file (default: the one the site's mkdocs.yml names, "
                              "else catalog.yml)")
-    parser.add_argument("--config", "-f", default=Path("mkdocs.yml"), type=Path, metavar="FILE",
-                        help="the site's mkdocs.yml, when no catalog is given "
-                             "(default: mkdocs.yml)")
+    add_config_option(parser, "the site's mkdocs.yml, when no catalog is given "
+                              "(default: mkdocs.yml in the working folder)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the catalog's problems and return 1, or a one-line summary and 0."""
-    if args.catalog is None and args.config.is_file():
-        from modelkb.site.project import Project
-
-        project = Project.from_config_file(args.config)
-        name, load = project.display(project.catalog_file), project.load_catalog
+    path, name, project = site_catalog(args.catalog, args.config)
+    if project is not None:
+        load = project.load_catalog
     else:
-        path = args.catalog or DEFAULT_CATALOG
-        name = str(path)
 
         def load():
             return load_catalog(path, display=name)

@@ -31,6 +31,12 @@ from pathlib import Path
 
 from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.yamlsrc import Problem, SourceError, read_yaml
+from modelkb.commands.site_files import (
+    DEFAULT_CONFIG,
+    add_config_option,
+    config_file,
+    site_catalog,
+)
 from modelkb.errors import ModelkbError
 from modelkb.linkcheck.checker import NOT_CHECKED, Settings, check_urls, server
 from modelkb.linkcheck.collect import (
@@ -49,7 +55,6 @@ from modelkb.linkcheck.results import (
 )
 from modelkb.site.project import SNAPSHOT_DIR, Project
 
-DEFAULT_CATALOG = Path("catalog.yml")
 DEFAULT_CACHE = Path(".cache") / "modelkb"  # beside a catalog that has no mkdocs.yml
 EXIT_STATUS = ("exit status: 0 every link checked, none broken; 1 a broken link (or a catalog "
                "problem); 2 nothing could be reached (no network); 3 none broken, but some "
@@ -95,9 +100,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("catalog", nargs="?", default=None, type=Path,
                         help="the catalog file (default: the one the site's mkdocs.yml names, "
                              "else catalog.yml)")
-    parser.add_argument("--config", "-f", default=Path("mkdocs.yml"), type=Path, metavar="FILE",
-                        help="the site's mkdocs.yml: its catalog and cache folder "
-                             "(default: mkdocs.yml)")
+    add_config_option(parser, "the site's mkdocs.yml: its catalog and cache folder "
+                              "(default: mkdocs.yml in the working folder)")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
                         help="where results are kept (default: the site's cache setting, "
                              "else .cache/modelkb beside the catalog)")
@@ -129,16 +133,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _paths(args: argparse.Namespace) -> tuple[Path, str, Path]:
     """(catalog file, its name in messages, cache folder) from the arguments."""
     project = None
-    if args.config.is_file() and (args.catalog is None or args.cache is None):
-        project = Project.from_config_file(args.config)
+    if (args.config is not None or DEFAULT_CONFIG.is_file()) \
+            and (args.catalog is None or args.cache is None):
+        project = Project.from_config_file(config_file(args.config))
     if args.catalog is not None:
         catalog = args.catalog
         name = str(catalog)
     elif project is not None:
         catalog, name = project.catalog_file, project.display(project.catalog_file)
-    else:
-        catalog = DEFAULT_CATALOG
-        name = str(catalog)
+    else:  # catalog.yml here, or an error saying where it looked
+        catalog, name, _ = site_catalog(None, None)
     if args.cache is not None:
         cache = args.cache
     elif project is not None:

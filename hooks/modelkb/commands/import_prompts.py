@@ -19,6 +19,7 @@ from modelkb.catalog import CatalogError, load_catalog
 from modelkb.catalog.prompts import Prompt, merge, parse_prompt, render
 from modelkb.catalog.validate import Validator
 from modelkb.catalog.yamlsrc import SourceError, read_yaml
+from modelkb.commands.site_files import add_config_option, site_catalog
 from modelkb.errors import ModelkbError, terminal_safe
 from modelkb.files import atomic_write, lock_for
 
@@ -27,8 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `modelkb import`."""
     parser.add_argument("prompts", nargs="+", type=Path, metavar="PROMPT",
                         help="recommender prompt files (text) to import")
-    parser.add_argument("--catalog", default=Path("catalog.yml"), type=Path,
-                        help="the catalog file to merge into (default: catalog.yml)")
+    add_config_option(parser, "the site's mkdocs.yml: merge into the catalog it names "
+                              "(default: mkdocs.yml in the working folder, else catalog.yml)")
+    parser.add_argument("--catalog", default=None, type=Path, metavar="FILE",
+                        help="the catalog file to merge into (instead of --config)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the change as a unified diff and write nothing")
 
@@ -107,6 +110,7 @@ def _remove_stale(catalog: Path) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Parse every prompt, merge, validate, then write (or print the diff with --dry-run)."""
+    args.catalog = site_catalog(args.catalog, getattr(args, "config", None))[0]
     with _holding(_import_lock(args.catalog), args.catalog):
         if not args.dry_run:
             _remove_stale(args.catalog)

@@ -8,7 +8,10 @@ problem. Paths are relative to mkdocs.yml (see :class:`modelkb.site.project.Proj
 
 from __future__ import annotations
 
+import difflib
 import logging
+import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -51,9 +54,19 @@ class ModelkbConfig(base.Config):
     published_urls = opt.Type(str, default="published-urls.txt")
     # Whether the site's own pages (docs/, blog posts) are protected like catalog pages
     protect_pages = opt.Type(bool, default=True)
+    # The pages written for the catalog's authors, not its readers: the catalog reference
+    # (reference/catalog/) and Link health (reference/link-health/). Off: not published.
+    writer_pages = opt.Type(bool, default=False)
 
 
 SETTING_NAMES = tuple(name for name, _ in ModelkbConfig._schema)
+
+
+def unknown_setting(prefix: str, key: object) -> str:
+    """The message for a setting modelkb does not know, with the nearest known name."""
+    close = difflib.get_close_matches(str(key), SETTING_NAMES, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (f"unknown setting '{prefix}{key}' ({hint}known: {', '.join(SETTING_NAMES)})")
 
 
 def parse_settings(raw: object, config_file: str = "mkdocs.yml",
@@ -65,8 +78,7 @@ def parse_settings(raw: object, config_file: str = "mkdocs.yml",
     if not isinstance(raw, dict):
         raise ModelkbError(f"{config_file}: {prefix} must be a mapping of settings "
                            f"(known keys: {known})")
-    problems = [f"unknown setting '{prefix}.{key}' (known: {known})"
-                for key in raw if key not in SETTING_NAMES]
+    problems = [unknown_setting(f"{prefix}.", key) for key in raw if key not in SETTING_NAMES]
     for name, option in ModelkbConfig._schema:  # each on its own: every problem reported
         try:
             option.validate(raw[name] if raw.get(name) is not None else option.default)
@@ -89,8 +101,7 @@ def load_mkdocs_config(config_file: Path):
     from mkdocs.exceptions import Abort, ConfigurationError
 
     if not config_file.is_file():
-        raise ModelkbError(f"cannot read {config_file}: no such file; pass the site's "
-                           "mkdocs.yml with --config")
+        raise ModelkbError(not_found(config_file))
     quiet = logging.getLogger("mkdocs")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # load_config logs its own progress
@@ -101,3 +112,35 @@ def load_mkdocs_config(config_file: Path):
         raise ModelkbError(f"{config_file}: {exc}") from None
     finally:
         quiet.setLevel(level)
+
+
+def not_found(config_file: Path) -> str:
+    """What a command run outside a site folder says: the file it looked for, where."""
+    where = Path(os.path.abspath(config_file))
+    return (f"no site configuration: looked for {where.name} in {where.parent} and found "
+            "none; run the command in the site's folder (beside its mkdocs.yml) or pass "
+            "--config PATH/TO/mkdocs.yml")
+
+
+_ENV_TAG = re.compile(r"^site_url:\s*!ENV\s*(\[.*\]|\S+)", re.M)
+
+
+def site_url_env(config_file: str | os.PathLike | None) -> list[str]:
+    """The environment variables ``site_url`` is read from in ``config_file``
+    (``site_url: !ENV [SITE_URL, ...]``); empty where the line is plain or absent."""
+    if not config_file:
+        return []
+    try:
+        text = Path(config_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = _ENV_TAG.search(text)
+    if found is None:
+        return []
+    value = found.group(1)
+    if not value.startswith("["):
+        return [value]
+    names = [part.strip().strip("'\"") for part in value[1:-1].split(",")]
+    # the last item is the default unless it is the only one
+    names = names[:-1] if len(names) > 1 else names
+    return [n for n in names if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import filelock
+import pathspec
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
@@ -31,8 +32,8 @@ from mkdocs.structure.files import File, Files
 from modelkb.catalog import Catalog
 from modelkb.errors import ModelkbError, TerminalFilter, terminal_safe
 from modelkb.files import file_lock, hash_bytes, write_if_changed
-from modelkb.site import publish
-from modelkb.site.config import ModelkbConfig
+from modelkb.site import navigation, publish
+from modelkb.site.config import SETTING_NAMES, ModelkbConfig, site_url_env, unknown_setting
 from modelkb.site.gallery_pages import GALLERY_URI, GalleryView
 from modelkb.site.impact import Impact, card_files_present, finish_report
 from modelkb.site.link_health import LINK_HEALTH_TITLE, LINK_HEALTH_URI, link_health_page
@@ -48,7 +49,7 @@ from modelkb.site.pages import (
 from modelkb.site.permalinks import Permalinks, declared_redirects, same_url_clashes
 from modelkb.site.project import Project
 from modelkb.site.render import Renderer, attr
-from modelkb.site.sections import BY_FOLDER, GALLERY_DIR
+from modelkb.site.sections import BY_FOLDER, GALLERY_DIR, REFERENCE_URI
 from modelkb.site.urls import Urls
 
 log = get_plugin_logger("modelkb")
@@ -136,6 +137,16 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                               "not run)")
         return self._state
 
+    def load_config(self, options, config_file_path=None):
+        """The plugin's settings, validated by MkDocs; a name modelkb does not know is an
+        error (MkDocs makes it a warning, which only ``--strict`` would stop on), with the
+        nearest known name."""
+        errors, warnings = super().load_config(options, config_file_path)
+        unknown = [key for key in options if key not in SETTING_NAMES]
+        errors = list(errors) + [(key, unknown_setting("", key)) for key in unknown]
+        warnings = [(key, text) for key, text in warnings if key not in unknown]
+        return errors, warnings
+
     # -- events ---------------------------------------------------------------------------
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
@@ -164,11 +175,14 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
         self._state = BuildState(project=project, catalog=catalog, view=view,
                                  renderer=renderer, publication=publication,
                                  permalinks=permalinks)
+        config_name = Path(config.config_file_path or "mkdocs.yml").name
         try:
-            publish.check_site_url(config.get("site_url"), self._command)
+            publish.check_site_url(config.get("site_url"), self._command, config_name,
+                                   site_url_env(config.config_file_path))
         except ModelkbError as exc:
             raise PluginError(terminal_safe(str(exc))) from None
-        publish.warn_without_site_url(config.get("site_url"))
+        publish.warn_without_site_url(config.get("site_url"), config_name)
+        _place_in_nav(config, project.writer_pages)
         _add_theme_folder(config)
         # [[id]] in the site's pages: the extension catalog text is read with, in MkDocs'
         if self._shortcodes in config.markdown_extensions:
@@ -217,8 +231,12 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
             log.warning("%s: [[%s]] names no model, paper, tool or task in the catalog",
                         uri, entry_id)
         pages[GALLERY_URI] = st.view.gallery_page()
-        pages[LINK_HEALTH_URI] = link_health_page(st.catalog, cache_dir)  # modelkb links' results
-        st.meta[LINK_HEALTH_URI] = (LINK_HEALTH_TITLE, "", False)
+        if st.project.writer_pages:  # the pages for the catalog's authors: opt-in
+            pages[LINK_HEALTH_URI] = link_health_page(st.catalog, cache_dir)  # modelkb links'
+            st.meta[LINK_HEALTH_URI] = (LINK_HEALTH_TITLE, "", False)
+        else:
+            pages.pop(REFERENCE_URI, None)
+            st.meta.pop(REFERENCE_URI, None)
         st.generated = set(pages)
         pages_dir = cache_dir / "pages"
         for uri, content in pages.items():
@@ -296,8 +314,7 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                 empty.add(section.index_uri)
         if not catalog.gallery:
             empty.add(GALLERY_URI)
-        nav.items[:] = [item for item in nav.items
-                        if getattr(getattr(item, "file", None), "src_uri", None) not in empty]
+        nav.items[:] = navigation.drop_pages(nav.items, empty)
         self.state.impact.urls = [f.url for f in files.documentation_pages()]
         return nav
 
@@ -340,6 +357,14 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
 
     _on_nav_menu = on_nav
     on_nav = CombinedEvent(_on_nav_menu, _on_nav_record)
+
+    def on_serve(self, server, config, builder):
+        """``mkdocs serve`` rebuilds when what the build reads changes: the catalog, the
+        gallery folder and the weights files of the settings, whatever ``watch:`` says."""
+        if self._state is not None:
+            for path in self._state.project.watched():
+                server.watch(str(path))
+        return server
 
     def on_page_context(self, context, page, config, nav):
         """Hand the template the page's link-preview meta tags (Open Graph, Twitter), which
@@ -452,6 +477,23 @@ class ModelkbPlugin(BasePlugin[ModelkbConfig]):
                               f"{'y' if len(report.failures) == 1 else 'ies'} failed (see "
                               "above); the modelkb setting gallery_failures is 'error'")
         return report
+
+
+def _place_in_nav(config, writer_pages: bool) -> None:
+    """An explicit ``nav:`` gets the generated sections where it has the placeholder
+    ``modelkb``, and every generated page counts as "not in nav" (no MkDocs message about
+    pages left out of it): see :mod:`modelkb.site.navigation`."""
+    if config.nav is None:
+        return
+    config["nav"], dropped = navigation.expand(config.nav, writer_pages)
+    for uri in dropped:
+        log.info("nav: %s left out: the writer pages are not published (the modelkb setting "
+                 "writer_pages is off)", uri)
+    own = pathspec.GitIgnoreSpec.from_lines(navigation.not_in_nav_patterns())
+    current = config.get("not_in_nav")
+    if current is None or not any(p.pattern == own.patterns[0].pattern
+                                  for p in current.patterns):
+        config["not_in_nav"] = own if current is None else current + own
 
 
 def _add_theme_folder(config) -> None:

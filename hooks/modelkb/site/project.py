@@ -59,6 +59,7 @@ class Project:
     gallery_failures: str = "warn"
     published_urls: Path | None = None  # the record of published URLs (site/permalinks.py)
     protect_pages: bool = True  # the site's own pages are recorded too (site/permalinks.py)
+    writer_pages: bool = False  # the catalog reference and Link health are published
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], root: Path) -> Project:
@@ -72,7 +73,8 @@ class Project:
                    download_weights=bool(settings["download_weights"]),
                    drafts=settings["drafts"], gallery_failures=settings["gallery_failures"],
                    published_urls=resolve(root, settings["published_urls"]),
-                   protect_pages=bool(settings.get("protect_pages", True)))
+                   protect_pages=bool(settings.get("protect_pages", True)),
+                   writer_pages=bool(settings.get("writer_pages", False)))
 
     @classmethod
     def from_mkdocs_config(cls, config, settings: Mapping[str, Any] | None = None) -> Project:
@@ -117,6 +119,28 @@ class Project:
             return str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
+
+    def watched(self) -> list[Path]:
+        """What a build reads besides the docs folder and the site's configuration, for
+        ``mkdocs serve`` to rebuild on: the catalog, the gallery folder and weights files
+        named in the settings (those on this machine; URLs and missing paths left out)."""
+        from modelkb.errors import ModelkbError
+
+        paths = [self.catalog_file, self.gallery_dir]
+        for value in [self.site_weights, *self.models.values()]:
+            if value and "://" not in value:
+                try:
+                    paths.append(resolve(self.root, value))
+                except ModelkbError:
+                    continue
+        found: list[Path] = []
+        for path in paths:
+            try:
+                if path.exists() and path not in found:
+                    found.append(path)
+            except OSError:
+                continue
+        return found
 
     def load_catalog(self) -> Catalog:
         """The validated catalog; an unchanged one comes from its snapshot in the cache."""

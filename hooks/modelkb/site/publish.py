@@ -14,7 +14,7 @@ import functools
 import html
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -90,7 +90,6 @@ class PageInfo(NamedTuple):
 
 
 LOCAL_BUILD_ENV = "MODELKB_LOCAL_BUILD"  # "1": build a local copy with a loopback site_url
-SITE_URL_ENV = "SITE_URL"  # read by mkdocs.yml: site_url: !ENV [SITE_URL, ...]
 _LOOPBACK = ("localhost", "0.0.0.0", "::1", "::")
 
 
@@ -117,13 +116,16 @@ def is_publishing(site_url: str | None, command: str | None) -> bool:
     return command != "serve" and not is_local_build() and is_real_site_url(site_url)
 
 
-def check_site_url(site_url: str | None, command: str | None) -> None:
+def check_site_url(site_url: str | None, command: str | None, config_name: str = "mkdocs.yml",
+                   env: Sequence[str] = ()) -> None:
     """Refuse to build for publishing with a missing or loopback ``site_url``.
 
     Share links, canonical URLs, link-preview cards and exports are absolute URLs made from
     ``site_url``; built with ``http://127.0.0.1:8000/`` they would point at the reader's own
     machine. ``mkdocs serve`` (``command == "serve"``) is a local preview and is never
     refused; nor is a build with ``MODELKB_LOCAL_BUILD=1`` (a local copy, the test suite).
+    The message names the site's configuration file (``config_name``) and, only where that
+    file reads ``site_url`` from the environment (``!ENV``), the variables in ``env``.
     """
     import os
 
@@ -136,21 +138,25 @@ def check_site_url(site_url: str | None, command: str | None) -> None:
             and not host.endswith(".localhost"):
         return
     what = (f"site_url is {url}, a loopback address" if url else "site_url is not set")
+    if env:
+        how = (f"Set the environment variable {env[0]} ({config_name} reads site_url from "
+               f"it), e.g. {env[0]}=https://example.org/docs/ mkdocs build, or edit the "
+               f"site_url line of {config_name}.")
+    else:
+        how = (f"Set site_url in {config_name} to the address the site is published at, "
+               "e.g. site_url: https://example.org/docs/.")
     raise ModelkbError(
         f"{what}: the published pages' share links, canonical URLs and preview cards would "
-        "point nowhere. Set the site_url setting in mkdocs.yml to the address the site is "
-        f"published at, or the environment variable {SITE_URL_ENV} (mkdocs.yml reads it: "
-        f"site_url: !ENV [{SITE_URL_ENV}, ...]), e.g. {SITE_URL_ENV}=https://example.org/docs/ "
-        f"mkdocs build. For a local preview use mkdocs serve, or set {LOCAL_BUILD_ENV}=1 to "
-        "build a local copy anyway.")
+        f"point nowhere. {how} For a local preview use mkdocs serve, or set "
+        f"{LOCAL_BUILD_ENV}=1 to build a local copy anyway.")
 
 
-def warn_without_site_url(site_url: str | None) -> None:
+def warn_without_site_url(site_url: str | None, config_name: str = "mkdocs.yml") -> None:
     """Warn (fails ``--strict``) when previews and exports cannot have absolute URLs."""
     if base_url(site_url) is None:
-        log.warning("site_url is not set in mkdocs.yml: link previews (og:url, og:image, "
+        log.warning("site_url is not set in %s: link previews (og:url, og:image, "
                     "twitter:image) are left out and exports use site-relative links; set "
-                    "site_url to the address the site is published at")
+                    "site_url to the address the site is published at", config_name)
 
 
 def site_link(base: str | None, path: str) -> str:

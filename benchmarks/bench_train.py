@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.device == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            loss = train_step(run["stepper"], run["optimizer"], sharp, blurred, run["opts"],
-                              run["bf16"])
+            loss, _grad_norm = train_step(run["stepper"], run["optimizer"], sharp, blurred,
+                                          run["opts"], run["bf16"])
             if args.device == "cuda":
                 torch.cuda.synchronize()
             run["seconds"].append(time.perf_counter() - t0)

@@ -93,8 +93,15 @@ def _site_extensions() -> tuple[list, dict]:
 
     from mkdocs.config import load_config
 
-    os.environ.setdefault("MODELKB_LOCAL_BUILD", "1")
-    config = load_config(str(ROOT / "mkdocs.yml"))
+    before = os.environ.get("MODELKB_LOCAL_BUILD")
+    os.environ["MODELKB_LOCAL_BUILD"] = "1"
+    try:
+        config = load_config(str(ROOT / "mkdocs.yml"))
+    finally:  # other tests read the variable: leave it as it was
+        if before is None:
+            os.environ.pop("MODELKB_LOCAL_BUILD")
+        else:
+            os.environ["MODELKB_LOCAL_BUILD"] = before
     return list(config["markdown_extensions"]), dict(config["mdx_configs"])
 
 

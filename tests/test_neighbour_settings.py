@@ -102,7 +102,8 @@ def test_the_placeholder_puts_the_sections_in_the_nav(tmp_path):
 def test_writer_pages_are_published_only_when_enabled(tmp_path):
     # a nav naming them does not fail a site that never enabled them: the entries are dropped
     nav = "  - Home: index.md\n  - Guide: guide.md\n  - Reference: reference/catalog.md\n"
-    off = mkdocs_build(neighbour(tmp_path / "off", nav=nav))
+    # a build for publishing (a real site_url), so the record is written
+    off = mkdocs_build(neighbour(tmp_path / "off", nav=nav), env={"MODELKB_LOCAL_BUILD": "0"})
     assert off.returncode == 0, off.output
     assert not (off.site / "reference").exists()
     assert not {"Catalog reference", "Link health"} & search_titles(off.site)
@@ -148,6 +149,7 @@ def test_the_site_url_message_fits_the_site(tmp_path):
                         encoding="utf-8")
     assert site_url_env(env_file) == ["DOCS_URL"]
     with pytest.raises(ModelkbError) as caught:
+        os.environ.pop("MODELKB_LOCAL_BUILD", None)  # a build for publishing
         publish.check_site_url("http://127.0.0.1:8000/", "build", "env.yml",
                                site_url_env(env_file))
     assert "environment variable DOCS_URL (env.yml reads site_url from it)" \

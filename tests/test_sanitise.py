@@ -250,7 +250,7 @@ def test_grounding_sees_links_html_and_markdown_syntax_make(tmp_path):
 NOT_TEXT_KEYS = {"id", "slug", "link", "code", "paper", "url", "source_url", "sha256", "input",
                  "reference", "op", "filter", "model", "variant", "architecture", "file",
                  "member", "task", "workflow", "models", "papers", "tools", "gallery", "scale",
-                 "x", "y", "width", "height", "draft", "official", "stand_in"}
+                 "x", "y", "width", "height", "draft", "official", "stand_in", "trained_on"}
 MARKDOWN_KEYS = {"summary", "task", "workflow"}  # in entries and answers; notes are Markdown too
 
 

@@ -15,7 +15,8 @@ from PIL import Image
 
 from modelkb.gallery.cache import Cache
 
-from conftest import ROOT, gallery_catalog_yaml, mkdocs_build, run_cli
+from conftest import ROOT, gallery_catalog_yaml, mkdocs_build
+from conftest import run_cli_process as run_cli  # shards meet the merge in a fresh process
 
 pytestmark = pytest.mark.slow
 

@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     a command prints, and every error and log line, is terminal safe (control characters
     escaped; stderr keeps carriage returns for progress bars, errors escape them too)."""
     core = logging.getLogger("modelkb")  # the core modules' progress lines, as plain text
-    if not core.handlers:
+    if not any(isinstance(h, _StdoutHandler) for h in core.handlers):
         handler = _StdoutHandler()
         handler.setFormatter(TerminalFormatter("%(message)s"))
         core.addHandler(handler)
-        core.setLevel(logging.INFO)
+    core.setLevel(logging.INFO)
     streams = sys.stdout, sys.stderr
     sys.stdout = TerminalStream(sys.stdout)  # type: ignore[assignment]
     sys.stderr = TerminalStream(sys.stderr, keep="\r")  # type: ignore[assignment]  # tqdm

@@ -200,7 +200,7 @@ def colour_words(delta_e: float, what: str = "colours") -> str:
 def gain_words(gain: float) -> str:
     """A PSNR gain as distance to the sharp photo: '1.2 dB closer to the sharp photo'."""
     if round(gain, 1) == 0:
-        return "as close to the sharp photo as the input"
+        return "as close to the sharp photo as the input (±0.0 dB)"
     return (f"{gain:.1f} dB closer to the sharp photo" if gain > 0
             else f"{-gain:.1f} dB further from the sharp photo")
 

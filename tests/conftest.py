@@ -53,7 +53,13 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None
     import io
 
     from modelkb.cli import main
+    from modelkb.gallery import single
+    from modelkb.site import publish
 
+    # what a fresh process would work out again: the code keys (another test may have
+    # pointed the source hash elsewhere or registered an architecture meanwhile)
+    for cached in (single.code_key, single.render_code_key, publish.card_code_key):
+        cached.cache_clear()
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     os.environ.update(env or {})
